@@ -1,0 +1,43 @@
+"""scalekit: scaling-law reports for families of trained models.
+
+Public face::
+
+    batch = scalekit.load_batch("runs.csv")
+    fit = scalekit.fit_law(batch, metric="eval_loss")
+    print(fit.report())
+
+Heavy modules (pandas, plotting, rendering) load on first use, so ``import scalekit`` is fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .exceptions import BatchValidationError, ConfigError, FitError, RenderError, ScalekitError
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_batch": ".batch",
+    "Batch": ".batch",
+    "fit_law": ".fit",
+    "fit_curve": ".fit",
+    "FitResult": ".fit",
+    "Prediction": ".fit",
+}
+
+__all__ = ["__version__", "ScalekitError", "BatchValidationError", "ConfigError", "FitError", "RenderError", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'scalekit' has no attribute {name!r}")
+    value = getattr(import_module(mod, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
