@@ -25,6 +25,10 @@ _LAZY = {
     "fit_curve": ".fit",
     "FitResult": ".fit",
     "Prediction": ".fit",
+    "analyze": ".analysis",
+    "BatchAnalysis": ".analysis",
+    "Finding": ".checks",
+    "run_checks": ".checks",
 }
 
 __all__ = ["__version__", "ScalekitError", "BatchValidationError", "ConfigError", "FitError", "RenderError", *_LAZY]

@@ -131,6 +131,21 @@ class Batch:
             return by_col[0]
         raise ConfigError(f"unknown metric {name!r}; this batch has {list(self.metrics)}", source=self.source, key="metric")
 
+    @property
+    def versions(self) -> list[str]:
+        """Values of the ``version`` column (empty when the batch has none)."""
+        return sorted(self.frame["version"].unique()) if "version" in self.frame else []
+
+    def select_version(self, version: str) -> "Batch":
+        """The runs of one model version, as a batch of its own (name gets the version appended)."""
+        from dataclasses import replace
+
+        if version not in self.versions:
+            raise ConfigError(f"no version {version!r}; this batch has {self.versions}", source=self.source, key="version")
+        frame = self.frame[self.frame["version"] == version].reset_index(drop=True)
+        name = f"{self.name} {version}"
+        return replace(self, name=name, slug=slugify(name), frame=frame)
+
     def ranges(self) -> dict[str, tuple[float, float]]:
         return {k: (float(self.frame[k].min()), float(self.frame[k].max())) for k in ("N", "D", "C")}
 

@@ -286,7 +286,8 @@ def fit_curve(
         uniq, inv = np.unique(groups, return_inverse=True)
         counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot).astype(float)
         w = counts[:, inv]
-        bs = _engine.minimize(prob, np.repeat(theta[None], n_boot, axis=0), w)
+        # Resamples need 4-5 digits, not 13: a looser stop saves iterations.
+        bs = _engine.minimize(prob, np.repeat(theta[None], n_boot, axis=0), w, ftol=1e-9)
         boot_theta = bs.theta
         nat = f.natural(boot_theta)
         sd = nat.std(axis=0, ddof=1)
@@ -368,7 +369,7 @@ def fit_law(
         Huber (``delta``) or squared error, on log residuals.
     points : {"auto", "final", "all"}
         Which rows: the last checkpoint of each run, or every checkpoint. ``auto`` takes final
-        points when they vary D at 3 or more values, else all checkpoints.
+        points when they take 3 or more values of D spanning at least 10x, else all checkpoints.
     starts, n_starts
         Starting-point strategy ("projection": variable projection over an exponent grid;
         "hoffmann": the 4500-point grid of Hoffmann et al.; "both") and how many of the best
@@ -416,6 +417,8 @@ def _select_points(batch: "Batch", points: str, metric: str) -> "tuple[pd.DataFr
         return batch.frame, "final"
     fin = batch.finals()
     fin = fin[np.isfinite(fin[metric])]
-    if points == "final" or (points == "auto" and fin["D"].nunique() >= 3 and len(fin) >= 8):
+    # Final points identify beta only if they spread D; otherwise the curves carry D.
+    spread = fin["D"].max() / fin["D"].min()
+    if points == "final" or (points == "auto" and fin["D"].nunique() >= 3 and spread >= 10 and len(fin) >= 8):
         return fin, "final"
     return batch.frame, "all"
