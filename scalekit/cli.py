@@ -36,8 +36,9 @@ def _fit(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from .render import render_site
 
+    params = {"n_boot": args.n_boot, "seed": args.seed}
     site = render_site(args.batches, out=args.out, jobs=args.jobs, force=args.force, executor=args.executor,
-                       scheduler=args.scheduler, progress=not args.quiet)
+                       scheduler=args.scheduler, progress=not args.quiet, parameters=params)
     print(f"site: {site.index}")
     for r in site.results:
         print(f"  {r.status:8} {r.slug}: {r.message}")
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="re-render batches whose inputs are unchanged")
     r.add_argument("--executor", default="local", choices=["local", "dask"])
     r.add_argument("--scheduler", help="dask scheduler address (with --executor dask)")
+    r.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples per law (default 1000)")
+    r.add_argument("--seed", type=int, default=0, help="seed of every bootstrap")
     r.add_argument("--quiet", action="store_true", help="no progress display")
     r.set_defaults(func=_report)
     return p
