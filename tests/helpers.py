@@ -32,3 +32,42 @@ def scalekit_cli(*args: str, check: bool = True, timeout: float = 600) -> subpro
     if check and p.returncode != 0:
         raise AssertionError(f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
     return p
+
+
+def law(N, D, E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28):
+    return E + A / np.power(N, alpha) + B / np.power(D, beta)
+
+
+def curves_frame(*, sizes=(1e7, 2e7, 4e7, 8e7, 1.6e8, 3.2e8), datas=(2e9, 4e9, 8e9, 1.4e10), checkpoints=15, noise=0.003,
+                 seed=0, params=None, modify=None, train_gap=0.05) -> pd.DataFrame:
+    """Loss curves from a known law (constant-LR style: the law holds along each curve).
+
+    ``modify(run, N, D_total, t, eval, train)`` may return changed (eval, train) arrays for a run.
+    """
+    rng = np.random.default_rng(seed)
+    params = params or {}
+    rows = []
+    for N in sizes:
+        for Dt in datas:
+            t = np.geomspace(0.05, 1.0, checkpoints)
+            D = t * Dt
+            ev = law(N, D, **params)
+            tr = ev - train_gap
+            run = f"N{N:.3g}-D{Dt:.3g}"
+            if modify is not None:
+                ev, tr = modify(run, N, Dt, t, ev, tr)
+            z = rng.standard_normal((2, t.size))
+            for i in range(t.size):
+                rows.append({"run": run, "params": N, "tokens": D[i], "step": i + 1,
+                             "eval_loss": ev[i] * np.exp(noise * z[0, i]), "train_loss": tr[i] * np.exp(noise * z[1, i])})
+    return pd.DataFrame(rows)
+
+
+def finals_frame(*, sizes=(1e7, 2e7, 4e7, 8e7, 1.6e8, 3.2e8), datas=(2e9, 4e9, 8e9, 1.6e10, 3.2e10), noise=0.002, seed=0,
+                 params=None, metric="loss", value=None) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    N, D = np.meshgrid(np.asarray(sizes, float), np.asarray(datas, float), indexing="ij")
+    N, D = N.ravel(), D.ravel()
+    v = law(N, D, **(params or {})) if value is None else value(N, D)
+    v = v * np.exp(noise * rng.standard_normal(N.size))
+    return pd.DataFrame({"run": [f"r{i}" for i in range(N.size)], "params": N, "tokens": D, metric: v})
