@@ -39,3 +39,29 @@ def batch_html(batch) -> str:
     if batch.excluded:
         out += table(["run", "reason"], [[e.run, e.reason] for e in batch.excluded], caption="Excluded runs")
     return out
+
+
+class ResultMixin:
+    """``report()`` (text) and ``_repr_html_`` for result dataclasses, both derived from ``summary()``."""
+
+    def summary(self) -> dict[str, Any]:  # pragma: no cover - every result defines it
+        raise NotImplementedError
+
+    def report(self) -> str:
+        lines = [f"[[{type(self).__name__}]]"]
+        for k, v in self.summary().items():
+            lines.append(f"    {k:>24} = {_short(v)}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = [[k, _short(v)] for k, v in self.summary().items()]
+        return table(["", ""], rows, caption=type(self).__name__)
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return fmt(v)
+    if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
+        return f"[{fmt(v[0])}, {fmt(v[1])}]"
+    s = str(v)
+    return s if len(s) <= 160 else s[:157] + "..."

@@ -90,6 +90,22 @@ class BatchAnalysis:
                 out["grid"][name] = m.grid.summary()
         return jsonable(out)
 
+    def report(self) -> str:
+        """Text summary: the law per metric, the optimum by approach, and the findings."""
+        lines = [f"[[Batch {self.batch.name}]] {self.batch.runs} runs, {self.batch.rows} rows, C counted as {self.batch.compute}"]
+        for m in self.metrics.values():
+            lines.append(m.fit.report() if m.fit is not None else f"[[Fit: {m.name}]] failed: {m.fit_error}")
+            if m.comparison is not None:
+                lines.append(f"    optimal: {m.comparison.sentence}")
+        lines.append(f"[[Findings]] {len(self.findings)}")
+        lines += [f"    [{f.severity}] {f.check} ({f.metric or 'batch'}): {f.message}" for f in self.findings]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from .notebook import findings_summary, headline
+
+        return headline(self).html + findings_summary(self).html
+
     def counts(self) -> dict[str, int]:
         c = {"critical": 0, "warning": 0, "info": 0}
         for f in self.findings:
@@ -134,6 +150,8 @@ def analyze(
     ['map']
     """
     cfg = batch.config
+    if check_options is None:
+        check_options = dict(cfg.options.get("checks") or {})
     target = cfg.target if target is None else target
     targets = tuple(cfg.targets if targets is None else targets)
     if target not in targets:

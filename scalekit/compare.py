@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ._html import ResultMixin
 from ._json import jsonable
 from .profiles import frontier_value
 
@@ -45,7 +46,7 @@ def _overlap(a: list[float] | None, b: list[float] | None) -> bool | None:
 
 
 @dataclass(frozen=True)
-class MetricComparison:
+class MetricComparison(ResultMixin):
     metric: str
     rows: list[dict[str, Any]]
     exponents_agree: bool | None

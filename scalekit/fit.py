@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _engine
-from ._html import fmt, table
+from ._html import ResultMixin, fmt, table
 from ._json import jsonable
 from .exceptions import FitError
 from .laws import LawForm, get_form
@@ -28,7 +28,7 @@ __all__ = ["FitResult", "Prediction", "fit_law", "fit_curve"]
 
 
 @dataclass(frozen=True)
-class Prediction:
+class Prediction(ResultMixin):
     """Predicted values with an interval (``lo``, ``hi`` at ``level``)."""
 
     value: np.ndarray

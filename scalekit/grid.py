@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._html import ResultMixin
 from ._json import jsonable
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ __all__ = ["Grid", "improvement_grid"]
 
 
 @dataclass(frozen=True)
-class Grid:
+class Grid(ResultMixin):
     """``values[i, j]``: final metric at model size ``N[i]`` and data ``D[j]`` (NaN where no run);
     ``relative[i, j]`` = (value - baseline) / baseline. For a lower-is-better metric negative is
     better; for a higher-is-better metric positive is better (``better`` says which)."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._html import fmt, table
+from ._html import ResultMixin, fmt, table
 from ._json import jsonable
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ __all__ = ["OptimalLaw", "envelope", "isoflop", "parametric", "compare", "Compar
 
 
 @dataclass(frozen=True)
-class OptimalLaw:
+class OptimalLaw(ResultMixin):
     """N_opt(C) = G C^a and D_opt(C) = H C^b from one approach, with 95% intervals.
 
     ``points`` holds what the law was fitted to (C, N, D, value, run) for plotting.
@@ -288,7 +288,7 @@ def parametric(fit: "FitResult", *, k: float = 6.0, data_scale: float = 1.0, dat
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(ResultMixin):
     """The approaches side by side, and whether they agree."""
 
     laws: dict[str, OptimalLaw]

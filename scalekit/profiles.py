@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._html import fmt, table
+from ._html import ResultMixin, fmt, table
 from ._json import jsonable
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def _ci(x: np.ndarray) -> list[float] | None:
 
 
 @dataclass(frozen=True)
-class Target:
+class Target(ResultMixin):
     """The cheapest run predicted to reach a target value of the metric."""
 
     improvement: float
@@ -123,7 +123,7 @@ def profile_curve(fit: "FitResult", value: float, N: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Allocation:
+class Allocation(ResultMixin):
     """Compute-optimal N and D at a budget C, and the predicted metric, with intervals."""
 
     C: float
@@ -171,7 +171,7 @@ def optimal_allocation(fit: "FitResult", C: float, *, k: float = 6.0, max_params
 
 
 @dataclass(frozen=True)
-class Cap:
+class Cap(ResultMixin):
     """What a cap on model size allows: the floor reachable with unlimited data, and the data a target needs."""
 
     max_params: float

@@ -200,11 +200,109 @@ def export_html(notebook: str | Path, *, show_input: bool = False, title: str | 
 
 
 # --- one batch --------------------------------------------------------------------------
-def _execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path) -> None:
+def _quiet_kernel_manager():
+    """A kernel manager whose kernel does not write its own log lines onto our terminal.
+
+    Errors in cells reach papermill as messages (and the executed notebook), not through the
+    kernel's stderr; without this every render prints ipykernel's transport warnings.
+    """
+    import subprocess
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            kw.setdefault("stderr", subprocess.DEVNULL)
+            kw.setdefault("stdout", subprocess.DEVNULL)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
+# One warm kernel per worker process: starting a kernel and importing scalekit's stack costs
+# about 2 s, half of a small batch's render. Before each notebook the kernel's namespace is
+# reset (%reset -f) and its working directory set, so batches share only imported modules.
+_WARM: dict[str, Any] = {}
+
+
+def _shutdown_warm() -> None:
+    km = _WARM.pop("km", None)
+    if km is not None:
+        from jupyter_client.utils import run_sync
+
+        try:
+            run_sync(km.shutdown_kernel)(now=True)
+        except Exception:  # the kernel is gone already
+            pass
+
+
+def _warm_kernel(cwd: Path):
+    from jupyter_client.utils import run_sync
+
+    km = _WARM.get("km")
+    if km is not None and run_sync(km.is_alive)():
+        return km
+    _shutdown_warm()
+    km = _quiet_kernel_manager()(kernel_name="python3")
+    run_sync(km.start_kernel)(cwd=str(cwd))
+    _WARM["km"] = km
+    if not _WARM.get("finalizer"):
+        import atexit
+        from multiprocessing import util
+
+        util.Finalize(None, _shutdown_warm, exitpriority=10)  # pool workers skip atexit
+        atexit.register(_shutdown_warm)
+        _WARM["finalizer"] = True
+    return km
+
+
+def _reset_kernel(km, cwd: Path) -> None:
+    from jupyter_client.blocking import BlockingKernelClient
+
+    kc = BlockingKernelClient()
+    kc.load_connection_info(km.get_connection_info())
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        reply = kc.execute_interactive(f"import os; os.chdir({str(cwd)!r})\n%reset -f\n", store_history=False, timeout=60,
+                                       output_hook=lambda msg: None)
+        if reply["content"]["status"] != "ok":
+            raise RenderError(f"could not reset the kernel: {reply['content']}")
+    finally:
+        kc.stop_channels()
+
+
+def _renumber(path: Path) -> None:
+    """Execution counts from 1, as in a fresh kernel (a warm kernel keeps counting)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    n = 0
+    for c in nb.cells:
+        if c.cell_type == "code" and c.get("execution_count") is not None:
+            n += 1
+            c.execution_count = n
+            for o in c.outputs:
+                if o.get("output_type") == "execute_result":
+                    o["execution_count"] = n
+    nbformat.write(nb, str(path))
+
+
+def _execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path, *, warm_cwd: Path | None = None) -> None:
     import papermill as pm
 
-    pm.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3", progress_bar=False,
-                        log_output=False, request_save_on_cell_execute=False, cwd=str(cwd))
+    extra: dict[str, Any] = {"kernel_manager_class": _quiet_kernel_manager()}
+    if warm_cwd is not None:
+        km = _warm_kernel(warm_cwd)
+        _reset_kernel(km, cwd)
+        extra = {"km": km}
+    try:
+        pm.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3", progress_bar=False,
+                            log_output=False, request_save_on_cell_execute=False, cwd=str(cwd),
+                            shutdown_kernel="immediate", **extra)  # the notebook is saved; a graceful shutdown only waits
+    finally:
+        if warm_cwd is not None and output.is_file():
+            _renumber(output)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -214,8 +312,11 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def render_batch(job: Job, out: str | Path, force: bool = False) -> BatchResult:
-    """Render one batch into ``out/<slug>/``; never raises for a batch's own failure."""
+def render_batch(job: Job, out: str | Path, force: bool = False, warm: bool = False) -> BatchResult:
+    """Render one batch into ``out/<slug>/``; never raises for a batch's own failure.
+
+    ``warm`` runs the notebook in this process's warm kernel (reset first) instead of a new one.
+    """
     t0 = time.perf_counter()
     out = Path(out)
     dest = out / job.slug
@@ -231,7 +332,7 @@ def render_batch(job: Job, out: str | Path, force: bool = False) -> BatchResult:
         nb_out = tmp / "report.ipynb"
         params = {**job.parameters, "summary_path": str(tmp / "summary.json")}
         try:
-            _execute(REPORT_NOTEBOOK, nb_out, params, tmp)
+            _execute(REPORT_NOTEBOOK, nb_out, params, tmp, warm_cwd=scratch_root if warm else None)
         except Exception as exc:  # papermill raises PapermillExecutionError with the cell's error
             msg = _error_text(exc)
             dest.mkdir(parents=True, exist_ok=True)
@@ -305,8 +406,13 @@ def render_site(
     scheduler: str | None = None,
     progress: bool = True,
     parameters: dict[str, Any] | None = None,
+    warm_kernels: bool = True,
 ) -> Site:
-    """Render every batch and the index. See the module docstring for the guarantees."""
+    """Render every batch and the index. See the module docstring for the guarantees.
+
+    ``warm_kernels`` (local executor) reuses one kernel per worker process, reset before each
+    notebook; False starts a fresh kernel per batch.
+    """
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     todo = discover_jobs(batches, base_params=parameters)
@@ -328,15 +434,18 @@ def render_site(
     elif executor == "local":
         workers = max(1, min(jobs or os.cpu_count() or 1, n or 1))
         if workers == 1:
-            for i, j in enumerate(todo, 1):
-                r = render_batch(j, out, force)
-                results.append(r)
-                _progress(i, n, r, progress)
+            try:
+                for i, j in enumerate(todo, 1):
+                    r = render_batch(j, out, force, warm=warm_kernels)
+                    results.append(r)
+                    _progress(i, n, r, progress)
+            finally:
+                _shutdown_warm()
         else:
             from concurrent.futures import ProcessPoolExecutor, as_completed as done
 
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                futs = [pool.submit(render_batch, j, out, force) for j in todo]
+                futs = [pool.submit(render_batch, j, out, force, warm_kernels) for j in todo]
                 for i, fut in enumerate(done(futs), 1):
                     r = fut.result()
                     results.append(r)

@@ -233,3 +233,43 @@ def test_notebook_runs_as_is_from_the_repository_root(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     nb = nbformat.read(out, as_version=4)
     assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+
+
+def test_warm_kernel_gives_the_same_report_as_a_fresh_one(tmp_path):
+    """Reusing a kernel (reset between notebooks) must not change a single number."""
+    data = tmp_path / "data"
+    small_batch(data, "w1")
+    small_batch(data, "w2", seed=3)
+    warm = render_site([data], out=tmp_path / "warm", jobs=1, progress=False, parameters={"n_boot": 100}, warm_kernels=True)
+    cold = render_site([data], out=tmp_path / "cold", jobs=1, progress=False, parameters={"n_boot": 100}, warm_kernels=False)
+    assert warm.ok and cold.ok
+    for slug in ("w1", "w2"):
+        a = json.loads((tmp_path / "warm" / slug / "summary.json").read_text())
+        b = json.loads((tmp_path / "cold" / slug / "summary.json").read_text())
+        a["batch"].pop("source"), b["batch"].pop("source")
+        assert a == b
+        nb = nbformat.read(tmp_path / "warm" / slug / "report.ipynb", as_version=4)
+        counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+        assert counts == list(range(1, len(counts) + 1))
+
+
+def test_warm_kernel_reset_clears_the_namespace(tmp_path):
+    from scalekit import render
+
+    def nb(src, name):
+        n = nbformat.v4.new_notebook()
+        n.cells = [nbformat.v4.new_code_cell(src)]
+        n.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        p = tmp_path / name
+        nbformat.write(n, p)
+        return p
+
+    first = nb("leak = 41\nimport os\nos.getpid()", "a.ipynb")
+    second = nb("import os\nassert 'leak' not in globals(), 'state leaked'\nos.getpid()", "b.ipynb")
+    try:
+        render._execute(first, tmp_path / "a.out.ipynb", {}, tmp_path, warm_cwd=tmp_path)
+        render._execute(second, tmp_path / "b.out.ipynb", {}, tmp_path, warm_cwd=tmp_path)
+    finally:
+        render._shutdown_warm()
+    pid = lambda p: nbformat.read(p, as_version=4).cells[0].outputs[0]["data"]["text/plain"]  # noqa: E731
+    assert pid(tmp_path / "a.out.ipynb") == pid(tmp_path / "b.out.ipynb")  # the same kernel ran both
