@@ -186,3 +186,23 @@ def test_excluded_points_reported():
     r = scalekit.fit_law(df, n_boot=0)
     assert r.ndata == 24
     assert any("diverged" in e["reason"] and e["run"] == "r3" for e in r.excluded)
+
+
+def test_olmo_ladder_reproduces_published_c4_law_and_13b_prediction():
+    """Bhagia et al. (2024) step 1: one point per run (mean of the last 5 evals, D at the last row), Huber 1e-3."""
+    import pandas as pd
+
+    from .conftest import shared_file
+
+    sizes = {"190M": 190354176, "370M": 371262464, "760M": 758220288, "1B": 1279395840}
+    rows = []
+    for size, N in sizes.items():
+        for k in ("1xC", "2xC", "5xC", "10xC"):
+            d = pd.read_csv(shared_file("olmo_ladder", "ladder-runs", f"{size}-{k}.csv"))
+            y = d["eval/c4_en-validation/CrossEntropyLoss"].dropna()
+            rows.append({"run": f"{size}-{k}", "params": N, "tokens": d["throughput/total_tokens"].iloc[-1], "c4_loss": y.iloc[-5:].mean()})
+    r = scalekit.fit_law(pd.DataFrame(rows), n_boot=0)
+    assert r.params["E"] == pytest.approx(0.934375, rel=1e-3)
+    assert r.params["alpha"] == pytest.approx(0.103603, rel=1e-3)
+    assert r.params["beta"] == pytest.approx(0.161969, rel=1e-3)
+    assert r.predict(13202396160, 5000088518656) == pytest.approx(2.3443873, rel=1e-5)  # published 13B-5T prediction
