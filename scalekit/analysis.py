@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__
+from ._html import ResultMixin
 from ._json import jsonable
 from .config import MetricSpec
 from .exceptions import FitError
@@ -31,7 +32,7 @@ __all__ = ["MetricAnalysis", "BatchAnalysis", "analyze"]
 
 
 @dataclass(frozen=True)
-class MetricAnalysis:
+class MetricAnalysis(ResultMixin):
     """Everything computed for one metric."""
 
     spec: MetricSpec
@@ -49,6 +50,16 @@ class MetricAnalysis:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def summary(self) -> dict[str, Any]:
+        return jsonable({
+            "metric": self.spec.summary(), "fit": self.fit.summary() if self.fit else None, "fit_error": self.fit_error,
+            "best": self.best, "targets": [t.summary() for t in self.targets],
+            "predictions": [a.summary() for a in self.allocations], "cap": self.cap.summary() if self.cap else None,
+            "optimal": {k: v.summary() for k, v in self.optimal.items()},
+            "comparison": self.comparison.summary() if self.comparison else None,
+            "grid": self.grid.summary() if self.grid else None,
+        })
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ._html import fmt
+from ._html import ResultMixin, fmt
 from ._json import jsonable
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ SEVERITIES = ("critical", "warning", "info")
 
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(ResultMixin):
     """One thing a check found."""
 
     check: str
