@@ -94,7 +94,8 @@ class BatchAnalysis:
                 out["predictions"][name] = [a.summary() for a in m.allocations]
                 if m.cap is not None:
                     out["cap"][name] = m.cap.summary()
-            out["optimal"][name] = {k: v.summary() for k, v in m.optimal.items()}
+            # only the approaches this batch supports; why the others do not apply goes with the comparison
+            out["optimal"][name] = {k: v.summary() for k, v in m.optimal.items() if v.ok}
             if m.comparison is not None:
                 out["optimal_comparison"][name] = m.comparison.summary()
             if m.grid is not None:

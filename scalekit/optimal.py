@@ -300,6 +300,7 @@ class Comparison(ResultMixin):
     def summary(self) -> dict[str, Any]:
         return jsonable({"C_ref": self.C_ref, "agree_intervals": self.agree_intervals, "agree_order": self.agree_order,
                          "sentence": self.sentence,
+                         "not_applicable": {k: list(v.notes) for k, v in self.laws.items() if not v.ok},
                          "N_opt_at_C_ref": {k: float(v.N_opt(self.C_ref)) for k, v in self.laws.items() if v.ok}})
 
     def _repr_html_(self) -> str:

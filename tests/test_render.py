@@ -49,9 +49,12 @@ def test_site_layout_and_summary_contract(example_site):
             assert set(fit) >= {"form", "params", "ci", "objective", "ndata"}
             assert set(fit["params"]) == {"E", "A", "B", "alpha", "beta"}
             assert all(len(v) == 2 for v in fit["ci"].values())
+            assert "parametric" in s["optimal"][metric]
             for approach, law in s["optimal"][metric].items():
                 assert approach in ("envelope", "isoflop", "parametric")
-                assert set(law) >= {"a", "a_ci", "b", "b_ci"}
+                assert set(law) >= {"a", "a_ci", "b", "b_ci"} and law["a"] is not None
+            skipped = s["optimal_comparison"][metric]["not_applicable"]
+            assert set(skipped) | set(s["optimal"][metric]) == {"envelope", "isoflop", "parametric"}
         for f in s["findings"]:
             assert f["severity"] in ("info", "warning", "critical") and set(f) >= {"check", "metric", "message", "evidence"}
         text = (d / "summary.json").read_text()
