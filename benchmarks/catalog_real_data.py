@@ -2,7 +2,7 @@
 
     python benchmarks/catalog_real_data.py
 """
-import sys, time, warnings, json
+import time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 import scalekit

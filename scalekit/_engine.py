@@ -98,7 +98,6 @@ class Problem:
             psi = np.clip(r, -self.delta, self.delta)
             q = (np.abs(r) <= self.delta).astype(float)
         wpsi = w * psi
-        K = self.form.n_terms
         g = np.zeros((B, P))
         H = np.zeros((B, P * P))
         cgg = w * (q - psi)

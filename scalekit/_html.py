@@ -18,6 +18,11 @@ def fmt(x: Any, digits: int = 4) -> str:
     return str(x)
 
 
+def fmt_ci(value: Any, ci: Any) -> str:
+    """``value [lo, hi]``, or the value alone when there is no interval."""
+    return f"{fmt(value)} [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else fmt(value)
+
+
 def table(headers: list[str], rows: list[list[Any]], caption: str | None = None, cls: str = "sk-table") -> str:
     h = "".join(f"<th>{escape(str(c))}</th>" for c in headers)
     body = "".join("<tr>" + "".join(f"<td>{escape(fmt(c))}</td>" for c in r) + "</tr>" for r in rows)

@@ -119,15 +119,15 @@ class BatchAnalysis:
         return headline(self).html + findings_summary(self).html
 
     def counts(self) -> dict[str, int]:
-        c = {"critical": 0, "warning": 0, "info": 0}
-        for f in self.findings:
-            c[f.severity] += 1
-        return c
+        from .checks import severity_counts
+
+        return severity_counts(self.findings)
 
 
-def _best_run(batch: "Batch", spec: MetricSpec) -> dict[str, Any]:
+def _best_run(batch: "Batch", spec: MetricSpec, exclude: Any = ()) -> dict[str, Any]:
+    """The final point with the best value of ``spec`` (runs in ``exclude`` left out)."""
     fin = batch.finals()
-    fin = fin[np.isfinite(fin[spec.name])]
+    fin = fin[np.isfinite(fin[spec.name]) & ~fin["run"].isin(list(exclude))]
     i = fin[spec.name].idxmin() if spec.direction == "min" else fin[spec.name].idxmax()
     r = fin.loc[i]
     return {"run": str(r["run"]), "value": float(r[spec.name]), "N": float(r["N"]), "D": float(r["D"]), "C": float(r["C"])}

@@ -7,7 +7,6 @@ Everything is checked once, here, so the analyses downstream can trust the table
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path

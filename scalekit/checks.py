@@ -16,6 +16,7 @@ import numpy as np
 
 from ._html import ResultMixin, fmt
 from ._json import jsonable
+from .grid import _level_index, _levels
 
 if TYPE_CHECKING:
     from .analysis import BatchAnalysis
@@ -58,6 +59,14 @@ def _ev(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return ", ".join(_ev(x) for x in v)
     return str(v)
+
+
+def severity_counts(findings: Any) -> dict[str, int]:
+    """How many findings of each severity; takes Findings or their summary() dicts."""
+    c = {s: 0 for s in SEVERITIES}
+    for f in findings:
+        c[f["severity"] if isinstance(f, dict) else f.severity] += 1
+    return c
 
 
 CheckFn = Callable[..., list[Finding]]
@@ -122,16 +131,6 @@ def noise_level(batch, metric: str, fit=None) -> float:
         r = fit.residuals
         return float(max(1.4826 * np.median(np.abs(r - np.median(r))), 1e-4))
     return 0.01
-
-
-def _levels(x: np.ndarray, rtol: float = 0.02) -> np.ndarray:
-    from .grid import _levels as lv
-
-    return lv(x, rtol)
-
-
-def _level_index(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    return np.abs(np.log(x)[:, None] - np.log(levels)[None]).argmin(axis=1)
 
 
 def _fits(ctx: Context):
@@ -253,12 +252,12 @@ def check_overfitting(ctx: Context, **o: Any) -> list[Finding]:
         if name not in ctx.sigma:
             continue
         partner = _train_partner(b, name)
+        fin = b.finals().set_index("run")
         rows = []
         for inv in _inversions(ctx, name, o):
             rise = _turns_up(ctx, name, inv["larger"], o)
             gap = None
             if partner is not None:
-                fin = b.finals().set_index("run")
                 gap = {r: float(_err(spec, fin.loc[r, name]) - _err(spec, fin.loc[r, partner])) for r in (inv["smaller"], inv["larger"])}
                 grows = gap[inv["larger"]] - gap[inv["smaller"]] > o["noise_k"] * ctx.sigma[name] * abs(float(fin.loc[inv["smaller"], name]))
             else:
@@ -267,7 +266,7 @@ def check_overfitting(ctx: Context, **o: Any) -> list[Finding]:
                 rows.append({**inv, "rise_from_best": rise, "gap": gap})
         # the eval/train gap growing with size at a fixed data scale, even without an inversion
         if partner is not None:
-            fin = b.finals()
+            fin = fin.reset_index()
             lv = _levels(fin["D"].to_numpy())
             li = _level_index(fin["D"].to_numpy(), lv)
             for j in range(len(lv)):
@@ -361,6 +360,8 @@ def check_extrapolation(ctx: Context, **o: Any) -> list[Finding]:
 
 
 def check_extreme_bias(ctx: Context, **o: Any) -> list[Finding]:
+    from .analysis import _best_run
+
     b = ctx.batch
     out = []
     for ma in ctx.an.metrics.values():
@@ -369,9 +370,7 @@ def check_extreme_bias(ctx: Context, **o: Any) -> list[Finding]:
         fin = fin[np.isfinite(fin[ma.name]) & ~fin["run"].isin(list(ctx.flagged))]  # flagged runs mislead both ways
         if env is None or not env.ok or len(fin) < 4:
             continue
-        e_all = _err(ma.spec, fin[ma.name])
-        r0 = fin.iloc[int(np.argmin(e_all))]
-        best = {"run": str(r0["run"]), "value": float(r0[ma.name]), "N": float(r0["N"]), "D": float(r0["D"]), "C": float(r0["C"])}
+        best = _best_run(b, ma.spec, exclude=ctx.flagged)
         e_best = float(_err(ma.spec, best["value"]))
         cand = []
         for _, r in fin.iterrows():

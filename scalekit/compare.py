@@ -10,6 +10,7 @@ import numpy as np
 
 from ._html import ResultMixin
 from ._json import jsonable
+from .checks import severity_counts
 from .profiles import frontier_value
 
 __all__ = ["comparison_rows", "compare_summaries", "MetricComparison"]
@@ -19,9 +20,7 @@ def comparison_rows(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (batch, metric) with the headline numbers of its summary.json."""
     rows = []
     for s in summaries:
-        counts = {"critical": 0, "warning": 0, "info": 0}
-        for f in s.get("findings", []):
-            counts[f["severity"]] += 1
+        counts = severity_counts(s.get("findings", []))
         for metric, fit in s.get("fits", {}).items():
             par = s.get("optimal", {}).get(metric, {}).get("parametric", {})
             ci = fit.get("ci") or {}

@@ -51,6 +51,11 @@ def _levels(x: np.ndarray, rtol: float = 0.02) -> np.ndarray:
     return np.asarray(out)
 
 
+def _level_index(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Index of the nearest level (in log space) for each value."""
+    return np.abs(np.log(x)[:, None] - np.log(levels)[None]).argmin(axis=1)
+
+
 def improvement_grid(batch: "Batch", metric: str | None = None, baseline: dict[str, float] | None = None) -> Grid | None:
     """The grid over final points, or None when the runs do not form a grid (fewer than 2 x 2 cells)."""
     spec = batch.metric(metric)
@@ -59,8 +64,7 @@ def improvement_grid(batch: "Batch", metric: str | None = None, baseline: dict[s
     Ns, Ds = _levels(f["N"].to_numpy()), _levels(f["D"].to_numpy())
     if len(Ns) < 2 or len(Ds) < 2 or len(Ns) * len(Ds) > 400:
         return None
-    i = np.abs(np.log(f["N"].to_numpy())[:, None] - np.log(Ns)[None]).argmin(axis=1)
-    j = np.abs(np.log(f["D"].to_numpy())[:, None] - np.log(Ds)[None]).argmin(axis=1)
+    i, j = _level_index(f["N"].to_numpy(), Ns), _level_index(f["D"].to_numpy(), Ds)
     vals = np.full((len(Ns), len(Ds)), np.nan)
     sums = np.zeros_like(vals)
     cnt = np.zeros_like(vals)

@@ -12,7 +12,7 @@ from html import escape  # noqa: F401  (re-exported for notebooks)
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._html import batch_html, fmt, table
+from ._html import batch_html, fmt, fmt_ci, table
 from .exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -127,9 +127,9 @@ def headline(an: "BatchAnalysis") -> HTML:
             rows.append([m.name, "fit failed: " + (m.fit_error or ""), None, None, None, None])
             continue
         p, ci = m.fit.params, m.fit.ci or {}
-        iv = lambda k: f"{fmt(p[k])} [{fmt(ci[k][0])}, {fmt(ci[k][1])}]" if k in ci else fmt(p[k])  # noqa: E731
         opt = m.optimal.get("parametric")
-        rows.append([m.name, "lower" if m.spec.direction == "min" else "higher", iv("alpha"), iv("beta"), iv("E"),
+        rows.append([m.name, "lower" if m.spec.direction == "min" else "higher",
+                     *(fmt_ci(p[k], ci.get(k)) for k in ("alpha", "beta", "E")),
                      fmt(opt.a) if opt and opt.ok else "–"])
     return HTML(table(["metric", "better", "alpha [95%]", "beta [95%]", "E [95%]", "a (N_opt ~ C^a)"], rows))
 
@@ -226,8 +226,6 @@ def load_summaries(summaries_json: str) -> list[dict[str, Any]]:
 
 
 def comparison_table(rows: list[dict[str, Any]]) -> HTML:
-    def iv(v, ci):
-        return f"{fmt(v)} [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else fmt(v)
-    body = [[r["batch"], r["metric"], iv(r["alpha"], r["alpha_ci"]), iv(r["beta"], r["beta_ci"]), iv(r["E"], r["E_ci"]),
-             iv(r["a"], r["a_ci"]), r["runs"]] for r in rows]
+    body = [[r["batch"], r["metric"], *(fmt_ci(r[k], r[f"{k}_ci"]) for k in ("alpha", "beta", "E", "a")), r["runs"]]
+            for r in rows]
     return HTML(table(["batch", "metric", "alpha", "beta", "E", "a", "runs"], body))

@@ -22,6 +22,7 @@ import numpy as np
 
 from ._html import ResultMixin, fmt, table
 from ._json import jsonable
+from .profiles import flops_factor, optimal_N, percentile_ci
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,13 +73,6 @@ def _loglinear(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     A = np.column_stack([np.log(x), np.ones_like(x)])
     s, c = np.linalg.lstsq(A, np.log(y), rcond=None)[0]
     return float(s), float(c)
-
-
-def _ci(v: list[float]) -> list[float] | None:
-    v = np.asarray([x for x in v if x is not None and np.isfinite(x)])
-    if v.size < 20:
-        return None
-    return [float(x) for x in np.percentile(v, [2.5, 97.5])]
 
 
 def _error(batch: "Batch", metric: str) -> "pd.DataFrame":
@@ -165,9 +159,9 @@ def envelope(batch: "Batch", metric: str | None = None, *, method: str = "hull",
             continue
         A_s.append(_loglinear(C_all[sel], N_all[sel])[0])
         B_s.append(_loglinear(C_all[sel], D_all[sel])[0])
-    if batch.has_checkpoints is False:
+    if not batch.has_checkpoints:
         notes.append("final points only: the envelope is over runs, not curves")
-    return OptimalLaw("envelope", a, _ci(A_s), b, _ci(B_s), float(np.exp(ca)), float(np.exp(cb)), label, len(pts),
+    return OptimalLaw("envelope", a, percentile_ci(A_s), b, percentile_ci(B_s), float(np.exp(ca)), float(np.exp(cb)), label, len(pts),
                       tuple(notes), pts.assign(value=pts[batch.metric(metric).name]),
                       {"method": method, "points_fitted": int(used.size), "runs_on_envelope": sorted(map(str, pts["run"].unique())), "n_boot": n_boot})
 
@@ -232,7 +226,7 @@ def isoflop(batch: "Batch", metric: str | None = None, *, tol: float = 0.1, n_bu
     """Approach 2: parabolas in log N per compute budget."""
     f = _error(batch, metric or batch.metric().name)
     label, scale = _data_scale(batch)
-    k = 6.0 if batch.compute == "6ND" else float(np.median(batch.frame["C"] / (batch.frame["N"] * batch.frame["D"])))
+    k = flops_factor(batch)
     pts = _isoflop_points(f, batch.has_checkpoints, tol, n_budgets)
     minima = _parabola_minima(pts) if len(pts) else []
     interior = [(B, n) for B, n, why in minima if not why]
@@ -260,30 +254,25 @@ def isoflop(batch: "Batch", metric: str | None = None, *, tol: float = 0.1, n_bu
         c_, n_ = np.array([m[0] for m in mins]), np.array([m[1] for m in mins])
         A_s.append(_loglinear(c_, n_)[0])
         B_s.append(_loglinear(c_, c_ / (k * n_) / scale)[0])
-    minima_tab = [{"C": B, "N_opt": n, "note": why} for B, n, why in minima]
-    return OptimalLaw("isoflop", a, _ci(A_s), b, _ci(B_s), float(np.exp(ca)), float(np.exp(cb)), label, len(interior),
+    minima_tab = [{"C": B, "N_opt": n, "D_opt": None if n is None else B / (k * n) / scale, "note": why} for B, n, why in minima]
+    return OptimalLaw("isoflop", a, percentile_ci(A_s), b, percentile_ci(B_s), float(np.exp(ca)), float(np.exp(cb)), label, len(interior),
                       tuple(notes), pts, {"minima": minima_tab, "interpolated": bool(batch.has_checkpoints)})
 
 
 def parametric(fit: "FitResult", *, k: float = 6.0, data_scale: float = 1.0, data_label: str = "D") -> OptimalLaw:
     """Approach 3: closed form from the fitted performance law, intervals from its bootstrap draws."""
     p = fit.params
-
-    def law(al, be, A, B):
-        a = be / (al + be)
-        b = al / (al + be)
-        G = np.power(al * A / (be * B), 1 / (al + be)) * np.power(k, -a)  # N_opt = G C^a
-        H = np.power(k, -1.0) / G / data_scale  # D_opt = C / (k N_opt)
-        return a, b, G, H
-
-    a, b, G, H = law(p["alpha"], p["beta"], p["A"], p["B"])
+    a = p["beta"] / (p["alpha"] + p["beta"])
+    G = float(optimal_N(p, 1.0, k))  # N_opt = G C^a
+    H = 1.0 / (k * G) / data_scale  # D_opt = C / (k N_opt), in the batch's data unit
     a_ci = b_ci = None
     d = fit.param_draws()
     if d is not None:
         names = list(fit.form.param_names)
-        aa, bb, _, _ = law(d[:, names.index("alpha")], d[:, names.index("beta")], d[:, names.index("A")], d[:, names.index("B")])
-        a_ci, b_ci = _ci(list(aa)), _ci(list(bb))
-    return OptimalLaw("parametric", float(a), a_ci, float(b), b_ci, float(G), float(H), data_label, fit.ndata,
+        al, be = d[:, names.index("alpha")], d[:, names.index("beta")]
+        a_ci, b_ci = percentile_ci(be / (al + be)), percentile_ci(al / (al + be))
+    b = 1.0 - a
+    return OptimalLaw("parametric", float(a), a_ci, float(b), b_ci, G, float(H), data_label, fit.ndata,
                       (), None, {"from": "L(N, D) fit", "k": k})
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import matplotlib
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
@@ -138,9 +137,8 @@ def envelope_figure(ma: "MetricAnalysis", batch: "Batch") -> "Figure":
             if name == "isoflop" and law.extra.get("minima"):
                 mins = [m for m in law.extra["minima"] if m["N_opt"] and not m["note"]]
                 if mins:
-                    c_ = np.array([m["C"] for m in mins]); n_ = np.array([m["N_opt"] for m in mins])
-                    k = 6.0 if batch.compute == "6ND" else float(np.median(batch.frame["C"] / (batch.frame["N"] * batch.frame["D"])))
-                    ax.scatter(c_, n_ if j == 0 else c_ / (k * n_) / _scale(batch, law), color=APPROACH_COLORS[name], marker="s", s=18)
+                    ax.scatter([m["C"] for m in mins], [m["N_opt" if j == 0 else "D_opt"] for m in mins],
+                               color=APPROACH_COLORS[name], marker="s", s=18)
         label = "N_opt" if j == 0 else (f"{ma.optimal['parametric'].data_label if 'parametric' in ma.optimal else 'D'}_opt")
         ax.set(xlabel="compute C", ylabel=label, title=f"{label}(C) by approach")
         _log(ax)

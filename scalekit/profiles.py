@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._html import ResultMixin, fmt, table
+from ._html import ResultMixin, fmt, fmt_ci, table
 from ._json import jsonable
 
 if TYPE_CHECKING:
@@ -52,11 +52,13 @@ def _err(fit: "FitResult", value: float) -> float:
     return (fit.bound - value) if fit.direction == "max" else value
 
 
-def _ci(x: np.ndarray) -> list[float] | None:
-    x = x[np.isfinite(x)]
-    if x.size < 10:
+def percentile_ci(x: Any, min_draws: int = 20) -> list[float] | None:
+    """95% percentile interval of bootstrap draws (None and non-finite draws ignored; None if too few)."""
+    v = np.asarray([d for d in np.ravel(np.asarray(x, dtype=object)) if d is not None], dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < min_draws:
         return None
-    return [float(v) for v in np.percentile(x, [2.5, 97.5])]
+    return [float(q) for q in np.percentile(v, [2.5, 97.5])]
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def cheapest_for_target(fit: "FitResult", value: float, *, k: float = 6.0, impro
     if fit.boot_theta is not None:
         pd_ = _params(fit, True)
         Nd, Dd = _cheapest(pd_, e - pd_["E"])
-        Nci, Dci, Cci = _ci(Nd), _ci(Dd), _ci(k * Nd * Dd)
+        Nci, Dci, Cci = percentile_ci(Nd), percentile_ci(Dd), percentile_ci(k * Nd * Dd)
     if not reachable:
         note = f"not reachable: the law's floor E is {fit._to_metric(np.asarray(p['E'])):.4g}"
         return Target(improvement, value, False, None, None, None, None, None, None, None, note)
@@ -139,10 +141,13 @@ class Allocation(ResultMixin):
         return jsonable(self.__dict__)
 
 
-def _opt_N(p: dict[str, np.ndarray], C: float, k: float) -> np.ndarray:
+def optimal_N(p: dict[str, Any], C: Any, k: float = 6.0) -> np.ndarray:
+    """Compute-optimal N at budget C for L = E + A/N^alpha + B/D^beta with C = k N D (Hoffmann et al. eq. 4).
+
+    ``p`` may hold arrays (bootstrap draws)."""
     a, b = p["alpha"], p["beta"]
     G = np.power(a * p["A"] / (b * p["B"]), 1 / (a + b))
-    return G * np.power(C / k, b / (a + b))
+    return G * np.power(np.asarray(C, dtype=float) / k, b / (a + b))
 
 
 def _value(fit: "FitResult", p: dict[str, np.ndarray], N, D) -> np.ndarray:
@@ -153,7 +158,7 @@ def _value(fit: "FitResult", p: dict[str, np.ndarray], N, D) -> np.ndarray:
 def optimal_allocation(fit: "FitResult", C: float, *, k: float = 6.0, max_params: float | None = None) -> Allocation:
     """Approach-3 optimum at budget C (N capped at ``max_params`` if given)."""
     p = _params(fit, False)
-    N = float(_opt_N(p, C, k))
+    N = float(optimal_N(p, C, k))
     capped = max_params is not None and N > max_params
     if capped:
         N = float(max_params)
@@ -162,11 +167,11 @@ def optimal_allocation(fit: "FitResult", C: float, *, k: float = 6.0, max_params
     Nci = Dci = vci = None
     if fit.boot_theta is not None:
         pd_ = _params(fit, True)
-        Nd = _opt_N(pd_, C, k)
+        Nd = optimal_N(pd_, C, k)
         if max_params is not None:
             Nd = np.minimum(Nd, max_params)
         Dd = C / (k * Nd)
-        Nci, Dci, vci = _ci(Nd), _ci(Dd), _ci(_value(fit, pd_, Nd, Dd))
+        Nci, Dci, vci = percentile_ci(Nd), percentile_ci(Dd), percentile_ci(_value(fit, pd_, Nd, Dd))
     return Allocation(float(C), N, float(D), val, Nci, Dci, vci, bool(capped))
 
 
@@ -194,7 +199,7 @@ def capped_allocation(fit: "FitResult", max_params: float, budgets: tuple[float,
     fci = None
     if fit.boot_theta is not None:
         pd_ = _params(fit, True)
-        fci = _ci(fit._to_metric(pd_["E"] + pd_["A"] * max_params ** -pd_["alpha"]))
+        fci = percentile_ci(fit._to_metric(pd_["E"] + pd_["A"] * max_params ** -pd_["alpha"]))
     Dt = Ct = None
     if target is not None:
         d = profile_curve(fit, target, np.array([max_params]))[0]
@@ -211,16 +216,13 @@ def targets_html(targets: list[Target], metric: str) -> str:
 
 
 def allocations_html(allocs: list[Allocation], metric: str) -> str:
-    def iv(v, ci):
-        return f"{fmt(v)} [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else fmt(v)
-    rows = [[fmt(a.C), iv(a.N, a.N_ci), iv(a.D, a.D_ci), iv(a.value, a.value_ci), "capped" if a.capped else ""] for a in allocs]
+    rows = [[fmt(a.C), fmt_ci(a.N, a.N_ci), fmt_ci(a.D, a.D_ci), fmt_ci(a.value, a.value_ci), "capped" if a.capped else ""]
+            for a in allocs]
     return table(["budget C", "optimal N [95%]", "optimal D [95%]", f"predicted {metric} [95%]", ""], rows)
 
 
 def frontier_value(params: dict[str, float], C, k: float = 6.0):
     """The two-variable law's value (error space) at the compute-optimal allocation for budget C."""
-    a, b, A, B, E = params["alpha"], params["beta"], params["A"], params["B"], params["E"]
-    G = (a * A / (b * B)) ** (1 / (a + b))
-    N = G * np.power(np.asarray(C, dtype=float) / k, b / (a + b))
+    N = optimal_N(params, C, k)
     D = np.asarray(C, dtype=float) / (k * N)
-    return E + A * np.power(N, -a) + B * np.power(D, -b)
+    return params["E"] + params["A"] * np.power(N, -params["alpha"]) + params["B"] * np.power(D, -params["beta"])

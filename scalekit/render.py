@@ -11,6 +11,8 @@ are unchanged is skipped unless ``force``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -199,7 +201,20 @@ def export_html(notebook: str | Path, *, show_input: bool = False, title: str | 
     return add_toc(body)
 
 
+@contextlib.contextmanager
+def _scratch(out: Path, prefix: str):
+    """A private folder under ``out/.scratch`` for one render, removed afterwards whatever happens."""
+    root = out / ".scratch"
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # --- one batch --------------------------------------------------------------------------
+@functools.cache
 def _quiet_kernel_manager():
     """A kernel manager whose kernel does not write its own log lines onto our terminal.
 
@@ -325,42 +340,38 @@ def render_batch(job: Job, out: str | Path, force: bool = False, warm: bool = Fa
             and (dest / "report.html").is_file() and (dest / "summary.json").is_file():
         summary = json.loads((dest / "summary.json").read_text())
         return BatchResult(job.slug, job.name, "skipped", "inputs unchanged", time.perf_counter() - t0, summary=summary)
-    scratch_root = out / ".scratch"
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{job.slug}-", dir=scratch_root))
     try:
-        nb_out = tmp / "report.ipynb"
-        params = {**job.parameters, "summary_path": str(tmp / "summary.json")}
-        try:
-            _execute(REPORT_NOTEBOOK, nb_out, params, tmp, warm_cwd=scratch_root if warm else None)
-        except Exception as exc:  # papermill raises PapermillExecutionError with the cell's error
-            msg = _error_text(exc)
+        with _scratch(out, f"{job.slug}-") as tmp:
+            nb_out = tmp / "report.ipynb"
+            params = {**job.parameters, "summary_path": str(tmp / "summary.json")}
+            try:
+                _execute(REPORT_NOTEBOOK, nb_out, params, tmp, warm_cwd=out / ".scratch" if warm else None)
+            except Exception as exc:  # papermill raises PapermillExecutionError with the cell's error
+                msg = _error_text(exc)
+                dest.mkdir(parents=True, exist_ok=True)
+                link = None
+                if nb_out.is_file():
+                    html = export_html(nb_out, show_input=True, title=f"FAILED: {job.name}")
+                    os.replace(nb_out, dest / "failed.ipynb")
+                    atomic_write_text(dest / "failed.html", html)
+                    link = f"{job.slug}/failed.html#papermill-error-cell"
+                return BatchResult(job.slug, job.name, "failed", msg, time.perf_counter() - t0, link)
+            html = export_html(nb_out, title=f"{job.name}: scaling-law report")
+            summary_file = tmp / "summary.json"
+            if not summary_file.is_file():
+                raise RenderError("the notebook ran but wrote no summary.json", batch=job.name)
+            summary = json.loads(summary_file.read_text())
+            (tmp / "report.html").write_text(html, encoding="utf-8")
             dest.mkdir(parents=True, exist_ok=True)
-            link = None
-            if nb_out.is_file():
-                html = export_html(nb_out, show_input=True, title=f"FAILED: {job.name}")
-                os.replace(nb_out, dest / "failed.ipynb")
-                atomic_write_text(dest / "failed.html", html)
-                link = f"{job.slug}/failed.html#papermill-error-cell"
-            return BatchResult(job.slug, job.name, "failed", msg, time.perf_counter() - t0, link)
-        html = export_html(nb_out, title=f"{job.name}: scaling-law report")
-        summary_file = tmp / "summary.json"
-        if not summary_file.is_file():
-            raise RenderError("the notebook ran but wrote no summary.json", batch=job.name)
-        summary = json.loads(summary_file.read_text())
-        (tmp / "report.html").write_text(html, encoding="utf-8")
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in ("report.ipynb", "summary.json", "report.html"):  # page last: it links the others
-            os.replace(tmp / name, dest / name)
-        for stale in ("failed.ipynb", "failed.html"):
-            (dest / stale).unlink(missing_ok=True)
-        atomic_write_text(dest / KEY_FILE, key + "\n")
-        return BatchResult(job.slug, job.name, "rendered", "ok", time.perf_counter() - t0, summary=summary)
+            for name in ("report.ipynb", "summary.json", "report.html"):  # page last: it links the others
+                os.replace(tmp / name, dest / name)
+            for stale in ("failed.ipynb", "failed.html"):
+                (dest / stale).unlink(missing_ok=True)
+            atomic_write_text(dest / KEY_FILE, key + "\n")
+            return BatchResult(job.slug, job.name, "rendered", "ok", time.perf_counter() - t0, summary=summary)
     except Exception as exc:  # anything else (export, disk) fails this batch only
         return BatchResult(job.slug, job.name, "failed", f"{_error_text(exc)}\n{traceback.format_exc(limit=3)}",
                            time.perf_counter() - t0)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def render_compare(out: Path, results: list[BatchResult]) -> BatchResult | None:
@@ -369,10 +380,7 @@ def render_compare(out: Path, results: list[BatchResult]) -> BatchResult | None:
     if len(paths) < 2 or not COMPARE_NOTEBOOK.is_file():
         return None
     t0 = time.perf_counter()
-    scratch_root = out / ".scratch"
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="compare-", dir=scratch_root))
-    try:
+    with _scratch(out, "compare-") as tmp:
         nb_out = tmp / "compare.ipynb"
         try:
             _execute(COMPARE_NOTEBOOK, nb_out, {"summaries_json": json.dumps(paths)}, tmp)
@@ -385,8 +393,6 @@ def render_compare(out: Path, results: list[BatchResult]) -> BatchResult | None:
         os.replace(nb_out, out / "compare.ipynb")
         (out / "compare-failed.html").unlink(missing_ok=True)
         return BatchResult("compare", "comparison", "rendered", "ok", time.perf_counter() - t0)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --- the site ---------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from ._html import fmt
+from ._html import fmt, fmt_ci
+from .checks import severity_counts
 from .compare import compare_summaries, comparison_rows
 
 if TYPE_CHECKING:
@@ -14,9 +15,7 @@ if TYPE_CHECKING:
 
 
 def _iv(v, ci) -> str:
-    if v is None:
-        return "–"
-    return f"{fmt(v)} [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else fmt(v)
+    return "–" if v is None else fmt_ci(v, ci)
 
 
 def index_context(results: list["BatchResult"], compare: "BatchResult | None") -> dict[str, Any]:
@@ -30,10 +29,7 @@ def index_context(results: list["BatchResult"], compare: "BatchResult | None") -
         if s is not None:
             summaries.append(s)
             entry["runs"] = s["batch"]["runs"]
-            c = {"critical": 0, "warning": 0, "info": 0}
-            for f in s.get("findings", []):
-                c[f["severity"]] += 1
-            entry["counts"] = c
+            entry["counts"] = severity_counts(s.get("findings", []))
             for row in comparison_rows([s]):
                 entry["metrics"].append({"metric": row["metric"], "alpha": _iv(row["alpha"], row["alpha_ci"]),
                                          "beta": _iv(row["beta"], row["beta_ci"]), "E": _iv(row["E"], row["E_ci"]),

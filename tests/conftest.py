@@ -25,6 +25,17 @@ def chinchilla() -> pd.DataFrame:
     return df[df["loss"] < cutoff].reset_index(drop=True)
 
 
+@pytest.fixture(scope="session")
+def example_site(tmp_path_factory) -> Path:
+    """The main job exactly as README runs it (examples, default bootstrap), once per session."""
+    from .helpers import scalekit_cli
+
+    out = tmp_path_factory.mktemp("site")
+    p = scalekit_cli("report", "--out", str(out), "--jobs", "2")
+    assert "rendered" in p.stdout
+    return out
+
+
 def synthetic_frame(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28, noise=0.0, sizes=6, datas=6, seed=0,
                     n_lo=1e7, n_hi=1e9, d_lo=1e9, d_hi=1e11) -> pd.DataFrame:
     rng = np.random.default_rng(seed)

@@ -23,15 +23,6 @@ from .helpers import scalekit_cli, small_batch
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def example_site(tmp_path_factory) -> Path:
-    """The main job exactly as README runs it (examples, default bootstrap), once per session."""
-    out = tmp_path_factory.mktemp("site")
-    p = scalekit_cli("report", "--out", str(out), "--jobs", "2")
-    assert "rendered" in p.stdout
-    return out
-
-
 def load_summary(site: Path, slug: str) -> dict:
     return json.loads((site / slug / "summary.json").read_text())
 
