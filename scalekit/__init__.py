@@ -19,16 +19,20 @@ from .exceptions import BatchValidationError, ConfigError, FitError, RenderError
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load_batch": ".batch",
-    "Batch": ".batch",
-    "fit_law": ".fit",
-    "fit_curve": ".fit",
-    "FitResult": ".fit",
-    "Prediction": ".fit",
-    "analyze": ".analysis",
-    "BatchAnalysis": ".analysis",
-    "Finding": ".checks",
-    "run_checks": ".checks",
+    "load_batch": ".data.load",
+    "Batch": ".data.batch",
+    "fit_law": ".laws.fit",
+    "fit_curve": ".laws.fit",
+    "forms": ".laws.forms",
+    "FitResult": ".laws.result",
+    "Prediction": ".laws.result",
+    "analyze": ".pipeline.analyze",
+    "BatchAnalysis": ".pipeline.analyze",
+    "load_summary": ".pipeline.summary",
+    "Finding": ".checks.base",
+    "run_checks": ".checks.registry",
+    "Options": ".options",
+    "Thresholds": ".options",
 }
 
 __all__ = ["__version__", "ScalekitError", "BatchValidationError", "ConfigError", "FitError", "RenderError", *_LAZY]

@@ -19,8 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import yaml
 
-__all__ = ["TRUTH", "behavior_frame", "perception_frame", "write_examples", "EXAMPLES"]
+from .exceptions import ConfigError
+from .iorw import atomic_write_text
+from .laws.evaluate import law_error
+
+__all__ = ["TRUTH", "behavior_frame", "perception_frame", "write_examples", "example_source", "EXAMPLES"]
 
 TRUTH: dict[str, dict[str, dict[str, float]]] = {
     "behavior": {
@@ -40,14 +46,8 @@ PERCEPTION_SCALES_N = (1.0, 1.9, 2.3, 4.0, 5.4, 11.0)
 PERCEPTION_FRACTIONS = (0.075, 0.15, 0.3, 0.6, 1.0)
 
 
-def _law(p: dict[str, float], N, D):
-    return p["E"] + p["A"] / np.power(N, p["alpha"]) + p["B"] / np.power(D, p["beta"])
-
-
 def behavior_frame(seed: int = 0, checkpoints: int = 20, noise: float = 0.003):
     """The behavior batch as a DataFrame (one row per run and checkpoint)."""
-    import pandas as pd
-
     rng = np.random.default_rng(seed)
     tl, ta = TRUTH["behavior"]["eval_loss"], TRUTH["behavior"]["min_ade"]
     rows: list[dict[str, Any]] = []
@@ -61,8 +61,8 @@ def behavior_frame(seed: int = 0, checkpoints: int = 20, noise: float = 0.003):
             d_eff = D_t.astype(float)
             if ns == 32 and ds == 7:  # not converged: effective data lags, so the tail falls too fast
                 d_eff = D_t * (0.2 + 0.5 * t)
-            ev = _law(tl, N, d_eff)
-            ade = _law(ta, N, d_eff)
+            ev = law_error(tl, N, d_eff)
+            ade = law_error(ta, N, d_eff)
             tr = ev - 0.05
             if ns == 32 and ds == 1:  # overfits: eval turns up after 40% of the run, train keeps falling
                 over = np.clip(t - 0.4, 0, None)
@@ -84,8 +84,6 @@ def behavior_frame(seed: int = 0, checkpoints: int = 20, noise: float = 0.003):
 
 def perception_frame(seed: int = 1):
     """The perception batch: final mAP per (backbone, data fraction, version)."""
-    import pandas as pd
-
     rng = np.random.default_rng(seed)
     rows = []
     for version in ("v1", "v2"):
@@ -93,7 +91,7 @@ def perception_frame(seed: int = 1):
         for ns in PERCEPTION_SCALES_N:
             for frac in PERCEPTION_FRACTIONS:
                 N, D = PERCEPTION_N0 * ns, PERCEPTION_D0 * frac
-                err = _law(p, N, D)
+                err = law_error(p, N, D)
                 sd = 0.001 * (0.3 / frac) ** 0.5  # fewer images, more seed variance
                 rows.append({
                     "run": f"{version}-{ns:g}x-{frac:g}", "version": version, "backbone_scale": f"{ns:g}x",
@@ -130,8 +128,6 @@ EXAMPLES = ("behavior", "perception")
 
 def write_examples(folder: str | Path) -> list[Path]:
     """Write the example batches (CSV + YAML) into ``folder``; returns the data files."""
-    from .iorw import atomic_write_text
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
@@ -145,12 +141,8 @@ def write_examples(folder: str | Path) -> list[Path]:
 
 def example_source(name: str):
     """An embedded example as (DataFrame, config dict), without touching the disk."""
-    import yaml
-
     if name == "behavior":
         return behavior_frame(), yaml.safe_load(_BEHAVIOR_YAML)
     if name == "perception":
         return perception_frame(), yaml.safe_load(_PERCEPTION_YAML)
-    from .exceptions import ConfigError
-
     raise ConfigError(f"unknown example {name!r}; expected one of {list(EXAMPLES)}", key="example")

@@ -24,6 +24,6 @@ def test_generator_is_seeded_and_shaped_like_the_seed_experiments():
 def test_written_examples_load_with_their_configs(tmp_path):
     beh, per = write_examples(tmp_path)
     b = scalekit.load_batch(beh)
-    assert b.name == "behavior" and set(b.metrics) == {"eval_loss", "min_ade", "train_loss"} and b.config.max_params == 5e7
+    assert b.name == "behavior" and set(b.metrics) == {"eval_loss", "min_ade", "train_loss"} and b.config.run_options.max_params == 5e7
     p = scalekit.load_batch(per)
     assert p.metrics["map"].direction == "max" and p.versions == ["v1", "v2"]

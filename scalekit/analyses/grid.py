@@ -1,0 +1,88 @@
+"""Relative-improvement grid: every (model scale, data scale) cell against a baseline cell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import display
+from ..data.batch import Batch
+from ..jsonsafe import jsonable
+
+__all__ = ["Grid", "improvement_grid", "levels", "level_index"]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """``values[i, j]``: final metric at model size ``N[i]`` and data ``D[j]`` (NaN where no run);
+    ``relative[i, j]`` = (value - baseline) / baseline. For a lower-is-better metric negative is
+    better; for a higher-is-better metric positive is better (``better`` says which)."""
+
+    metric: str
+    direction: str
+    N: np.ndarray
+    D: np.ndarray
+    values: np.ndarray
+    relative: np.ndarray
+    baseline: tuple[float, float]
+    baseline_value: float
+
+    @property
+    def better(self) -> str:
+        return "negative" if self.direction == "min" else "positive"
+
+    def summary(self) -> dict[str, Any]:
+        return jsonable({"metric": self.metric, "N": self.N, "D": self.D, "values": self.values, "relative": self.relative,
+                         "baseline": {"N": self.baseline[0], "D": self.baseline[1], "value": self.baseline_value},
+                         "better": self.better})
+
+    def _repr_html_(self) -> str:
+        return display.html(self)
+
+
+def levels(x: np.ndarray, rtol: float = 0.02) -> np.ndarray:
+    """Distinct values up to a relative tolerance (N read back from plots jitters)."""
+    xs = np.sort(np.unique(x))
+    out = [xs[0]]
+    for v in xs[1:]:
+        if v > out[-1] * (1 + rtol):
+            out.append(v)
+    return np.asarray(out)
+
+
+def level_index(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Index of the nearest level (in log space) for each value."""
+    return np.abs(np.log(x)[:, None] - np.log(levels)[None]).argmin(axis=1)
+
+
+def improvement_grid(batch: Batch, metric: str | None = None, baseline: dict[str, float] | None = None) -> Grid | None:
+    """The grid over final points, or None when the runs do not form a grid (fewer than 2 x 2 cells)."""
+    spec = batch.metric(metric)
+    f = batch.finals()
+    f = f[np.isfinite(f[spec.name])]
+    Ns, Ds = levels(f["N"].to_numpy()), levels(f["D"].to_numpy())
+    if len(Ns) < 2 or len(Ds) < 2 or len(Ns) * len(Ds) > 400:
+        return None
+    i, j = level_index(f["N"].to_numpy(), Ns), level_index(f["D"].to_numpy(), Ds)
+    vals = np.full((len(Ns), len(Ds)), np.nan)
+    sums = np.zeros_like(vals)
+    cnt = np.zeros_like(vals)
+    np.add.at(sums, (i, j), f[spec.name].to_numpy())
+    np.add.at(cnt, (i, j), 1)
+    filled = cnt > 0
+    vals[filled] = sums[filled] / cnt[filled]
+    if filled.sum() < 4:
+        return None
+    cfg = baseline or batch.config.baseline
+    if cfg:
+        bi = int(np.abs(np.log(Ns) - np.log(cfg.get("N", Ns[0]))).argmin())
+        bj = int(np.abs(np.log(Ds) - np.log(cfg.get("D", Ds[0]))).argmin())
+    else:
+        bi, bj = 0, 0
+    if not filled[bi, bj]:
+        cand = np.argwhere(filled)
+        bi, bj = (int(x) for x in cand[np.lexsort((cand[:, 1], cand[:, 0]))][0])
+    base = float(vals[bi, bj])
+    return Grid(spec.name, spec.direction, Ns, Ds, vals, (vals - base) / base, (float(Ns[bi]), float(Ds[bj])), base)

@@ -1,0 +1,90 @@
+"""Everything computed for one metric of a batch: the law, the optimum by each approach, targets, grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .. import display
+from ..data.batch import Batch
+from ..data.metric import MetricSpec
+from ..exceptions import FitError
+from ..jsonsafe import jsonable
+from ..laws.fit import fit_law
+from ..laws.result import FitResult
+from ..options import Options
+from .grid import Grid, improvement_grid
+from .optimal import Comparison, OptimalLaw, compare, data_scale, envelope, isoflop, parametric
+from .profiles import (Allocation, Cap, Target, capped_allocation, cheapest_for_target, flops_factor, optimal_allocation,
+                       target_value)
+
+__all__ = ["MetricAnalysis", "analyze_metric", "budgets_for"]
+
+
+@dataclass(frozen=True)
+class MetricAnalysis:
+    """Everything computed for one metric."""
+
+    spec: MetricSpec
+    fit: FitResult | None
+    fit_error: str | None
+    best: dict[str, Any]
+    target: Target | None
+    targets: tuple[Target, ...]
+    allocations: tuple[Allocation, ...]
+    cap: Cap | None
+    optimal: dict[str, OptimalLaw]
+    comparison: Comparison | None
+    grid: Grid | None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def summary(self) -> dict[str, Any]:
+        return jsonable({  # type: ignore[no-any-return]
+            "metric": self.spec.summary(), "fit": self.fit.summary() if self.fit else None, "fit_error": self.fit_error,
+            "best": self.best, "targets": [t.summary() for t in self.targets],
+            "predictions": [a.summary() for a in self.allocations], "cap": self.cap.summary() if self.cap else None,
+            "optimal": {k: v.summary() for k, v in self.optimal.items()},
+            "comparison": self.comparison.summary() if self.comparison else None,
+            "grid": self.grid.summary() if self.grid else None,
+        })
+
+    def _repr_html_(self) -> str:
+        return display.html(self)
+
+
+def budgets_for(batch: Batch, opts: Options) -> tuple[float, ...]:
+    """The budgets asked for, or the largest run's compute and 10x it."""
+    if opts.budgets:
+        return opts.budgets
+    cmax = float(batch.frame["C"].max())
+    return (cmax, 10 * cmax)
+
+
+def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
+    """Fit the law of one metric and derive everything the report shows from it."""
+    spec = batch.metric(name)
+    best = batch.best_run(spec.name)
+    k = flops_factor(batch)
+    label, scale = data_scale(batch)
+    targets = opts.all_targets
+    fit = err = None
+    try:
+        fit = fit_law(batch, spec.name, options=opts)
+    except FitError as exc:
+        err = str(exc)
+    tgt, tlist, allocs, cap = None, (), (), None
+    optimal: dict[str, OptimalLaw] = {"envelope": envelope(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed),
+                                      "isoflop": isoflop(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed)}
+    if fit is not None and fit.form.name == "two_var":
+        tlist = tuple(cheapest_for_target(fit, target_value(best["value"], t, spec.direction), k=k, improvement=t,
+                                          reference_compute=best["C"]) for t in targets)
+        tgt = next(t for t in tlist if t.improvement == opts.target)
+        allocs = tuple(optimal_allocation(fit, C, k=k) for C in budgets_for(batch, opts))
+        if opts.max_params:
+            cap = capped_allocation(fit, opts.max_params, budgets_for(batch, opts), k=k, target=tgt.value)
+        optimal["parametric"] = parametric(fit, k=k, data_scale=scale, data_label=label)
+    comp = compare(optimal, C_ref=float(batch.frame["C"].max()))
+    return MetricAnalysis(spec, fit, err, best, tgt, tlist, allocs, cap, optimal, comp, improvement_grid(batch, spec.name))

@@ -1,0 +1,324 @@
+"""Compute-optimal model and data size: three approaches and their comparison.
+
+* Approach 1 (``envelope``): the lower envelope of the metric against compute over all
+  checkpoints of all runs (upper envelope for higher-is-better metrics; we work with the
+  error), as the lower convex hull in log-log like Gemstones (McLeish et al. 2025); N_opt(C)
+  and D_opt(C) (or S_opt(C), in steps) are power laws fitted to the envelope points.
+* Approach 2 (``isoflop``): runs grouped by compute budget (or curves interpolated at shared
+  budgets); a parabola in log N per budget; its minimum gives N_opt(C).
+* Approach 3 (``parametric``): closed form from L(N, D) = E + A/N^alpha + B/D^beta:
+  N_opt = G (C/k)^a with a = beta/(alpha+beta), G = (alpha A / (beta B))^(1/(alpha+beta)).
+
+Intervals come from bootstraps over runs (Approaches 1 and 2) or from the law's bootstrap
+draws (Approach 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import pandas as pd
+
+from .. import display
+from ..data.batch import Batch
+from ..exceptions import ConfigError
+from ..jsonsafe import jsonable
+from ..laws.evaluate import optimal_N
+from ..laws.result import FitResult
+from .intervals import percentile_ci
+from .profiles import flops_factor
+
+__all__ = ["OptimalLaw", "envelope", "isoflop", "parametric", "compare", "Comparison", "lower_hull", "pareto_front", "data_scale"]
+
+
+@dataclass(frozen=True)
+class OptimalLaw:
+    """N_opt(C) = G C^a and D_opt(C) = H C^b from one approach, with 95% intervals.
+
+    ``points`` holds what the law was fitted to (C, N, D, value, run) for plotting.
+    """
+
+    approach: str
+    a: float | None
+    a_ci: list[float] | None
+    b: float | None
+    b_ci: list[float] | None
+    G: float | None
+    H: float | None
+    data_label: str  # "D" or "S" (steps)
+    n_points: int
+    notes: tuple[str, ...] = ()
+    points: pd.DataFrame | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.a is not None
+
+    def N_opt(self, C):
+        return self.G * np.power(np.asarray(C, dtype=float), self.a)
+
+    def D_opt(self, C):
+        return self.H * np.power(np.asarray(C, dtype=float), self.b)
+
+    def summary(self) -> dict[str, Any]:
+        return jsonable({"a": self.a, "a_ci": self.a_ci, "b": self.b, "b_ci": self.b_ci, "G": self.G, "H": self.H,
+                         "data": self.data_label, "n_points": self.n_points, "notes": list(self.notes), **self.extra})
+
+    def _repr_html_(self) -> str:
+        return display.html(self)
+
+
+def _loglinear(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept of log y on log x (ordinary least squares, as the published recipes)."""
+    A = np.column_stack([np.log(x), np.ones_like(x)])
+    s, c = np.linalg.lstsq(A, np.log(y), rcond=None)[0]
+    return float(s), float(c)
+
+
+def _error(batch: Batch, metric: str) -> pd.DataFrame:
+    """Rows with a finite metric, plus ``err`` (lower is better, positive)."""
+    spec = batch.metric(metric)
+    f = batch.frame[np.isfinite(batch.frame[spec.name])].copy()
+    f["err"] = spec.to_error(f[spec.name].to_numpy())
+    return f[f["err"] > 0]
+
+
+def data_scale(batch: Batch) -> tuple[str, float]:
+    """Label and divisor for the data axis: steps when the batch counts steps with a fixed batch size."""
+    if "batch_size" in batch.columns and "step" in batch.data_unit:
+        bs = batch.frame["D"] / batch.frame["step"].where(batch.frame["step"] > 0)
+        bs = bs[np.isfinite(bs)]
+        if len(bs) and np.allclose(bs, bs.iloc[0]):
+            return "S", float(bs.iloc[0])
+    return "D", 1.0
+
+
+def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of points that beat every point of lower x (the running minimum), left to right."""
+    order = np.lexsort((y, x))
+    ys = y[order]
+    prev = np.minimum.accumulate(np.r_[np.inf, ys[:-1]])
+    return order[ys < prev]
+
+
+def lower_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the lower convex hull of (x, y), left to right, with y strictly decreasing."""
+    front = pareto_front(x, y)  # hull vertices with falling y all lie on the Pareto front
+    hull: list[int] = []
+    for i in front:
+        while len(hull) >= 2:
+            i1, i2 = hull[-2], hull[-1]
+            if (x[i2] - x[i1]) * (y[i] - y[i1]) - (y[i2] - y[i1]) * (x[i] - x[i1]) <= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(int(i))
+    return np.asarray(hull, dtype=int)
+
+
+def envelope(batch: Batch, metric: str | None = None, *, method: str = "hull", n_boot: int = 200,
+             seed: int = 0, trim_edges: bool = True) -> OptimalLaw:
+    """Approach 1 from every checkpoint (or final points only, when that is all there is)."""
+    if method not in ("hull", "pareto"):
+        raise ConfigError(f"option 'method': got {method!r}; allowed: 'hull' or 'pareto'", key="method")
+    f = _error(batch, metric or batch.metric().name)
+    label, scale = data_scale(batch)
+    pick = lower_hull if method == "hull" else pareto_front
+    x, y = np.log(f["C"].to_numpy()), np.log(f["err"].to_numpy())
+    idx = pick(x, y)
+    pts = f.iloc[idx]
+    notes: list[str] = []
+    if pts["N"].nunique() < 2 or len(pts) < 3:
+        return OptimalLaw("envelope", None, None, None, None, None, None, label, len(pts),
+                          ("the envelope has fewer than 3 points or a single model size: no N_opt(C) law",), pts)
+    nmin, nmax = f["N"].min(), f["N"].max()
+
+    def trim(sel: np.ndarray) -> np.ndarray:
+        # Where the envelope sits on the smallest or largest size trained, the true optimum may lie
+        # beyond it: those points say only "at least" or "at most", so they stay out of the fit.
+        if not trim_edges:
+            return sel
+        inner = sel[(N_all[sel] > nmin) & (N_all[sel] < nmax)]
+        return inner if inner.size >= 3 and np.unique(N_all[inner]).size >= 2 else sel
+
+    C_all, N_all, D_all = f["C"].to_numpy(), f["N"].to_numpy(), f["D"].to_numpy() / scale
+    used = trim(idx)
+    if used.size < idx.size:
+        notes.append(f"{idx.size - used.size} envelope point(s) at the smallest or largest size trained left out of the fit")
+    a, ca = _loglinear(C_all[used], N_all[used])
+    b, cb = _loglinear(C_all[used], D_all[used])
+    runs = f["run"].to_numpy()
+    uniq = np.unique(runs)
+    rng = np.random.default_rng(seed)
+    A_s, B_s = [], []
+    for _ in range(n_boot):
+        chosen = np.unique(rng.choice(uniq, size=uniq.size, replace=True))
+        m = np.isin(runs, chosen)
+        sel = trim(np.flatnonzero(m)[pick(x[m], y[m])])
+        if np.unique(N_all[sel]).size < 2 or sel.size < 3:
+            continue
+        A_s.append(_loglinear(C_all[sel], N_all[sel])[0])
+        B_s.append(_loglinear(C_all[sel], D_all[sel])[0])
+    if not batch.has_checkpoints:
+        notes.append("final points only: the envelope is over runs, not curves")
+    return OptimalLaw("envelope", a, percentile_ci(A_s), b, percentile_ci(B_s), float(np.exp(ca)), float(np.exp(cb)), label, len(pts),
+                      tuple(notes), pts.assign(value=pts[batch.metric(metric).name]),
+                      {"method": method, "points_fitted": int(used.size), "runs_on_envelope": sorted(map(str, pts["run"].unique())), "n_boot": n_boot})
+
+
+def _isoflop_points(f: pd.DataFrame, has_ckpt: bool, tol: float, n_budgets: int) -> pd.DataFrame:
+    if not has_ckpt:
+        logc = np.log(f["C"].to_numpy())
+        order = np.argsort(logc)
+        groups = np.zeros(len(f), dtype=int)
+        g, start = 0, logc[order[0]]
+        for i in order:
+            if logc[i] - start > np.log1p(tol):
+                g, start = g + 1, logc[i]
+            groups[i] = g
+        out = f.assign(budget_id=groups)
+        out["budget"] = out.groupby("budget_id")["C"].transform(lambda c: float(np.exp(np.log(c).mean())))
+        return out
+    # Curves: read every run at shared budgets (log-log interpolation within its range), as Porian et al. do.
+    lo, hi = np.log(f["C"].min()), np.log(f["C"].max())
+    budgets = np.exp(np.linspace(lo, hi, n_budgets + 2)[1:-1])
+    rows = []
+    for run, g in f.sort_values("C").groupby("run", sort=False):
+        c = np.log(g["C"].to_numpy())
+        e = np.log(g["err"].to_numpy())
+        for j, B in enumerate(budgets):
+            lb = np.log(B)
+            if c[0] <= lb <= c[-1] and len(c) >= 2:
+                rows.append({"run": run, "N": float(g["N"].iloc[0]), "budget": B, "budget_id": j,
+                             "err": float(np.exp(np.interp(lb, c, e))), "C": B})
+    return pd.DataFrame(rows)
+
+
+def _parabola_minima(pts: pd.DataFrame, weights: np.ndarray | None = None, min_sizes: int = 3):
+    """Per budget: (C, N at the parabola's minimum or None, why it is not interior or "")."""
+    res = []
+    logn_all = np.log(pts["N"].to_numpy())
+    loge_all = np.log(pts["err"].to_numpy())
+    w_all = np.ones(len(pts)) if weights is None else weights
+    for bid, idx in pts.groupby("budget_id").indices.items():
+        w = w_all[idx]
+        keep = w > 0
+        n, e, w = logn_all[idx][keep], loge_all[idx][keep], w[keep]
+        if np.unique(n).size < min_sizes:
+            continue
+        c2, c1, c0 = np.polyfit(n, e, 2, w=np.sqrt(w))
+        B = float(pts["budget"].iat[idx[0]])
+        if c2 <= 0:
+            res.append((B, None, "no minimum (curvature <= 0)"))
+            continue
+        xm = -c1 / (2 * c2)
+        if xm < n.min() or xm > n.max():
+            res.append((B, float(np.exp(xm)), "minimum outside the sizes trained"))
+        else:
+            res.append((B, float(np.exp(xm)), ""))
+    return res
+
+
+def isoflop(batch: Batch, metric: str | None = None, *, tol: float = 0.1, n_budgets: int = 8, n_boot: int = 200,
+            seed: int = 0) -> OptimalLaw:
+    """Approach 2: parabolas in log N per compute budget."""
+    f = _error(batch, metric or batch.metric().name)
+    label, scale = data_scale(batch)
+    k = flops_factor(batch)
+    pts = _isoflop_points(f, batch.has_checkpoints, tol, n_budgets)
+    minima = _parabola_minima(pts) if len(pts) else []
+    interior = [(B, n) for B, n, why in minima if not why]
+    notes = [f"budget {B:.3g}: {why}" for B, n, why in minima if why]
+    if len(interior) < 3:
+        msg = (f"only {len(interior)} budget(s) with an interior optimum (3 needed)" if minima
+               else "no compute budget is shared by 3 or more model sizes")
+        return OptimalLaw("isoflop", None, None, None, None, None, None, label, len(interior), tuple([msg] + notes), pts,
+                          {"budgets": len(minima)})
+    Cs = np.array([B for B, _ in interior])
+    Ns = np.array([n for _, n in interior])
+    Ds = Cs / (k * Ns) / scale
+    a, ca = _loglinear(Cs, Ns)
+    b, cb = _loglinear(Cs, Ds)
+    rng = np.random.default_rng(seed)
+    runs = pts["run"].to_numpy()
+    uniq = np.unique(runs)
+    A_s, B_s = [], []
+    inv = np.unique(runs, return_inverse=True)[1]
+    for _ in range(n_boot):
+        w = np.bincount(rng.integers(0, uniq.size, uniq.size), minlength=uniq.size)[inv].astype(float)
+        mins = [(B, n) for B, n, why in _parabola_minima(pts, w) if not why]
+        if len(mins) < 3:
+            continue
+        c_, n_ = np.array([m[0] for m in mins]), np.array([m[1] for m in mins])
+        A_s.append(_loglinear(c_, n_)[0])
+        B_s.append(_loglinear(c_, c_ / (k * n_) / scale)[0])
+    minima_tab = [{"C": B, "N_opt": n, "D_opt": None if n is None else B / (k * n) / scale, "note": why} for B, n, why in minima]
+    return OptimalLaw("isoflop", a, percentile_ci(A_s), b, percentile_ci(B_s), float(np.exp(ca)), float(np.exp(cb)), label, len(interior),
+                      tuple(notes), pts, {"minima": minima_tab, "interpolated": bool(batch.has_checkpoints)})
+
+
+def parametric(fit: FitResult, *, k: float = 6.0, data_scale: float = 1.0, data_label: str = "D") -> OptimalLaw:
+    """Approach 3: closed form from the fitted performance law, intervals from its bootstrap draws."""
+    p = fit.params
+    a = p["beta"] / (p["alpha"] + p["beta"])
+    G = float(optimal_N(p, 1.0, k))  # N_opt = G C^a
+    H = 1.0 / (k * G) / data_scale  # D_opt = C / (k N_opt), in the batch's data unit
+    a_ci = b_ci = None
+    d = fit.param_draws()
+    if d is not None:
+        names = list(fit.form.param_names)
+        al, be = d[:, names.index("alpha")], d[:, names.index("beta")]
+        a_ci, b_ci = percentile_ci(be / (al + be)), percentile_ci(al / (al + be))
+    b = 1.0 - a
+    return OptimalLaw("parametric", float(a), a_ci, float(b), b_ci, G, float(H), data_label, fit.ndata,
+                      (), None, {"from": "L(N, D) fit", "k": k})
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The approaches side by side, and whether they agree."""
+
+    laws: dict[str, OptimalLaw]
+    C_ref: float
+    agree_intervals: bool | None
+    agree_order: bool | None
+    sentence: str
+
+    def summary(self) -> dict[str, Any]:
+        return jsonable({"C_ref": self.C_ref, "agree_intervals": self.agree_intervals, "agree_order": self.agree_order,
+                         "sentence": self.sentence,
+                         "not_applicable": {k: list(v.notes) for k, v in self.laws.items() if not v.ok},
+                         "N_opt_at_C_ref": {k: float(v.N_opt(self.C_ref)) for k, v in self.laws.items() if v.ok}})
+
+    def _repr_html_(self) -> str:
+        return display.html(self)
+
+
+def compare(laws: dict[str, OptimalLaw], C_ref: float) -> Comparison:
+    ok = {k: v for k, v in laws.items() if v.ok}
+    if len(ok) < 2:
+        return Comparison(laws, C_ref, None, None, f"Only {len(ok)} approach(es) apply to this batch; nothing to compare.")
+    with_ci = {k: v.a_ci for k, v in ok.items() if v.a_ci}
+    overlap = None
+    if len(with_ci) >= 2:
+        lo = max(c[0] for c in with_ci.values())
+        hi = min(c[1] for c in with_ci.values())
+        overlap = bool(lo <= hi)
+    n = {k: float(v.N_opt(C_ref)) for k, v in ok.items()}
+    ratio = max(n.values()) / min(n.values())
+    order = bool(ratio < 3.0)  # same order of magnitude of N_opt at the reference budget
+    a_vals = ", ".join(f"{k} {v.a:.3f}" for k, v in ok.items())
+    if overlap and order:
+        s = f"The approaches agree: exponent a is {a_vals}, with overlapping 95% intervals, and N_opt at C={C_ref:.3g} is within {ratio:.2g}x across them."
+    else:
+        parts = []
+        if overlap is False:
+            parts.append("their 95% intervals on a do not overlap")
+        if not order:
+            parts.append(f"N_opt at C={C_ref:.3g} differs by {ratio:.2g}x")
+        s = f"The approaches disagree: exponent a is {a_vals}; " + " and ".join(parts or ["intervals are missing"]) + ". Trust the optimum only as far as the approaches agree."
+    return Comparison(laws, C_ref, overlap, order, s)

@@ -1,0 +1,189 @@
+"""Targets, profile curves, budget predictions and capped allocations from a fitted L(N, D).
+
+All closed forms work in the error space of the law, err = E + A N^-alpha + B D^-beta
+(err = bound - metric for higher-is-better metrics), and are vectorised over bootstrap draws
+so every number comes with an interval.
+
+Minimising C = k N D on the level set A N^-alpha + B D^-beta = R gives, by a Lagrange
+multiplier, alpha A N^-alpha = beta B D^-beta: the N-term takes the share beta/(alpha+beta)
+of R. The same condition gives the compute-optimal allocation (Hoffmann et al. 2022, eq. 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import display
+from ..data.batch import Batch
+from ..data.metric import to_error
+from ..exceptions import FitError
+from ..jsonsafe import jsonable
+from ..laws.evaluate import law_error, optimal_N, param_arrays
+from ..laws.result import FitResult
+from .intervals import percentile_ci
+
+__all__ = ["flops_factor", "target_value", "Target", "cheapest_for_target", "profile_curve", "Allocation",
+           "optimal_allocation", "capped_allocation", "Cap", "optimal_N", "percentile_ci"]
+
+
+def flops_factor(batch: Batch) -> float:
+    """k in C = k N D: 6 unless the batch counts FLOPs itself (then the median of C / ND)."""
+    if batch.compute == "6ND":
+        return 6.0
+    f = batch.frame
+    return float(np.median(f["C"] / (f["N"] * f["D"])))
+
+
+def target_value(best: float, improvement: float, direction: str) -> float:
+    """The metric value ``improvement`` (relative) better than ``best``."""
+    return best * (1 - improvement) if direction == "min" else best * (1 + improvement)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The cheapest run predicted to reach a target value of the metric."""
+
+    improvement: float
+    value: float
+    reachable: bool
+    N: float | None
+    D: float | None
+    C: float | None
+    N_ci: list[float] | None
+    D_ci: list[float] | None
+    C_ci: list[float] | None
+    compute_multiple: float | None  # C / compute of the best run so far
+    note: str
+
+    def summary(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)
+
+    def _repr_html_(self) -> str:
+        return display.html(self)
+
+
+def _cheapest(p: dict[str, np.ndarray], R: np.ndarray):
+    a, b = p["alpha"], p["beta"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = R * b / (a + b)
+        y = R * a / (a + b)
+        N = np.power(p["A"] / x, 1 / a)
+        D = np.power(p["B"] / y, 1 / b)
+    bad = ~(R > 0)
+    return np.where(bad, np.nan, N), np.where(bad, np.nan, D)
+
+
+def cheapest_for_target(fit: FitResult, value: float, *, k: float = 6.0, improvement: float = 0.0,
+                        reference_compute: float | None = None) -> Target:
+    """Cheapest (N, D) predicted to reach ``value``; unreachable if beyond the law's floor E."""
+    if fit.form.name != "two_var":
+        raise FitError("profiles need the two-variable law", metric=fit.metric, form=fit.form.name)
+    e = to_error(value, fit.direction, fit.bound)
+    p = param_arrays(fit)
+    R = e - p["E"]
+    N, D = (float(v) for v in _cheapest(p, np.asarray(R)))
+    reachable = bool(np.isfinite(N) and R > 0)
+    Nci = Dci = Cci = None
+    if fit.boot_theta is not None:
+        pd_ = param_arrays(fit, draws=True)
+        Nd, Dd = _cheapest(pd_, e - pd_["E"])
+        Nci, Dci, Cci = percentile_ci(Nd), percentile_ci(Dd), percentile_ci(k * Nd * Dd)
+    if not reachable:
+        note = f"not reachable: the law's floor E is {fit.to_metric(np.asarray(p['E'])):.4g}"
+        return Target(improvement, value, False, None, None, None, None, None, None, None, note)
+    C = k * N * D
+    mult = C / reference_compute if reference_compute else None
+    return Target(improvement, value, True, N, D, C, Nci, Dci, Cci, mult, "")
+
+
+def profile_curve(fit: FitResult, value: float, N: np.ndarray) -> np.ndarray:
+    """D needed at each N to reach ``value`` (NaN where no D suffices)."""
+    p = param_arrays(fit)
+    R = to_error(value, fit.direction, fit.bound) - p["E"] - p["A"] * np.power(N, -p["alpha"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        D = np.power(p["B"] / R, 1 / p["beta"])
+    return np.where(R > 0, D, np.nan)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Compute-optimal N and D at a budget C, and the predicted metric, with intervals."""
+
+    C: float
+    N: float
+    D: float
+    value: float
+    N_ci: list[float] | None
+    D_ci: list[float] | None
+    value_ci: list[float] | None
+    capped: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)
+
+    def _repr_html_(self) -> str:
+        return display.html(self)
+
+
+def _value(fit: FitResult, p: dict[str, np.ndarray], N: Any, D: Any) -> Any:
+    return fit.to_metric(law_error(p, N, D))
+
+
+def optimal_allocation(fit: FitResult, C: float, *, k: float = 6.0, max_params: float | None = None) -> Allocation:
+    """Approach-3 optimum at budget C (N capped at ``max_params`` if given)."""
+    p = param_arrays(fit)
+    N = float(optimal_N(p, C, k))
+    capped = max_params is not None and N > max_params
+    if capped:
+        N = float(max_params)
+    D = C / (k * N)
+    val = float(_value(fit, p, N, D))
+    Nci = Dci = vci = None
+    if fit.boot_theta is not None:
+        pd_ = param_arrays(fit, draws=True)
+        Nd = optimal_N(pd_, C, k)
+        if max_params is not None:
+            Nd = np.minimum(Nd, max_params)
+        Dd = C / (k * Nd)
+        Nci, Dci, vci = percentile_ci(Nd), percentile_ci(Dd), percentile_ci(_value(fit, pd_, Nd, Dd))
+    return Allocation(float(C), N, float(D), val, Nci, Dci, vci, bool(capped))
+
+
+@dataclass(frozen=True)
+class Cap:
+    """What a cap on model size allows: the floor reachable with unlimited data, and the data a target needs."""
+
+    max_params: float
+    floor: float
+    floor_ci: list[float] | None
+    target_value: float | None
+    D_for_target: float | None
+    C_for_target: float | None
+    allocations: tuple[Allocation, ...]
+
+    def summary(self) -> dict[str, Any]:
+        return jsonable({**{k: v for k, v in self.__dict__.items() if k != "allocations"},
+                         "allocations": [a.summary() for a in self.allocations]})
+
+    def _repr_html_(self) -> str:
+        return display.html(self)
+
+
+def capped_allocation(fit: FitResult, max_params: float, budgets: tuple[float, ...] = (), *, k: float = 6.0,
+                      target: float | None = None) -> Cap:
+    p = param_arrays(fit)
+    floor = float(fit.to_metric(p["E"] + p["A"] * max_params ** -p["alpha"]))
+    fci = None
+    if fit.boot_theta is not None:
+        pd_ = param_arrays(fit, draws=True)
+        fci = percentile_ci(fit.to_metric(pd_["E"] + pd_["A"] * max_params ** -pd_["alpha"]))
+    Dt = Ct = None
+    if target is not None:
+        d = profile_curve(fit, target, np.array([max_params]))[0]
+        if np.isfinite(d):
+            Dt, Ct = float(d), float(k * max_params * d)
+    allocs = tuple(optimal_allocation(fit, C, k=k, max_params=max_params) for C in budgets)
+    return Cap(float(max_params), floor, fci, target, Dt, Ct, allocs)

@@ -1,0 +1,58 @@
+"""Poorly identified exponents: too few sizes, a narrow data range, wide or correlated intervals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..analyses.grid import levels
+from ..options import Thresholds
+from .base import Context, Finding, error_of, fitted
+
+__all__ = ["check_identifiability"]
+
+
+def check_identifiability(ctx: Context, o: Thresholds) -> list[Finding]:
+    """Too few sizes, a narrow data range, intervals wider than the estimate, or strongly correlated parameters."""
+    out = []
+    for ma in fitted(ctx):
+        f = ma.fit
+        problems, ev = [], {}
+        nN, nD = levels(f.x[:, 0]).size, levels(f.x[:, 1]).size
+        rngD = float(f.x[:, 1].max() / f.x[:, 1].min())
+        ev.update({"distinct_N": nN, "distinct_D": nD, "D_range": rngD})
+        if nN < o.min_sizes:
+            problems.append(f"only {nN} distinct model sizes")
+        if nD < o.min_data_scales:
+            problems.append(f"only {nD} distinct data scales")
+        if rngD < o.min_data_range:
+            problems.append(f"data spans only {rngD:.1f}x")
+        for k in ("alpha", "beta", "E"):
+            if f.ci and f.ci[k][1] - f.ci[k][0] > abs(f.params[k]):
+                problems.append(f"the 95% interval of {k} ({f.ci[k][0]:.3g} to {f.ci[k][1]:.3g}) is wider than the estimate {f.params[k]:.3g}")
+        for k in ("alpha", "beta"):
+            if f.params[k] < 0.02 or f.params[k] > o.exponent_range:
+                problems.append(f"{k} = {f.params[k]:.3g} is at the edge of plausible values")
+        if f.params["E"] < 1e-3 * float(np.min(error_of(ma.spec, f.y))):
+            problems.append(f"E = {f.params['E']:.3g} is at its bound (zero)")
+        d = f.param_draws()
+        if d is not None and len(d) > 10:
+            names = list(f.form.param_names)
+            sub = np.log(np.abs(d[:, [names.index("E"), names.index("alpha"), names.index("beta")]]) + 1e-300)
+            sub = sub[np.all(np.isfinite(sub), axis=1)]
+            with np.errstate(all="ignore"):
+                corr = np.nan_to_num(np.corrcoef(sub, rowvar=False))
+            ev["correlation_E_alpha_beta"] = corr.tolist()
+            for (i, j), lab in (((0, 1), "E and alpha"), ((0, 2), "E and beta"), ((1, 2), "alpha and beta")):
+                if abs(corr[i, j]) > o.max_corr:
+                    problems.append(f"{lab} are correlated {corr[i, j]:+.3f} across resamples")
+        if problems:
+            ev["problems"] = problems
+            out.append(Finding(
+                "identifiability", "warning", ma.name, "Exponents poorly identified",
+                "; ".join(problems) + ".",
+                "With too few sizes or too narrow a data range, many parameter sets fit equally well and the exponents (and every "
+                "optimum derived from them) are not pinned down.",
+                "Add model sizes and data scales spanning at least 10x each; quote the intervals, not the point estimates.", ev))
+    return out

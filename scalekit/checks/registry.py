@@ -1,0 +1,53 @@
+"""The catalog of limitation checks, in the order they run, and :func:`run_checks`.
+
+Run-level checks come first and record the runs they explain (not converged, overfitting), so
+the batch-level checks after them leave those runs out and one cause is reported once.
+"""
+
+from __future__ import annotations
+
+from ..analyses.metric import MetricAnalysis
+from ..data.batch import Batch
+from ..exceptions import ConfigError
+from ..options import Thresholds
+from .base import SEVERITIES, CheckFn, Context, Finding, noise_level
+from .excluded import check_excluded
+from .extrapolation import check_extrapolation, check_extreme_bias
+from .identifiability import check_identifiability
+from .returns import check_diminishing_returns
+from .runs import check_not_converged, check_overfitting
+from .shape import check_broken_law, check_non_monotonic, check_residual_structure
+from .transfer import check_transfer
+
+__all__ = ["CHECKS", "run_checks"]
+
+CHECKS: tuple[tuple[str, CheckFn], ...] = (
+    ("overfitting", check_overfitting),
+    ("not_converged", check_not_converged),
+    ("extrapolation", check_extrapolation),
+    ("extreme_bias", check_extreme_bias),
+    ("transfer", check_transfer),
+    ("diminishing_returns", check_diminishing_returns),
+    ("identifiability", check_identifiability),
+    ("non_monotonic", check_non_monotonic),
+    ("broken_law", check_broken_law),
+    ("residual_structure", check_residual_structure),
+    ("excluded_runs", check_excluded),
+)
+
+
+def run_checks(batch: Batch, metrics: dict[str, MetricAnalysis], thresholds: Thresholds | None = None, *,
+               only: list[str] | None = None) -> list[Finding]:
+    """Run the catalog (or ``only`` some codes) and return the findings, most severe first."""
+    codes = [c for c, _ in CHECKS]
+    if only is not None and set(only) - set(codes):
+        raise ConfigError(f"option 'only': got {sorted(set(only) - set(codes))}; allowed: {codes}", key="only")
+    o = thresholds or Thresholds()
+    sigma = {name: noise_level(batch, name, ma.fit) for name, ma in metrics.items()}
+    ctx = Context(batch, metrics, sigma)
+    out: list[Finding] = []
+    for code, fn in CHECKS:
+        if only is None or code in only:
+            out.extend(fn(ctx, o))
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    return sorted(out, key=lambda f: rank[f.severity])

@@ -1,0 +1,170 @@
+"""Run-level checks (run first): runs that have not converged, and larger models that overfit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..analyses.grid import level_index, levels
+from ..options import Thresholds
+from .base import Context, Finding, error_of, fitted, train_partner
+
+__all__ = ["check_not_converged", "check_overfitting", "inversions", "turns_up"]
+
+
+def check_not_converged(ctx: Context, o: Thresholds) -> list[Finding]:
+    """Runs whose curves still fall faster than the law at the end of training (stopped before converging)."""
+    b = ctx.batch
+    if not b.has_checkpoints:
+        return []
+    out = []
+    for ma in fitted(ctx):
+        p, spec, sig = ma.fit.params, ma.spec, ctx.sigma[ma.name]
+        rows = []
+        for run, g in b.frame[np.isfinite(b.frame[ma.name])].groupby("run", sort=False):
+            if ctx.flagged.get(str(run)) == "overfitting":  # already explained
+                continue
+            g = g.sort_values("D")
+            if len(g) < 6:
+                continue
+            tail = g[g["D"] >= o.tail_start * g["D"].iloc[-1]]
+            if len(tail) < 4:  # sparse checkpoints: the last four
+                tail = g.iloc[-4:]
+            x, y = np.log(tail["D"].to_numpy()), np.log(error_of(spec, tail[ma.name]))
+            sxx = np.sum((x - x.mean()) ** 2)
+            if sxx <= 0:
+                continue
+            s_obs = float(np.polyfit(x, y, 1)[0])
+            se = sig / np.sqrt(sxx)
+            N, Dm = float(g["N"].iloc[0]), float(np.exp(x.mean()))
+            law = p["E"] + p["A"] * N ** -p["alpha"] + p["B"] * Dm ** -p["beta"]
+            s_law = float(-p["beta"] * p["B"] * Dm ** -p["beta"] / law)
+            if s_obs < s_law - o.noise_k * se and s_obs < s_law * (1 + o.slope_excess) and s_obs < -o.noise_k * se:
+                rows.append({"run": str(run), "N": N, "D_end": float(g["D"].iloc[-1]), "tail_slope": s_obs, "law_slope": s_law,
+                             "z": (s_obs - s_law) / se, "final": float(g[ma.name].iloc[-1])})
+        if not rows:
+            continue
+        for r in rows:
+            ctx.flagged.setdefault(r["run"], "not_converged")
+        largest = max(r["N"] for r in rows) == b.frame["N"].max()
+        out.append(Finding(
+            "not_converged", "warning", ma.name, "Runs still improving at the end of training",
+            f"{len(rows)} run(s) ({', '.join(r['run'] for r in rows)}) end with {ma.name} falling "
+            + ", ".join(f"{r['tail_slope']:.3f}" for r in rows) + " per log-unit of data, against the law's "
+            + ", ".join(f"{r['law_slope']:.3f}" for r in rows) + (" (the largest model among them)" if largest else "") + ".",
+            "A run stopped before it converged reports a worse final value than the model can reach, so the law and the "
+            "envelope understate that size.",
+            "Train these runs longer (or with a schedule that anneals), or leave them out of the fit.",
+            {"runs": [r["run"] for r in rows], "tail_slope": [r["tail_slope"] for r in rows], "law_slope": [r["law_slope"] for r in rows],
+             "z": [r["z"] for r in rows], "N": [r["N"] for r in rows], "D_end": [r["D_end"] for r in rows],
+             "noise": ctx.sigma[ma.name], "runs_plotted": [r["run"] for r in rows][:4]}))
+    return out
+
+
+def inversions(ctx: Context, metric: str, o: Thresholds, *, along: str = "N", skip_flagged: bool = False) -> list[dict[str, Any]]:
+    """Final points at one level of the other variable where more ``along`` (N or D) is worse beyond noise.
+
+    Each record names the best run so far (``smaller``) and the worse one (``larger``) with their
+    ``<along>_smaller``/``<along>_larger`` values, the fixed level and how much worse.
+    """
+    b, spec = ctx.batch, ctx.batch.metric(metric)
+    fixed = "D" if along == "N" else "N"
+    f = b.finals()
+    f = f[np.isfinite(f[metric])]
+    if skip_flagged:
+        f = f[~f["run"].isin(list(ctx.flagged))]
+    if f[along].nunique() < 2:
+        return []
+    lv = levels(f[fixed].to_numpy())
+    li = level_index(f[fixed].to_numpy(), lv)
+    thr = max(o.noise_k * ctx.sigma[metric] * np.sqrt(2), o.min_effect)
+    out = []
+    for j in range(len(lv)):
+        g = f[li == j].sort_values(along)
+        if g[along].nunique() < 2:
+            continue
+        e = error_of(spec, g[metric])
+        best_so_far, best_i = e[0], 0
+        for i in range(1, len(g)):
+            if e[i] > best_so_far * (1 + thr) and g[along].iloc[i] > g[along].iloc[best_i]:
+                out.append({fixed: float(lv[j]), "smaller": str(g["run"].iloc[best_i]), "larger": str(g["run"].iloc[i]),
+                            f"{along}_smaller": float(g[along].iloc[best_i]), f"{along}_larger": float(g[along].iloc[i]),
+                            "worse_by": float(e[i] / best_so_far - 1)})
+            if e[i] < best_so_far:
+                best_so_far, best_i = e[i], i
+    return out
+
+
+def turns_up(ctx: Context, metric: str, run: str, o: Thresholds) -> float | None:
+    """How much the run's curve rose from its best point to its end, if beyond noise."""
+    b, spec = ctx.batch, ctx.batch.metric(metric)
+    g = b.frame[(b.frame["run"] == run) & np.isfinite(b.frame[metric])].sort_values("D")
+    if len(g) < 4:
+        return None
+    e = error_of(spec, g[metric])
+    rise = e[-1] / e.min() - 1
+    return float(rise) if rise > max(o.noise_k * ctx.sigma[metric], o.min_effect) and np.argmin(e) < len(e) - 2 else None
+
+
+def check_overfitting(ctx: Context, o: Thresholds) -> list[Finding]:
+    """Larger models worse than smaller ones at a data scale, with a rising curve or a growing train/eval gap."""
+    b = ctx.batch
+    out = []
+    for name, spec in b.metrics.items():
+        if name not in ctx.sigma:
+            continue
+        partner = train_partner(b, name)
+        fin = b.finals().set_index("run")
+        rows = []
+        for inv in inversions(ctx, name, o):
+            rise = turns_up(ctx, name, inv["larger"], o)
+            gap = None
+            if partner is not None:
+                gap = {r: float(error_of(spec, fin.loc[r, name]) - error_of(spec, fin.loc[r, partner])) for r in (inv["smaller"], inv["larger"])}
+                grows = gap[inv["larger"]] - gap[inv["smaller"]] > o.noise_k * ctx.sigma[name] * abs(float(fin.loc[inv["smaller"], name]))
+            else:
+                grows = False
+            if rise is not None or grows:
+                rows.append({**inv, "rise_from_best": rise, "gap": gap})
+        # the eval/train gap growing with size at a fixed data scale, even without an inversion
+        if partner is not None:
+            fin = fin.reset_index()
+            lv = levels(fin["D"].to_numpy())
+            li = level_index(fin["D"].to_numpy(), lv)
+            for j in range(len(lv)):
+                g = fin[li == j].sort_values("N")
+                if g["N"].nunique() < 3:
+                    continue
+                gap = error_of(spec, g[name]) - error_of(spec, g[partner])
+                scale = float(np.median(np.abs(error_of(spec, g[name]))))
+                # the largest model's gap against the others' typical gap, and growing with size overall
+                if gap[-1] - np.median(gap[:-1]) > o.noise_k * ctx.sigma[name] * scale * 2 and np.corrcoef(np.log(g["N"]), gap)[0, 1] > 0.5:
+                    run = str(g["run"].iloc[-1])
+                    if not any(r["larger"] == run for r in rows):
+                        rows.append({"D": float(lv[j]), "smaller": str(g["run"].iloc[0]), "larger": run, "N_smaller": float(g["N"].iloc[0]),
+                                     "N_larger": float(g["N"].iloc[-1]), "worse_by": None, "rise_from_best": None,
+                                     "gap": {str(g["run"].iloc[0]): float(gap[0]), run: float(gap[-1])}})
+        if not rows:
+            continue
+        for r in rows:
+            ctx.flagged.setdefault(r["larger"], "overfitting")
+        parts = []
+        for r in rows:
+            s = f"{r['larger']} (N={r['N_larger']:.3g}) at D={r['D']:.3g}"
+            if r["worse_by"] is not None:
+                s += f" is {r['worse_by']:.1%} worse than the smaller {r['smaller']}"
+            if r["rise_from_best"] is not None:
+                s += f"; its {name} rose {r['rise_from_best']:.1%} from its best point by the end"
+            if r["gap"]:
+                s += f"; {name} - {partner} gap {r['gap'][r['smaller']]:.3g} -> {r['gap'][r['larger']]:.3g}"
+            parts.append(s)
+        out.append(Finding(
+            "overfitting", "warning", name, "Larger models overfit the smaller data scales",
+            "; ".join(parts) + ".",
+            "An overfitting run sits above the law; fitted naively it bends the exponents and hides that more data, not more "
+            "parameters, is what that size needs.",
+            "Train the large models on more data (or regularise them); read the law only where data is sufficient for the size.",
+            {"pairs": rows, "train_metric": partner, "noise": ctx.sigma[name],
+             "runs_plotted": sorted({r["larger"] for r in rows} | {r["smaller"] for r in rows})[:4], "also_plot": partner}))
+    return out

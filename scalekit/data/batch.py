@@ -1,0 +1,144 @@
+"""A validated experiment batch: the normalised table every analysis reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import display
+from ..exceptions import ConfigError
+from .config import BatchConfig
+from .metric import MetricSpec
+from .slug import slugify
+
+__all__ = ["Batch", "Exclusion"]
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A run (or some of its rows) left out of every analysis, and why."""
+
+    run: str
+    reason: str
+    rows: tuple[int, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        return {"run": self.run, "reason": self.reason, "rows": list(self.rows)}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A validated experiment batch. Build it with :func:`load_batch`.
+
+    Attributes
+    ----------
+    name, slug : str
+        Display name and its path-safe form.
+    source : str
+        File path, or ``"<DataFrame>"``.
+    frame : pandas.DataFrame
+        Valid rows: ``N``, ``D``, ``C``, ``run``, ``step`` (0 when the table has no checkpoints),
+        optional ``group``/``version``, and one column per metric.
+    metrics : dict
+        Metric name -> :class:`~scalekit.config.MetricSpec`.
+    excluded : tuple of Exclusion
+        Diverged or invalid runs, with the reason.
+    compute : str
+        How C was counted: ``"flops column 'X'"`` or ``"6ND"``.
+    data_unit : str
+        What D counts: ``tokens``, ``samples``, or ``samples (steps x batch_size)``.
+    """
+
+    name: str
+    slug: str
+    source: str
+    frame: pd.DataFrame
+    metrics: dict[str, MetricSpec]
+    excluded: tuple[Exclusion, ...]
+    compute: str
+    data_unit: str
+    columns: dict[str, str]
+    config: BatchConfig
+    has_checkpoints: bool
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def runs(self) -> int:
+        return int(self.frame["run"].nunique())
+
+    @property
+    def rows(self) -> int:
+        return int(len(self.frame))
+
+    def finals(self) -> pd.DataFrame:
+        """The last checkpoint of every run."""
+        f = self.frame
+        if not self.has_checkpoints:
+            return f
+        return f.loc[f.groupby("run", sort=False)["step"].idxmax()].sort_index()
+
+    def metric(self, name: str | None = None) -> MetricSpec:
+        """The named metric, or the primary (first) one."""
+        if name is None:
+            return next(iter(self.metrics.values()))
+        if name in self.metrics:
+            return self.metrics[name]
+        by_col = [m for m in self.metrics.values() if m.column == name]
+        if by_col:
+            return by_col[0]
+        raise ConfigError(f"unknown metric {name!r}; this batch has {list(self.metrics)}", source=self.source, key="metric")
+
+    @property
+    def versions(self) -> list[str]:
+        """Values of the ``version`` column (empty when the batch has none)."""
+        return sorted(self.frame["version"].unique()) if "version" in self.frame else []
+
+    def select_version(self, version: str) -> "Batch":
+        """The runs of one model version, as a batch of its own (name gets the version appended)."""
+        if version not in self.versions:
+            raise ConfigError(f"no version {version!r}; this batch has {self.versions}", source=self.source, key="version")
+        frame = self.frame[self.frame["version"] == version].reset_index(drop=True)
+        name = f"{self.name} {version}"
+        return replace(self, name=name, slug=slugify(name), frame=frame)
+
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        return {k: (float(self.frame[k].min()), float(self.frame[k].max())) for k in ("N", "D", "C")}
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe description (the ``batch`` block of summary.json)."""
+        return {
+            "name": self.name,
+            "slug": self.slug,
+            "source": self.source,
+            "runs": self.runs,
+            "rows": self.rows,
+            "checkpoints": self.has_checkpoints,
+            "metrics": [m.summary() for m in self.metrics.values()],
+            "compute": self.compute,
+            "data_unit": self.data_unit,
+            "ranges": {k: list(v) for k, v in self.ranges().items()},
+            "distinct_N": int(self.frame["N"].nunique()),
+            "excluded": [e.summary() for e in self.excluded],
+            "notes": list(self.notes),
+        }
+
+    def best_run(self, metric: str | None = None, exclude: Any = ()) -> dict[str, Any]:
+        """The final point with the best value of ``metric`` (runs in ``exclude`` left out)."""
+        spec = self.metric(metric)
+        fin = self.finals()
+        fin = fin[np.isfinite(fin[spec.name]) & ~fin["run"].isin(list(exclude))]
+        i = fin[spec.name].idxmin() if spec.direction == "min" else fin[spec.name].idxmax()
+        r = fin.loc[i]
+        return {"run": str(r["run"]), "value": float(r[spec.name]), "N": float(r["N"]), "D": float(r["D"]), "C": float(r["C"])}
+
+    def _repr_html_(self) -> str:
+        return display.html(self)
+
+    def __repr__(self) -> str:
+        return (f"Batch({self.name!r}: {self.runs} runs, {self.rows} rows, metrics {list(self.metrics)}, "
+                f"{len(self.excluded)} excluded)")
+
+

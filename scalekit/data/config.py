@@ -1,0 +1,207 @@
+"""Batch configuration: metrics, column mapping, targets, budgets and analysis options.
+
+A config comes from a YAML file beside the data (same stem, ``.yaml`` or ``.yml``), from
+keyword arguments to :func:`scalekit.load_batch`, or both (keywords win).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..exceptions import ConfigError
+from ..options import FIELDS, Options, resolve_options
+from .metric import MetricSpec, infer_direction
+
+__all__ = ["MetricSpec", "BatchConfig", "infer_direction", "find_config_file", "read_config"]
+
+_TOP_OPTIONS = ("target", "targets", "budgets", "max_params")  # run options also accepted at the top level
+_KNOWN_KEYS = {"name", "columns", "metrics", "ignore", "compute", "baseline", "options", "description", *_TOP_OPTIONS}
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """Parsed, validated batch configuration. Construct with :meth:`from_mapping`.
+
+    ``options`` is this config's layer of run options (see :mod:`scalekit.options`): the
+    ``options:`` mapping plus the top-level ``target``, ``targets``, ``budgets`` and
+    ``max_params``, already validated; explicit arguments override it.
+    """
+
+    name: str | None = None
+    description: str = ""
+    columns: dict[str, str] = field(default_factory=dict)
+    metrics: tuple[dict[str, Any], ...] | None = None  # raw declarations, resolved at load
+    ignore: tuple[str, ...] = ()
+    compute: str = "auto"  # "auto" (flops column if present, else 6ND) | "6ND" | "flops"
+    baseline: dict[str, float] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any] | None, *, source: str | None = None) -> BatchConfig:
+        raw = dict(raw or {})
+        unknown = set(raw) - _KNOWN_KEYS
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) {sorted(unknown)}; expected some of {sorted(_KNOWN_KEYS)}", source=source
+            )
+        kw: dict[str, Any] = {"source": source}
+        if raw.get("name") is not None:
+            if isinstance(raw["name"], (dict, list)):
+                raise ConfigError(f"got {type(raw['name']).__name__}; expected a text name", source=source, key="name")
+            kw["name"] = str(raw["name"])
+        if raw.get("description"):
+            kw["description"] = str(raw["description"])
+        cols = raw.get("columns") or {}
+        if not isinstance(cols, dict):
+            raise ConfigError("must map canonical names (params, tokens, flops, ...) to columns", source=source, key="columns")
+        kw["columns"] = {str(k): str(v) for k, v in cols.items()}
+        if raw.get("metrics") is not None:
+            kw["metrics"] = tuple(_parse_metrics(raw["metrics"], source))
+        if raw.get("ignore"):
+            ign = raw["ignore"]
+            if isinstance(ign, str):
+                ign = [ign]
+            if not isinstance(ign, (list, tuple)):
+                raise ConfigError(f"got {ign!r}; expected a column name or a list of them", source=source, key="ignore")
+            kw["ignore"] = tuple(str(x) for x in ign)
+        comp = str(raw.get("compute", "auto"))
+        if comp.upper() == "6ND":
+            comp = "6ND"
+        if comp not in ("auto", "6ND", "flops"):
+            raise ConfigError(f"{comp!r} is not a compute rule; expected 'auto', '6ND' or 'flops'", source=source, key="compute")
+        kw["compute"] = comp
+        if raw.get("baseline") is not None:
+            b = raw["baseline"]
+            if not isinstance(b, dict) or not set(b) <= {"N", "D", "params", "tokens", "samples"}:
+                raise ConfigError("expected a mapping like {N: 1e8, D: 2e9}", source=source, key="baseline")
+            kw["baseline"] = {("N" if k in ("N", "params") else "D"): _positive(v, "baseline", source) for k, v in b.items()}
+        layer: dict[str, Any] = {}
+        if raw.get("options") is not None:
+            if not isinstance(raw["options"], dict):
+                raise ConfigError("expected a mapping", source=source, key="options")
+            layer.update(raw["options"])
+            if isinstance(layer.get("checks"), dict):  # the 0.1 spelling of the thresholds
+                layer["thresholds"] = {**layer.pop("checks"), **(layer.get("thresholds") or {})}
+        layer.update({k: raw[k] for k in _TOP_OPTIONS if k in raw})
+        resolve_options(layer, source=source)  # validated here, at the door
+        kw["options"] = layer
+        return cls(**kw)
+
+    @property
+    def run_options(self) -> Options:
+        """This config's run options over the defaults."""
+        return resolve_options(self.options, source=self.source)
+
+    def merged(self, other: dict[str, Any]) -> BatchConfig:
+        """This config overridden by the non-None keys of ``other`` (keyword arguments)."""
+        raw: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name in ("source", "options") or v is None or v == () or v == {} or (f.name == "compute" and v == "auto"):
+                continue
+            raw[f.name] = list(v) if isinstance(v, tuple) else v
+        opts = dict(self.options)
+        for k, v in other.items():
+            if v is None:
+                continue
+            if k in FIELDS or k == "thresholds":
+                opts[k] = v
+            elif k == "options":
+                if not isinstance(v, dict):
+                    raise ConfigError("expected a mapping", source=self.source, key="options")
+                opts.update(v)
+            else:
+                raw[k] = v
+        raw["options"] = opts
+        return BatchConfig.from_mapping(raw, source=self.source)
+
+
+def _finite(v: Any, key: str, source: str | None) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ConfigError(f"got {v!r}; expected a number", source=source, key=key) from None
+    if not math.isfinite(x):
+        raise ConfigError(f"got {v!r}; expected a finite number", source=source, key=key)
+    return x
+
+
+def _positive(v: Any, key: str, source: str | None) -> float:
+    x = _finite(v, key, source)
+    if not x > 0:
+        raise ConfigError(f"{v!r} must be a positive finite number", source=source, key=key)
+    return x
+
+
+def _parse_metrics(raw: Any, source: str | None) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    if isinstance(raw, str):
+        raw = [raw]
+    if isinstance(raw, dict):
+        raw = [dict({"name": k}, **(v or {})) if isinstance(v, dict) or v is None else {"name": k, "direction": v} for k, v in raw.items()]
+    if not isinstance(raw, (list, tuple)):
+        raise ConfigError(f"got {raw!r}; expected a list of metric names or of {{name, direction, bound}} mappings",
+                          source=source, key="metrics")
+    for m in raw:
+        if isinstance(m, str):
+            m = {"name": m}
+        if not isinstance(m, dict) or "name" not in m:
+            raise ConfigError(f"each metric needs a name; got {m!r}", source=source, key="metrics")
+        extra = set(m) - {"name", "column", "direction", "bound"}
+        if extra:
+            raise ConfigError(f"metric {m['name']!r}: unknown field(s) {sorted(extra)}", source=source, key="metrics")
+        d = m.get("direction")
+        if d is not None:
+            d = {"lower": "min", "higher": "max", "minimize": "min", "maximize": "max"}.get(str(d), str(d))
+            if d not in ("min", "max"):
+                raise ConfigError(f"metric {m['name']!r}: direction {m['direction']!r} is not 'min' or 'max'", source=source, key="metrics")
+        b = m.get("bound")
+        items.append(
+            {"name": str(m["name"]), "column": str(m.get("column", m["name"])), "direction": d,
+             "bound": None if b is None else _finite(b, f"metrics.{m['name']}.bound", source)}
+        )
+    return items
+
+
+def find_config_file(data_path: Path) -> Path | None:
+    for ext in (".yaml", ".yml"):
+        p = data_path.with_suffix(ext)
+        if p.is_file():
+            return p
+    return None
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML that refuses aliases: an alias bomb expands to gigabytes from a few lines."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ConfigError(f"YAML aliases (*{event.anchor}) are not allowed in a batch config (line "
+                              f"{event.start_mark.line + 1}); write the values out")
+        return super().compose_node(parent, index)
+
+
+def read_config(path: Path) -> BatchConfig:
+    """Read and validate a YAML batch config (UTF-8, no aliases, a mapping at the top)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", source=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot be read: {exc.strerror}", source=str(path)) from None
+    try:
+        raw = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except ConfigError as exc:
+        raise ConfigError(exc.message, source=str(path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", source=str(path)) from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError("expected a mapping at the top level", source=str(path))
+    return BatchConfig.from_mapping(raw, source=str(path))

@@ -1,0 +1,8 @@
+"""Stage 5, pipeline: ``analyze`` (every analysis and check of a batch), summary.json, comparisons."""
+
+from .analyze import BatchAnalysis, analyze
+from .compare import MetricComparison, compare_summaries, comparison_rows
+from .summary import SCHEMA_VERSION, Summary, load_summary
+
+__all__ = ["BatchAnalysis", "MetricComparison", "SCHEMA_VERSION", "Summary", "analyze", "compare_summaries",
+           "comparison_rows", "load_summary"]

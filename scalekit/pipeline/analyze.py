@@ -1,0 +1,75 @@
+"""One call that runs every analysis of a batch: :func:`analyze` and its :class:`BatchAnalysis`.
+
+``analyze(batch)`` fits the performance law per metric, derives the compute-optimal laws by
+every approach the batch supports, targets and profiles, budget predictions, the capped
+allocation, the relative-improvement grid, and the limitation checks. The report notebook
+only calls this and displays the pieces; :mod:`scalekit.pipeline.summary` turns the result
+into summary.json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .. import display
+from ..analyses.metric import MetricAnalysis, analyze_metric, budgets_for
+from ..analyses.profiles import flops_factor
+from ..checks.base import Finding, severity_counts
+from ..checks.registry import run_checks
+from ..data.batch import Batch
+from ..options import Options, resolve_options
+from .summary import batch_summary
+
+__all__ = ["BatchAnalysis", "analyze"]
+
+
+@dataclass(frozen=True)
+class BatchAnalysis:
+    """All results for a batch; ``summary()`` is the summary.json contract."""
+
+    batch: Batch
+    metrics: dict[str, MetricAnalysis]
+    findings: tuple[Finding, ...]
+    options: Options
+
+    @property
+    def primary(self) -> MetricAnalysis:
+        return next(iter(self.metrics.values()))
+
+    def summary(self) -> dict[str, Any]:
+        """The summary.json contract (see ``DESIGN.md``): every fitted number and finding, JSON-safe."""
+        return batch_summary(self.batch, self.metrics, self.findings, self.options)
+
+    def report(self) -> str:
+        """Text summary: the law per metric, the optimum by approach, and the findings."""
+        return display.text(self)
+
+    def _repr_html_(self) -> str:
+        return display.html(self)
+
+    def counts(self) -> dict[str, int]:
+        return severity_counts(self.findings)
+
+
+def analyze(batch: Batch, *, options: Options | None = None, **overrides: Any) -> BatchAnalysis:
+    """Run every analysis on ``batch`` (see the module docstring).
+
+    Options resolve as defaults < the batch config < ``options`` < keyword ``overrides``
+    (any field of :class:`scalekit.options.Options`, e.g. ``n_boot=200``, ``targets=[0.01]``,
+    ``thresholds={"noise_k": 4}``).
+
+    Examples
+    --------
+    >>> import scalekit
+    >>> from scalekit.examples import perception_frame
+    >>> b = scalekit.load_batch(perception_frame().query("version == 'v1'"), ignore=["data_fraction"])
+    >>> a = scalekit.analyze(b, n_boot=50)
+    >>> sorted(a.summary()["fits"])
+    ['map']
+    """
+    opts = resolve_options(batch.config.options, options.as_dict() if options else None, overrides)
+    names = list(opts.only_metrics) or list(batch.metrics)
+    metrics = {batch.metric(n).name: analyze_metric(batch, n, opts) for n in names}
+    findings = tuple(run_checks(batch, metrics, opts.thresholds)) if opts.checks else ()
+    return BatchAnalysis(batch, metrics, findings, opts)

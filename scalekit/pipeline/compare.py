@@ -1,0 +1,96 @@
+"""Batches (or model versions) side by side: exponents with intervals, whether the law holds in
+each, and whether the gains from scale are comparable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import display
+from ..data.metric import from_error
+from ..jsonsafe import jsonable
+from ..laws.evaluate import frontier_error
+from .summary import Summary
+
+__all__ = ["comparison_rows", "compare_summaries", "MetricComparison"]
+
+
+def comparison_rows(summaries: list[Summary]) -> list[dict[str, Any]]:
+    """One row per (batch, metric) with the headline numbers of its summary.json."""
+    rows = []
+    for s in summaries:
+        counts = s.severity_counts()
+        for metric, fit in s.fits.items():
+            rows.append({
+                "batch": s.name, "slug": s.slug, "metric": metric, "runs": s.runs,
+                "direction": fit.direction, "bound": fit.bound,
+                **{k: fit.params.get(k) for k in ("alpha", "beta", "E", "A", "B")},
+                **{f"{k}_ci": list(ci) if (ci := fit.ci.get(k)) else None for k in ("alpha", "beta", "E")},
+                "a": fit.a, "a_ci": list(fit.a_ci) if fit.a_ci else None, "rmse_log": fit.rmse_log,
+                "best": fit.best, "C_max": s.C_max, "k": s.flops_per_ND,
+                "critical": sum(1 for f in s.findings if f["severity"] == "critical" and f.get("metric") in (metric, None)),
+                "findings": counts,
+            })
+    return rows
+
+
+def _overlap(a: list[float] | None, b: list[float] | None) -> bool | None:
+    if not a or not b:
+        return None
+    return bool(max(a[0], b[0]) <= min(a[1], b[1]))
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    metric: str
+    rows: list[dict[str, Any]]
+    exponents_agree: bool | None
+    law_holds: dict[str, bool]
+    gain_10x: dict[str, float]  # relative improvement of the frontier per 10x compute, at each batch's largest run
+    gains_comparable: bool | None
+    sentence: str
+
+    def summary(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)  # type: ignore[no-any-return]
+
+    def _repr_html_(self) -> str:
+        return display.html(self)
+
+
+def compare_summaries(summaries: list[Summary], *, gain_tolerance: float = 0.5) -> list[MetricComparison]:
+    """For every metric fitted in two or more batches: do exponents agree, does the law hold, are gains comparable?
+
+    ``gain_tolerance``: gains per 10x compute are comparable when they differ by less than this fraction.
+    """
+    rows = comparison_rows(summaries)
+    out = []
+    for metric in sorted({r["metric"] for r in rows}):
+        rs = [r for r in rows if r["metric"] == metric]
+        if len(rs) < 2:
+            continue
+        agree = []
+        for i in range(len(rs)):
+            for j in range(i + 1, len(rs)):
+                for k in ("alpha", "beta"):
+                    agree.append(_overlap(rs[i][f"{k}_ci"], rs[j][f"{k}_ci"]))
+        known = [x for x in agree if x is not None]
+        exp_agree = all(known) if known else None
+        holds = {r["batch"]: bool((r["rmse_log"] or 1) < 0.05 and r["critical"] == 0) for r in rs}
+        gains = {}
+        C = min(r["C_max"] for r in rs)  # a budget every batch reached
+        for r in rs:
+            p = {k: r[k] for k in ("alpha", "beta", "A", "B", "E")}
+            e0, e1 = frontier_error(p, C, r["k"]), frontier_error(p, 10 * C, r["k"])
+            v0, v1 = from_error(e0, r["direction"], r["bound"]), from_error(e1, r["direction"], r["bound"])
+            gains[r["batch"]] = float((v1 - v0) / v0) if r["direction"] == "max" else float((v0 - v1) / v0)
+        g = np.array(list(gains.values()))
+        comparable = bool(np.all(g > 0) and (g.max() - g.min()) <= gain_tolerance * g.max()) if g.size else None
+        parts = [f"Exponents {'agree within their 95% intervals' if exp_agree else 'differ beyond their 95% intervals' if exp_agree is False else 'have no intervals to compare'}"]
+        bad = [b for b, ok in holds.items() if not ok]
+        parts.append("the law holds in every batch" if not bad else f"the law is doubtful in {', '.join(bad)}")
+        parts.append(f"gains per 10x compute at C={C:.3g} are " + ", ".join(f"{b} {v:+.2%}" for b, v in gains.items())
+                     + (" (comparable)" if comparable else " (not comparable)"))
+        out.append(MetricComparison(metric, rs, exp_agree, holds, gains, comparable, "; ".join(parts) + "."))
+    return out

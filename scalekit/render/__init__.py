@@ -1,0 +1,1 @@
+"""Stage 7, render: jobs, kernels, papermill execution, nbconvert export, publishing, the site."""

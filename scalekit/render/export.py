@@ -1,0 +1,71 @@
+"""The executed notebook as one self-contained HTML page (nbconvert, our template, a contents sidebar)."""
+
+from __future__ import annotations
+
+import re
+from html import escape, unescape
+from pathlib import Path
+
+from .resources import templates_dir
+
+__all__ = ["export_html", "add_toc"]
+
+
+_HEADING = re.compile(r"<h([23])(\s[^>]*)?>(.*?)</h\1>", re.S)
+
+
+def add_toc(html: str) -> str:
+    """Fill the template's table-of-contents slot from the page's h2/h3 headings."""
+    entries: list[tuple[int, str, str]] = []
+    counter = [0]
+
+    def sub(m: re.Match) -> str:
+        level, attrs, inner = int(m.group(1)), m.group(2) or "", m.group(3)
+        idm = re.search(r'id="([^"]+)"', attrs)
+        if idm:
+            anchor = idm.group(1)
+        else:
+            counter[0] += 1
+            anchor = f"sk-sec-{counter[0]}"
+            attrs = f' id="{anchor}"' + attrs
+        text = re.sub(r"<[^>]+>", "", inner).replace("¶", "").strip()
+        entries.append((level, anchor, text))
+        return f"<h{level}{attrs}>{inner}</h{level}>"
+
+    head, sep, body = html.partition("<main>")
+    body = _HEADING.sub(sub, body)
+    items, open_sub = [], False
+    for level, anchor, text in entries:
+        link = f'<a href="#{escape(anchor, quote=True)}">{escape(unescape(text))}</a>'
+        if level == 2:
+            if open_sub:
+                items.append("</ol></li>")
+                open_sub = False
+            items.append(f"<li>{link}")
+            items.append("<ol>")
+            open_sub = True
+        else:
+            items.append(f"<li>{link}</li>")
+    if open_sub:
+        items.append("</ol></li>")
+    toc = "<ol>" + "".join(items).replace("<ol></ol>", "") + "</ol>"
+    return (head + sep + body).replace("<!--SCALEKIT-TOC-->", toc, 1)
+
+
+def export_html(notebook: str | Path, *, show_input: bool = False, title: str | None = None) -> str:
+    """The executed notebook as one self-contained HTML page (our template; code hidden by default)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    if title:
+        nb.metadata["title"] = title
+    exporter = HTMLExporter(template_name="scalekit_report", extra_template_basedirs=[str(templates_dir())])
+    exporter.exclude_input = not show_input
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    exporter.embed_images = True
+    body, _ = exporter.from_notebook_node(nb)
+    return add_toc(body)
+
+

@@ -1,0 +1,113 @@
+"""What to render: one job per batch (per version), with unique, stable slugs and a cache key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..data.config import find_config_file
+from ..data.load import load_batch
+from ..data.read import DATA_SUFFIXES
+from ..data.slug import slugify
+from ..examples import EXAMPLES, example_source
+from ..exceptions import ScalekitError
+from ..pipeline.summary import Summary
+from .resources import report_notebook, report_template_files
+
+__all__ = ["Job", "BatchResult", "discover_jobs"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One report to render: the notebook parameters and where it goes."""
+
+    slug: str
+    name: str
+    parameters: dict[str, Any]
+    inputs: tuple[str, ...] = ()  # files whose bytes make up the cache key
+
+    def key(self) -> str:
+        h = hashlib.sha256()
+        h.update(f"scalekit {__version__}\n".encode())
+        h.update(json.dumps({k: v for k, v in self.parameters.items() if k != "summary_path"}, sort_keys=True).encode())
+        for p in (report_notebook(), *report_template_files(), *map(Path, self.inputs)):
+            h.update(str(p.name).encode())
+            h.update(p.read_bytes() if p.is_file() else b"<missing>")
+        return h.hexdigest()
+
+
+@dataclass
+class BatchResult:
+    slug: str
+    name: str
+    status: str  # rendered | skipped | failed
+    message: str = ""
+    seconds: float = 0.0
+    error_link: str | None = None
+    summary: Summary | None = field(default=None, repr=False)
+
+
+@dataclass
+class Site:
+    out: Path
+    index: Path
+    results: list[BatchResult]
+    compare: BatchResult | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status != "failed" for r in self.results) and (self.compare is None or self.compare.status != "failed")
+
+
+def discover_jobs(batches: Sequence[str | Path], *, base_params: dict[str, Any] | None = None) -> list[Job]:
+    """Jobs for data files or folders of them; with no batches, the embedded examples.
+
+    A file with a ``version`` column gives one job per version.
+    """
+    base = dict(base_params or {})
+    jobs: list[Job] = []
+    if not batches:
+        for ex in EXAMPLES:
+            frame, cfg = example_source(ex)
+            versions = sorted(frame["version"].unique()) if "version" in frame else [""]
+            for v in versions:
+                name = f"{cfg.get('name', ex)} {v}".strip()
+                jobs.append(Job(slugify(name), name, {**base, "example": ex, "version": v}))
+        return _unique(jobs)
+    files: list[Path] = []
+    for b in batches:
+        p = Path(b)
+        if p.is_dir():
+            files += sorted(q for q in p.iterdir() if q.suffix.lower() in DATA_SUFFIXES and q.is_file())
+        else:
+            files.append(p)
+    for f in files:
+        inputs = tuple(str(x) for x in (f, find_config_file(f)) if x is not None and x.is_file())
+        params = {**base, "batch_path": str(f.resolve())}
+        try:
+            batch = load_batch(f)
+            versions = batch.versions or [""]
+            name = batch.name
+        except ScalekitError:
+            versions, name = [""], f.stem  # the notebook fails at loading and shows the error
+        for v in versions:
+            nm = f"{name} {v}".strip()
+            jobs.append(Job(slugify(nm), nm, {**params, "version": v}, inputs))
+    return _unique(jobs)
+
+
+def _unique(jobs: list[Job]) -> list[Job]:
+    seen: dict[str, int] = {}
+    out = []
+    for j in jobs:
+        n = seen.get(j.slug, 0)
+        seen[j.slug] = n + 1
+        out.append(j if n == 0 else Job(f"{j.slug}-{n + 1}", j.name, j.parameters, j.inputs))
+    return out
+
+

@@ -1,0 +1,86 @@
+"""Kernels: quiet ones (no log lines on our terminal), and one warm kernel per worker process."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import RenderError
+
+__all__ = ["quiet_kernel_manager", "warm_kernel", "reset_kernel", "shutdown_warm"]
+
+
+@functools.cache
+def quiet_kernel_manager():
+    """A kernel manager whose kernel does not write its own log lines onto our terminal.
+
+    Errors in cells reach papermill as messages (and the executed notebook), not through the
+    kernel's stderr; without this every render prints ipykernel's transport warnings.
+    """
+    import subprocess
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            kw.setdefault("stderr", subprocess.DEVNULL)
+            kw.setdefault("stdout", subprocess.DEVNULL)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
+# One warm kernel per worker process: starting a kernel and importing scalekit's stack costs
+# about 2 s, half of a small batch's render. Before each notebook the kernel's namespace is
+# reset (%reset -f) and its working directory set, so batches share only imported modules.
+_WARM: dict[str, Any] = {}
+
+
+def shutdown_warm() -> None:
+    km = _WARM.pop("km", None)
+    if km is not None:
+        from jupyter_client.utils import run_sync
+
+        try:
+            run_sync(km.shutdown_kernel)(now=True)
+        except Exception:  # the kernel is gone already
+            pass
+
+
+def warm_kernel(cwd: Path):
+    from jupyter_client.utils import run_sync
+
+    km = _WARM.get("km")
+    if km is not None and run_sync(km.is_alive)():
+        return km
+    shutdown_warm()
+    km = quiet_kernel_manager()(kernel_name="python3")
+    run_sync(km.start_kernel)(cwd=str(cwd))
+    _WARM["km"] = km
+    if not _WARM.get("finalizer"):
+        import atexit
+        from multiprocessing import util
+
+        util.Finalize(None, shutdown_warm, exitpriority=10)  # pool workers skip atexit
+        atexit.register(shutdown_warm)
+        _WARM["finalizer"] = True
+    return km
+
+
+def reset_kernel(km, cwd: Path) -> None:
+    from jupyter_client.blocking import BlockingKernelClient
+
+    kc = BlockingKernelClient()
+    kc.load_connection_info(km.get_connection_info())
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        reply = kc.execute_interactive(f"import os; os.chdir({str(cwd)!r})\n%reset -f\n", store_history=False, timeout=60,
+                                       output_hook=lambda msg: None)
+        if reply["content"]["status"] != "ok":
+            raise RenderError(f"could not reset the kernel: {reply['content']}")
+    finally:
+        kc.stop_channels()
+
+

@@ -1,0 +1,64 @@
+"""The notebooks and templates that ship inside the package, found with importlib.resources.
+
+In the wheel they sit at ``scalekit/notebooks`` and ``scalekit/templates`` (setuptools maps the
+repository's top-level folders there); in a source checkout run without installing, they are the
+top-level folders beside ``scalekit/``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from ..exceptions import RenderError
+
+__all__ = ["notebooks_dir", "templates_dir", "report_notebook", "compare_notebook", "report_template_files"]
+
+
+def _find(package: str, folder: str) -> Path:
+    try:
+        root = resources.files(package)
+        path = Path(str(root))
+        if path.is_dir():
+            return path
+    except (ModuleNotFoundError, TypeError):
+        pass
+    source = Path(__file__).resolve().parents[2] / folder  # a source checkout, not installed
+    if source.is_dir():
+        return source
+    raise RenderError(f"scalekit's {folder} folder is missing: looked in the package ({package}) and in {source}; "
+                      "reinstall scalekit (pip install scalekit)")
+
+
+@cache
+def notebooks_dir() -> Path:
+    return _find("scalekit.notebooks", "notebooks")
+
+
+@cache
+def templates_dir() -> Path:
+    return _find("scalekit.templates", "templates")
+
+
+def _file(folder: Path, name: str) -> Path:
+    p = folder / name
+    if not p.is_file():
+        raise RenderError(f"scalekit's {name} is missing: looked for {p}; reinstall scalekit")
+    return p
+
+
+def report_notebook() -> Path:
+    return _file(notebooks_dir(), "batch_report.ipynb")
+
+
+def compare_notebook() -> Path:
+    return _file(notebooks_dir(), "compare_batches.ipynb")
+
+
+def report_template_files() -> list[Path]:
+    """The report template's files (part of every report's cache key)."""
+    folder = templates_dir() / "scalekit_report"
+    if not folder.is_dir():
+        raise RenderError(f"scalekit's report template is missing: looked in {folder}; reinstall scalekit")
+    return sorted(p for p in folder.iterdir() if p.is_file())

@@ -1,0 +1,167 @@
+"""The report's sections as escaped HTML fragments: what the notebooks display.
+
+The notebooks stay thin: every number comes from :func:`scalekit.analyze`; these functions only
+turn results into HTML, escaping every user string (batch, run, metric and column names, and
+error texts that quote them). Notebooks build no HTML themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..analyses.metric import MetricAnalysis
+from ..analyses.profiles import Allocation, Target
+from ..data.batch import Batch
+from ..pipeline.analyze import BatchAnalysis
+from ..pipeline.compare import MetricComparison
+from .format import fmt, fmt_ci
+from .html import HTML, paragraph, table
+
+__all__ = ["overview", "findings_summary", "headline", "goodness", "method", "optimal_notes", "cap_html", "title", "heading",
+           "targets_html", "allocations_html", "comparison_table", "batch_html", "fit_failed", "no_grid", "no_findings",
+           "comparison_heading", "comparison_sentence", "compare_title"]
+
+
+def batch_html(batch: Batch) -> str:
+    r = batch.ranges()
+    rows = [
+        ["runs", batch.runs], ["rows", batch.rows],
+        ["model size N", f"{fmt(r['N'][0])} to {fmt(r['N'][1])} ({batch.frame['N'].nunique()} sizes)"],
+        [f"data D ({batch.data_unit})", f"{fmt(r['D'][0])} to {fmt(r['D'][1])}"],
+        [f"compute C ({batch.compute})", f"{fmt(r['C'][0])} to {fmt(r['C'][1])}"],
+        ["metrics", ", ".join(f"{m.name} ({'lower' if m.direction == 'min' else 'higher'} is better)" for m in batch.metrics.values())],
+        ["excluded runs", len(batch.excluded)],
+    ]
+    out = table(["", ""], rows, caption=f"Batch {batch.name}")
+    if batch.excluded:
+        out += table(["run", "reason"], [[e.run, e.reason] for e in batch.excluded], caption="Excluded runs")
+    return out
+
+
+
+def targets_html(targets: list[Target], metric: str) -> str:
+    rows = [[f"{t.improvement:.0%}", t.value, t.N, t.D, t.C, t.compute_multiple, t.note or "reachable"] for t in targets]
+    return table(["better by", f"target {metric}", "N", "D", "C", "x compute of best run", ""], rows,
+                 caption="Cheapest run predicted to reach each target")
+
+
+def allocations_html(allocs: list[Allocation], metric: str) -> str:
+    rows = [[fmt(a.C), fmt_ci(a.N, a.N_ci), fmt_ci(a.D, a.D_ci), fmt_ci(a.value, a.value_ci), "capped" if a.capped else ""]
+            for a in allocs]
+    return table(["budget C", "optimal N [95%]", "optimal D [95%]", f"predicted {metric} [95%]", ""], rows)
+
+
+def overview(batch: Batch) -> HTML:
+    notes = "".join(f"<li>{escape(n)}</li>" for n in batch.notes)
+    desc = f"<p>{escape(batch.config.description)}</p>" if batch.config.description else ""
+    return HTML(desc + batch_html(batch) + (f"<ul>{notes}</ul>" if notes else ""))
+
+
+def findings_summary(an: BatchAnalysis) -> HTML:
+    c = an.counts()
+    if not an.findings:
+        return HTML('<p class="sk-clean">No limitation check fired: within the checks run, the laws below can be used as fitted.</p>')
+    items = "".join(
+        f'<li class="sk-{escape(f.severity)}"><b>{escape(f.severity)}</b> &mdash; {escape(f.title)}'
+        f"{' (' + escape(f.metric) + ')' if f.metric else ''}: {escape(f.message)}</li>" for f in an.findings)
+    return HTML(f"<p>{c['critical']} critical, {c['warning']} warning(s), {c['info']} note(s).</p><ul class='sk-findings'>{items}</ul>")
+
+
+def headline(an: BatchAnalysis) -> HTML:
+    rows = []
+    for m in an.metrics.values():
+        if m.fit is None:
+            rows.append([m.name, "fit failed: " + (m.fit_error or ""), None, None, None, None])
+            continue
+        p, ci = m.fit.params, m.fit.ci or {}
+        opt = m.optimal.get("parametric")
+        rows.append([m.name, "lower" if m.spec.direction == "min" else "higher",
+                     *(fmt_ci(p[k], ci.get(k)) for k in ("alpha", "beta", "E")),
+                     fmt(opt.a) if opt and opt.ok else "–"])
+    return HTML(table(["metric", "better", "alpha [95%]", "beta [95%]", "E [95%]", "a (N_opt ~ C^a)"], rows))
+
+
+def goodness(ma: MetricAnalysis) -> HTML:
+    f = ma.fit
+    r = f.residuals
+    rows = [["points fitted", f.ndata, f"{f.method.get('points')} checkpoints"], ["objective (summed loss)", f.objective, f.method["loss"]],
+            ["RMSE of log residuals", float(np.sqrt(np.mean(r ** 2))), "about the typical relative error"],
+            ["max |log residual|", float(np.max(np.abs(r))), ""], ["AIC / BIC", f"{f.aic:.1f} / {f.bic:.1f}", "Gaussian, log residuals"],
+            ["converged", f.success, f.message]]
+    return HTML(table(["", "value", "note"], rows))
+
+
+def method(ma: MetricAnalysis, an: BatchAnalysis) -> HTML:
+    f = ma.fit
+    m = dict(f.method)
+    rows = [[k, json.dumps(v) if isinstance(v, (list, dict)) else v] for k, v in m.items()]
+    rows.append(["excluded points", "; ".join(f"{e['run']}: {e['reason']}" for e in f.excluded) or "none"])
+    rows.append(["scalekit", __version__])
+    return HTML(table(["setting", "value"], rows, caption=f"How {ma.name} was fitted (enough to reproduce it)"))
+
+
+def optimal_notes(ma: MetricAnalysis) -> HTML:
+    items = []
+    for name, law in ma.optimal.items():
+        for n in law.notes:
+            items.append(f"<li><b>{escape(name)}</b>: {escape(n)}</li>")
+    return HTML(f"<ul>{''.join(items)}</ul>" if items else "")
+
+
+def cap_html(ma: MetricAnalysis) -> HTML:
+    c = ma.cap
+    if c is None:
+        return HTML("<p>No cap on model size was given (set <code>max_params</code> in the batch config).</p>")
+    ci = f" [95%: {fmt(c.floor_ci[0])}, {fmt(c.floor_ci[1])}]" if c.floor_ci else ""
+    tgt = (f"Reaching the target {fmt(c.target_value)} at N = {fmt(c.max_params)} needs D = {fmt(c.D_for_target)} "
+           f"(C = {fmt(c.C_for_target)})." if c.D_for_target else
+           f"The target {fmt(c.target_value)} cannot be reached at N = {fmt(c.max_params)} with any amount of data.")
+    return HTML(f"<p>With model size capped at N = {fmt(c.max_params)}, the best {escape(ma.name)} reachable with unlimited data is "
+                f"{fmt(c.floor)}{ci}. {tgt}</p>" + allocations_html(list(c.allocations), ma.name))
+
+
+def title(batch: Batch) -> HTML:
+    return HTML(f'<h1 class="sk-title">Scaling-law report: {escape(batch.name)}</h1>'
+                f'<p class="sk-sub">{batch.runs} runs, {batch.rows} rows, source <code>{escape(batch.source)}</code></p>')
+
+
+def heading(text: str, level: int = 3) -> HTML:
+    return HTML(f"<h{level}>{escape(text)}</h{level}>")
+
+
+def comparison_table(rows: list[dict[str, Any]]) -> HTML:
+    body = [[r["batch"], r["metric"], *(fmt_ci(r[k], r[f"{k}_ci"]) for k in ("alpha", "beta", "E", "a")), r["runs"]]
+            for r in rows]
+    return HTML(table(["batch", "metric", "alpha", "beta", "E", "a", "runs"], body))
+
+
+def fit_failed(ma: MetricAnalysis) -> HTML:
+    """The note shown where a metric's law could not be fitted (the error text escaped)."""
+    return paragraph(f"The law could not be fitted: {ma.fit_error}")
+
+
+def no_grid(ma: MetricAnalysis) -> HTML:
+    return paragraph(f"{ma.name}: the runs do not form a grid of model and data scales.")
+
+
+def no_findings() -> HTML:
+    return paragraph("No check fired.")
+
+
+def compare_title(summaries: list[Any], rows: list[dict[str, Any]]) -> HTML:
+    return HTML(f"<h1>Batches compared</h1><p>{len(summaries)} batch(es), {len(rows)} fitted metric(s).</p>")
+
+
+def comparison_heading(mc: MetricComparison) -> HTML:
+    return heading(mc.metric)
+
+
+def comparison_sentence(mc: MetricComparison | None) -> HTML:
+    if mc is None:
+        return paragraph("No metric was fitted in two or more batches.")
+    return paragraph(mc.sentence)

@@ -1,0 +1,102 @@
+"""Targets, profile curves, budget predictions, capped allocation, the improvement grid, versions compared."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scalekit
+from scalekit.analyses import profiles
+from scalekit.pipeline.compare import compare_summaries
+from scalekit.pipeline.summary import Summary
+from scalekit.examples import example_source
+from scalekit.analyses.grid import improvement_grid
+
+from ..helpers import finals_frame, law
+
+P = dict(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
+
+
+@pytest.fixture(scope="module")
+def fit():
+    return scalekit.fit_law(finals_frame(noise=0.002), n_boot=200)
+
+
+def test_cheapest_point_is_the_minimum_compute_on_the_profile(fit):
+    target = 2.6
+    t = profiles.cheapest_for_target(fit, target)
+    assert t.reachable and law(t.N, t.D, **fit.params) == pytest.approx(target, rel=1e-6)
+    Ns = np.geomspace(t.N / 30, t.N * 30, 4001)
+    Ds = profiles.profile_curve(fit, target, Ns)
+    ok = np.isfinite(Ds)
+    np.testing.assert_allclose(law(Ns[ok], Ds[ok], **fit.params), target, rtol=1e-6)  # every profile point reaches it
+    C = 6 * Ns[ok] * Ds[ok]
+    assert t.C == pytest.approx(C.min(), rel=1e-4) and t.C <= C.min() * (1 + 1e-9)
+    assert t.N_ci[0] < t.N < t.N_ci[1]
+
+
+def test_unreachable_target_says_so(fit):
+    t = profiles.cheapest_for_target(fit, 1.6)  # below E = 1.7
+    assert not t.reachable and "not reachable" in t.note
+
+
+def test_budget_allocation_matches_closed_form(fit):
+    C = 1e21
+    a = profiles.optimal_allocation(fit, C)
+    q = fit.params
+    G = (q["alpha"] * q["A"] / (q["beta"] * q["B"])) ** (1 / (q["alpha"] + q["beta"]))
+    assert a.N == pytest.approx(G * (C / 6) ** (q["beta"] / (q["alpha"] + q["beta"])), rel=1e-9)
+    assert 6 * a.N * a.D == pytest.approx(C)
+    assert a.value == pytest.approx(law(a.N, a.D, **q), rel=1e-9)
+    Ns = np.geomspace(a.N / 10, a.N * 10, 2001)  # and it is the best split of that budget
+    assert a.value <= law(Ns, C / (6 * Ns), **q).min() * (1 + 1e-6)
+    assert a.value_ci[0] <= a.value <= a.value_ci[1]
+
+
+def test_capped_allocation(fit):
+    q = fit.params
+    cap = profiles.capped_allocation(fit, 1e9, budgets=(1e19, 1e22), target=2.4)
+    assert cap.floor == pytest.approx(q["E"] + q["A"] / 1e9 ** q["alpha"], rel=1e-9)
+    assert cap.floor_ci[0] <= cap.floor <= cap.floor_ci[1]
+    small, big = cap.allocations
+    assert not small.capped and big.capped and big.N == 1e9 and 6 * big.N * big.D == pytest.approx(1e22)
+    assert law(1e9, cap.D_for_target, **q) == pytest.approx(2.4, rel=1e-6)
+
+
+def test_targets_in_analysis_use_the_best_run():
+    an = scalekit.analyze(scalekit.load_batch(finals_frame(noise=0.001)), n_boot=100, targets=(0.01, 0.02, 0.05))
+    m = an.primary
+    assert [t.improvement for t in m.targets] == [0.01, 0.02, 0.05]
+    assert m.targets[0].value == pytest.approx(m.best["value"] * 0.99)
+    assert m.targets[0].C < m.targets[1].C < m.targets[2].C
+    assert m.targets[0].compute_multiple == pytest.approx(m.targets[0].C / m.best["C"])
+
+
+def test_improvement_grid_signs_and_baseline():
+    b = scalekit.load_batch(finals_frame(noise=0.0))
+    g = improvement_grid(b)
+    assert g.baseline == (1e7, 2e9) and g.relative[0, 0] == 0
+    assert np.all(g.relative[1:, :] < 0) and np.all(np.diff(g.relative, axis=0) < 0)  # bigger model: lower loss
+    assert g.better == "negative"
+    g2 = improvement_grid(b, baseline={"N": 4e7, "D": 8e9})
+    assert g2.baseline == (4e7, 8e9) and g2.relative[2, 2] == 0
+    m = scalekit.load_batch(finals_frame(value=lambda N, D: 1 - law(N, D, E=0.15, A=30.0, B=300.0, alpha=0.3, beta=0.33), metric="map"))
+    gm = improvement_grid(m)
+    assert gm.better == "positive" and gm.relative[-1, -1] > 0
+
+
+def test_versions_compared():
+    frame, cfg = example_source("perception")
+    b = scalekit.load_batch(frame, **cfg)
+    assert b.versions == ["v1", "v2"]
+    sums = [Summary.from_dict(scalekit.analyze(b.select_version(v), n_boot=200).summary()) for v in b.versions]
+    (mc,) = compare_summaries(sums)
+    assert mc.metric == "map" and set(mc.gain_10x) == {"perception v1", "perception v2"}
+    assert mc.exponents_agree is True and all(mc.law_holds.values())
+    assert "Exponents agree" in mc.sentence
+    # a version whose law differs clearly is reported as not comparable
+    other = finals_frame(value=lambda N, D: 1 - law(N, D, E=0.1, A=300.0, B=3000.0, alpha=0.6, beta=0.7), metric="map",
+                         sizes=np.geomspace(1.1e7, 1.2e8, 6), datas=np.geomspace(9e4, 1.2e6, 5), noise=0.0005)
+    s2 = Summary.from_dict(scalekit.analyze(scalekit.load_batch(other, name="wild"), n_boot=200).summary())
+    (mc2,) = compare_summaries([sums[0], s2])
+    assert mc2.exponents_agree is False and "differ" in mc2.sentence
