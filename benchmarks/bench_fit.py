@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scalekit._engine import hoffmann_grid
 from scipy.optimize import minimize
 from scipy.special import huber, logsumexp
 
 import scalekit
-from scalekit._engine import hoffmann_grid
 from scalekit.laws import TWO_VAR
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "chinchilla_besiroglu" / "svg_extracted_data.csv"
@@ -73,8 +73,8 @@ def main() -> None:
     print(f"ratio reference / point fit: {ref_time / t_point:,.0f}x")
     print(f"objective: scalekit {r.objective:.10g}, reference best {best:.10g} "
           f"({'matched or beaten' if r.objective <= best * (1 + 1e-9) else 'NOT matched'})")
-    print(f"params: " + ", ".join(f"{k}={v:.5g}" for k, v in r.params.items()))
-    print(f"4000-resample 95% CI: " + ", ".join(f"{k}=[{lo:.4g}, {hi:.4g}]" for k, (lo, hi) in r4.ci.items()))
+    print("params: " + ", ".join(f"{k}={v:.5g}" for k, v in r.params.items()))
+    print("4000-resample 95% CI: " + ", ".join(f"{k}=[{lo:.4g}, {hi:.4g}]" for k, (lo, hi) in r4.ci.items()))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,15 @@
 
     python benchmarks/catalog_real_data.py
 """
-import time, warnings
+import time
+import warnings
 from pathlib import Path
-import numpy as np, pandas as pd
+
+import numpy as np
+import pandas as pd
+
 import scalekit
+
 warnings.filterwarnings("ignore")
 S = str(Path(__file__).resolve().parents[2] / "shared" / "data") + "/"
 

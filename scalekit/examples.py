@@ -26,7 +26,7 @@ from .exceptions import ConfigError
 from .iorw import atomic_write_text
 from .laws.evaluate import law_error
 
-__all__ = ["TRUTH", "behavior_frame", "perception_frame", "write_examples", "example_source", "EXAMPLES"]
+__all__ = ["EXAMPLES", "TRUTH", "behavior_frame", "example_source", "perception_frame", "write_examples"]
 
 TRUTH: dict[str, dict[str, dict[str, float]]] = {
     "behavior": {

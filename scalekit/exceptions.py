@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
-    "ScalekitError",
     "BatchValidationError",
     "ConfigError",
     "FitError",
     "RenderError",
+    "ScalekitError",
 ]
 
 

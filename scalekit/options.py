@@ -20,7 +20,7 @@ from typing import Any
 
 from .exceptions import ConfigError
 
-__all__ = ["Options", "Thresholds", "Rule", "FIELDS", "THRESHOLD_FIELDS", "resolve_options", "parse_assignment"]
+__all__ = ["FIELDS", "THRESHOLD_FIELDS", "Options", "Rule", "Thresholds", "parse_assignment", "resolve_options"]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-
 from .conftest import shared_file, synthetic_frame
 
 

@@ -11,7 +11,7 @@ from .. import display
 from ..data.batch import Batch
 from ..jsonsafe import jsonable
 
-__all__ = ["Grid", "improvement_grid", "levels", "level_index"]
+__all__ = ["Grid", "improvement_grid", "level_index", "levels"]
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,16 @@ from ..laws.result import FitResult
 from ..options import Options
 from .grid import Grid, improvement_grid
 from .optimal import Comparison, OptimalLaw, compare, data_scale, envelope, isoflop, parametric
-from .profiles import (Allocation, Cap, Target, capped_allocation, cheapest_for_target, flops_factor, optimal_allocation,
-                       target_value)
+from .profiles import (
+    Allocation,
+    Cap,
+    Target,
+    capped_allocation,
+    cheapest_for_target,
+    flops_factor,
+    optimal_allocation,
+    target_value,
+)
 
 __all__ = ["MetricAnalysis", "analyze_metric", "budgets_for"]
 

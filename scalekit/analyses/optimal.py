@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 import pandas as pd
 
 from .. import display
@@ -31,7 +30,7 @@ from ..laws.result import FitResult
 from .intervals import percentile_ci
 from .profiles import flops_factor
 
-__all__ = ["OptimalLaw", "envelope", "isoflop", "parametric", "compare", "Comparison", "lower_hull", "pareto_front", "data_scale"]
+__all__ = ["Comparison", "OptimalLaw", "compare", "data_scale", "envelope", "isoflop", "lower_hull", "parametric", "pareto_front"]
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,19 @@ from ..laws.evaluate import law_error, optimal_N, param_arrays
 from ..laws.result import FitResult
 from .intervals import percentile_ci
 
-__all__ = ["flops_factor", "target_value", "Target", "cheapest_for_target", "profile_curve", "Allocation",
-           "optimal_allocation", "capped_allocation", "Cap", "optimal_N", "percentile_ci"]
+__all__ = [
+    "Allocation",
+    "Cap",
+    "Target",
+    "capped_allocation",
+    "cheapest_for_target",
+    "flops_factor",
+    "optimal_N",
+    "optimal_allocation",
+    "percentile_ci",
+    "profile_curve",
+    "target_value",
+]
 
 
 def flops_factor(batch: Batch) -> float:
@@ -136,7 +147,7 @@ def optimal_allocation(fit: FitResult, C: float, *, k: float = 6.0, max_params: 
     """Approach-3 optimum at budget C (N capped at ``max_params`` if given)."""
     p = param_arrays(fit)
     N = float(optimal_N(p, C, k))
-    capped = max_params is not None and N > max_params
+    capped = max_params is not None and max_params < N
     if capped:
         N = float(max_params)
     D = C / (k * N)

@@ -3,4 +3,4 @@
 from .base import SEVERITIES, Context, Finding, noise_level, severity_counts
 from .registry import CHECKS, run_checks
 
-__all__ = ["CHECKS", "Context", "Finding", "SEVERITIES", "noise_level", "run_checks", "severity_counts"]
+__all__ = ["CHECKS", "SEVERITIES", "Context", "Finding", "noise_level", "run_checks", "severity_counts"]

@@ -25,7 +25,7 @@ from ..options import Thresholds
 
 FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["error_of", "Finding", "Context", "SEVERITIES", "CheckFn", "severity_counts", "noise_level", "fitted", "train_partner"]
+__all__ = ["SEVERITIES", "CheckFn", "Context", "Finding", "error_of", "fitted", "noise_level", "severity_counts", "train_partner"]
 
 SEVERITIES = ("critical", "warning", "info")
 

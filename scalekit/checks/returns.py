@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
 from ..analyses.profiles import flops_factor
 from ..laws.evaluate import frontier_error
 from ..options import Thresholds

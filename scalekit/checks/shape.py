@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..analyses.optimal import pareto_front
@@ -11,7 +9,7 @@ from ..options import Thresholds
 from .base import Context, Finding, error_of, fitted
 from .runs import inversions, turns_up
 
-__all__ = ["check_non_monotonic", "check_broken_law", "check_residual_structure"]
+__all__ = ["check_broken_law", "check_non_monotonic", "check_residual_structure"]
 
 
 def check_non_monotonic(ctx: Context, o: Thresholds) -> list[Finding]:

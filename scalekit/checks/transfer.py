@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
 from ..options import Thresholds
 from .base import Context, Finding, fitted
 

@@ -71,7 +71,7 @@ class Batch:
 
     @property
     def rows(self) -> int:
-        return int(len(self.frame))
+        return len(self.frame)
 
     def finals(self) -> pd.DataFrame:
         """The last checkpoint of every run."""
@@ -96,7 +96,7 @@ class Batch:
         """Values of the ``version`` column (empty when the batch has none)."""
         return sorted(self.frame["version"].unique()) if "version" in self.frame else []
 
-    def select_version(self, version: str) -> "Batch":
+    def select_version(self, version: str) -> Batch:
         """The runs of one model version, as a batch of its own (name gets the version appended)."""
         if version not in self.versions:
             raise ConfigError(f"no version {version!r}; this batch has {self.versions}", source=self.source, key="version")

@@ -9,7 +9,7 @@ import pandas as pd
 from ..exceptions import BatchValidationError, ConfigError
 from .config import BatchConfig
 
-__all__ = ["ALIASES", "resolve_columns", "normalise"]
+__all__ = ["ALIASES", "normalise", "resolve_columns"]
 
 # canonical name -> recognised spellings (compared after lower-casing and mapping ' ' and '-' to '_')
 ALIASES: dict[str, tuple[str, ...]] = {

@@ -17,7 +17,7 @@ from ..exceptions import ConfigError
 from ..options import FIELDS, Options, resolve_options
 from .metric import MetricSpec, infer_direction
 
-__all__ = ["MetricSpec", "BatchConfig", "infer_direction", "find_config_file", "read_config"]
+__all__ = ["BatchConfig", "MetricSpec", "find_config_file", "infer_direction", "read_config"]
 
 _TOP_OPTIONS = ("target", "targets", "budgets", "max_params")  # run options also accepted at the top level
 _KNOWN_KEYS = {"name", "columns", "metrics", "ignore", "compute", "baseline", "options", "description", *_TOP_OPTIONS}
@@ -197,7 +197,7 @@ def read_config(path: Path) -> BatchConfig:
     except OSError as exc:
         raise ConfigError(f"cannot be read: {exc.strerror}", source=str(path)) from None
     try:
-        raw = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=_NoAliasLoader)
     except ConfigError as exc:
         raise ConfigError(exc.message, source=str(path)) from None
     except yaml.YAMLError as exc:

@@ -75,7 +75,7 @@ def load_batch(source: str | Path | pd.DataFrame, **config: Any) -> Batch:
     return _validate(raw, src, cfg, line_of, cfg.name or default_name)
 
 
-def _numeric(raw: "pd.DataFrame", col: str, src: str, line_of, what: str, *, positive: bool = True) -> np.ndarray:
+def _numeric(raw: pd.DataFrame, col: str, src: str, line_of, what: str, *, positive: bool = True) -> np.ndarray:
     vals = pd.to_numeric(raw[col], errors="coerce")
     bad = vals.isna() & raw[col].notna()
     if bad.any():
@@ -94,7 +94,7 @@ def _numeric(raw: "pd.DataFrame", col: str, src: str, line_of, what: str, *, pos
     return arr
 
 
-def _validate(raw: "pd.DataFrame", src: str, cfg: BatchConfig, line_of, name: str) -> Batch:
+def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of, name: str) -> Batch:
     if len(raw) == 0:
         raise BatchValidationError(src, "the table has no rows", expected="one row per run or per (run, checkpoint)")
     raw = raw.rename(columns=lambda c: str(c))
@@ -229,7 +229,7 @@ def _validate(raw: "pd.DataFrame", src: str, cfg: BatchConfig, line_of, name: st
                  compute=compute, data_unit=data_unit, columns=cols, config=cfg, has_checkpoints=has_ckpt, notes=tuple(notes))
 
 
-def _resolve_metrics(raw: "pd.DataFrame", cols: dict[str, str], cfg: BatchConfig, src: str) -> dict[str, MetricSpec]:
+def _resolve_metrics(raw: pd.DataFrame, cols: dict[str, str], cfg: BatchConfig, src: str) -> dict[str, MetricSpec]:
     used = set(cols.values()) | set(cfg.ignore)
     declared = cfg.metrics
     out: dict[str, MetricSpec] = {}

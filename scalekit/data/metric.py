@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MetricSpec", "infer_direction", "to_error", "from_error"]
+__all__ = ["MetricSpec", "from_error", "infer_direction", "to_error"]
 
 _MIN_WORDS = ("loss", "error", "err", "ade", "fde", "ppl", "perplexity", "bpb", "nll", "wer", "cer")
 _MAX_WORDS = {"map", "acc", "accuracy", "auc", "f1", "iou", "precision", "recall", "score"}

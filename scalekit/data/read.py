@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..exceptions import BatchValidationError
 
-__all__ = ["read_table", "DATA_SUFFIXES"]
+__all__ = ["DATA_SUFFIXES", "read_table"]
 
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson")
 

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from .result import FitResult
 
-__all__ = ["Params", "param_arrays", "law_error", "law_metric", "optimal_N", "frontier_error"]
+__all__ = ["Params", "frontier_error", "law_error", "law_metric", "optimal_N", "param_arrays"]
 
 Params = Mapping[str, Any]  # name -> float or array of draws
 FloatArray = npt.NDArray[np.float64]

@@ -22,7 +22,7 @@ from . import engine
 from .forms import LawForm, get_form
 from .result import FitResult
 
-__all__ = ["fit_law", "fit_curve"]
+__all__ = ["fit_curve", "fit_law"]
 
 
 def fit_curve(
@@ -118,7 +118,7 @@ def fit_curve(
     ll_term = n * np.log(max(rss, 1e-300) / n)
     method = {
         "form": f.name, "formula": f.formula, "loss": loss, "delta": None if loss == "squared" else float(delta),
-        "space": "log", "optimizer": "Levenberg-Marquardt, exact Hessian", "starts": int(len(theta0)),
+        "space": "log", "optimizer": "Levenberg-Marquardt, exact Hessian", "starts": len(theta0),
         "start_strategy": starts, "n_boot": int(n_boot), "bootstrap_unit": "run", "seed": int(seed),
     }
     method.update(extra_method or {})

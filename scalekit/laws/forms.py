@@ -20,7 +20,7 @@ import numpy as np
 
 from ..exceptions import ConfigError
 
-__all__ = ["LawForm", "TWO_VAR", "SATURATING", "POWER", "get_form", "FORMS", "forms"]
+__all__ = ["FORMS", "POWER", "SATURATING", "TWO_VAR", "LawForm", "forms", "get_form"]
 
 
 @dataclass(frozen=True)

@@ -4,5 +4,13 @@ from .analyze import BatchAnalysis, analyze
 from .compare import MetricComparison, compare_summaries, comparison_rows
 from .summary import SCHEMA_VERSION, Summary, load_summary
 
-__all__ = ["BatchAnalysis", "MetricComparison", "SCHEMA_VERSION", "Summary", "analyze", "compare_summaries",
-           "comparison_rows", "load_summary"]
+__all__ = [
+           "SCHEMA_VERSION",
+           "BatchAnalysis",
+           "MetricComparison",
+           "Summary",
+           "analyze",
+           "compare_summaries",
+           "comparison_rows",
+           "load_summary",
+]

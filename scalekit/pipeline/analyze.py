@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import display
-from ..analyses.metric import MetricAnalysis, analyze_metric, budgets_for
-from ..analyses.profiles import flops_factor
+from ..analyses.metric import MetricAnalysis, analyze_metric
 from ..checks.base import Finding, severity_counts
 from ..checks.registry import run_checks
 from ..data.batch import Batch

@@ -14,7 +14,7 @@ from ..jsonsafe import jsonable
 from ..laws.evaluate import frontier_error
 from .summary import Summary
 
-__all__ = ["comparison_rows", "compare_summaries", "MetricComparison"]
+__all__ = ["MetricComparison", "compare_summaries", "comparison_rows"]
 
 
 def comparison_rows(summaries: list[Summary]) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from ..exceptions import ScalekitError
 from ..jsonsafe import jsonable
 from ..options import Options
 
-__all__ = ["SCHEMA_VERSION", "batch_summary", "Summary", "FitSummary", "load_summary", "SummaryError"]
+__all__ = ["SCHEMA_VERSION", "FitSummary", "Summary", "SummaryError", "batch_summary", "load_summary"]
 
 SCHEMA_VERSION = 1
 

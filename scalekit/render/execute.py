@@ -7,7 +7,7 @@ from typing import Any
 
 from .kernels import quiet_kernel_manager, reset_kernel, warm_kernel
 
-__all__ = ["execute", "error_text"]
+__all__ = ["error_text", "execute"]
 
 
 def _renumber(path: Path) -> None:

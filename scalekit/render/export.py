@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .resources import templates_dir
 
-__all__ = ["export_html", "add_toc"]
+__all__ = ["add_toc", "export_html"]
 
 
 _HEADING = re.compile(r"<h([23])(\s[^>]*)?>(.*?)</h\1>", re.S)

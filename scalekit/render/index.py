@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ def index_context(results: list[BatchResult], compare: BatchResult | None) -> di
                                       "a": _iv(r["a"], r["a_ci"]), "gain": f"{mc.gain_10x[r['batch']]:+.2%}"} for r in mc.rows]})
     return {
         "version": __version__,
-        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "batches": batches,
         "failed": sum(1 for b in batches if b["status"] == "failed"),
         "comparisons": comparisons,

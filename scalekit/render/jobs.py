@@ -19,7 +19,7 @@ from ..exceptions import ScalekitError
 from ..pipeline.summary import Summary
 from .resources import report_notebook, report_template_files
 
-__all__ = ["Job", "BatchResult", "discover_jobs"]
+__all__ = ["BatchResult", "Job", "discover_jobs"]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..exceptions import RenderError
 
-__all__ = ["quiet_kernel_manager", "warm_kernel", "reset_kernel", "shutdown_warm"]
+__all__ = ["quiet_kernel_manager", "reset_kernel", "shutdown_warm", "warm_kernel"]
 
 
 @functools.cache

@@ -20,14 +20,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..exceptions import RenderError
-from ..pipeline.summary import SummaryError, load_summary
 from ..iorw import atomic_write_text
+from ..pipeline.summary import SummaryError, load_summary
 from .execute import error_text, execute
 from .export import export_html
 from .jobs import BatchResult, Job
 from .resources import compare_notebook, report_notebook
 
-__all__ = ["render_batch", "render_compare", "KEY_FILE"]
+__all__ = ["KEY_FILE", "render_batch", "render_compare"]
 
 KEY_FILE = ".inputs.sha256"
 

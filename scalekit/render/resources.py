@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..exceptions import RenderError
 
-__all__ = ["notebooks_dir", "templates_dir", "report_notebook", "compare_notebook", "report_template_files"]
+__all__ = ["compare_notebook", "notebooks_dir", "report_notebook", "report_template_files", "templates_dir"]
 
 
 def _find(package: str, folder: str) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -86,7 +85,8 @@ def render_site(
             finally:
                 shutdown_warm()
         else:
-            from concurrent.futures import ProcessPoolExecutor, as_completed as done
+            from concurrent.futures import ProcessPoolExecutor
+            from concurrent.futures import as_completed as done
 
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 futs = [pool.submit(render_batch, j, out, force, warm_kernels) for j in todo]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
@@ -54,7 +53,7 @@ def _size_norm(N):
     return LogNorm(vmin=float(np.min(N)), vmax=float(np.max(N)) * 1.0001)
 
 
-def fit_diagnostics(fit: FitResult) -> "Figure":
+def fit_diagnostics(fit: FitResult) -> Figure:
     """Observed against fitted, and log residuals against each variable."""
     nv = len(fit.form.variables)
     fig, axes = plt.subplots(1, 1 + nv, figsize=(4.2 * (1 + nv), 3.6))
@@ -74,7 +73,7 @@ def fit_diagnostics(fit: FitResult) -> "Figure":
     return fig
 
 
-def law_contour(ma: MetricAnalysis, batch: Batch) -> "Figure":
+def law_contour(ma: MetricAnalysis, batch: Batch) -> Figure:
     """L(N, D) as filled contours, the runs on it, the profile curve at the target and its cheapest point."""
     fit = ma.fit
     f = batch.finals()
@@ -103,7 +102,7 @@ def law_contour(ma: MetricAnalysis, batch: Batch) -> "Figure":
     return fig
 
 
-def envelope_figure(ma: MetricAnalysis, batch: Batch) -> "Figure":
+def envelope_figure(ma: MetricAnalysis, batch: Batch) -> Figure:
     """Every run's curve against C (coloured by N) with the envelope; N_opt(C) and D_opt(C) by approach."""
     f = batch.frame[np.isfinite(batch.frame[ma.name])]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
@@ -151,7 +150,7 @@ def _scale(batch: Batch, law: OptimalLaw) -> float:
     return data_scale(batch)[1] if law.data_label == "S" else 1.0
 
 
-def isoflop_figure(ma: MetricAnalysis) -> "Figure | None":
+def isoflop_figure(ma: MetricAnalysis) -> Figure | None:
     law = ma.optimal.get("isoflop")
     if law is None or not law.ok or law.points is None or not len(law.points):
         return None
@@ -174,7 +173,7 @@ def isoflop_figure(ma: MetricAnalysis) -> "Figure | None":
     return fig
 
 
-def grid_figure(grid: Grid) -> "Figure":
+def grid_figure(grid: Grid) -> Figure:
     """Heatmap of relative change against the baseline cell, and one line per data scale."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
     rel = grid.relative * 100
@@ -206,7 +205,7 @@ def grid_figure(grid: Grid) -> "Figure":
     return fig
 
 
-def checks_figure(finding: Finding, batch: Batch) -> "Figure | None":
+def checks_figure(finding: Finding, batch: Batch) -> Figure | None:
     """A picture for the findings where one says it faster (curves of the runs involved)."""
     runs = finding.evidence.get("runs_plotted")
     metric = finding.metric
@@ -226,7 +225,7 @@ def checks_figure(finding: Finding, batch: Batch) -> "Figure | None":
     return fig
 
 
-def compare_figure(rows: list[dict]) -> "Figure":
+def compare_figure(rows: list[dict]) -> Figure:
     """Exponents with 95% intervals, one row per (batch, metric), coloured by batch."""
     import seaborn as sns  # only here: see the module docstring
 

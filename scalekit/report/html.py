@@ -8,7 +8,7 @@ from typing import Any
 
 from .format import fmt
 
-__all__ = ["HTML", "table", "escape", "paragraph"]
+__all__ = ["HTML", "escape", "paragraph", "table"]
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,16 @@ from ..options import FIELDS, resolve_options
 from ..pipeline.analyze import BatchAnalysis, analyze
 from ..pipeline.summary import Summary, load_summary
 
-__all__ = ["JOB_PARAMETERS", "PARAMETERS", "Parameters", "validate_parameters", "load", "show", "write_summary",
-           "load_summaries"]
+__all__ = [
+    "JOB_PARAMETERS",
+    "PARAMETERS",
+    "Parameters",
+    "load",
+    "load_summaries",
+    "show",
+    "validate_parameters",
+    "write_summary",
+]
 
 _SOURCE = "notebook parameters"
 

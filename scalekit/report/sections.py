@@ -22,9 +22,27 @@ from ..pipeline.compare import MetricComparison
 from .format import fmt, fmt_ci
 from .html import HTML, paragraph, table
 
-__all__ = ["overview", "findings_summary", "headline", "goodness", "method", "optimal_notes", "cap_html", "title", "heading",
-           "targets_html", "allocations_html", "comparison_table", "batch_html", "fit_failed", "no_grid", "no_findings",
-           "comparison_heading", "comparison_sentence", "compare_title"]
+__all__ = [
+    "allocations_html",
+    "batch_html",
+    "cap_html",
+    "compare_title",
+    "comparison_heading",
+    "comparison_sentence",
+    "comparison_table",
+    "findings_summary",
+    "fit_failed",
+    "goodness",
+    "heading",
+    "headline",
+    "method",
+    "no_findings",
+    "no_grid",
+    "optimal_notes",
+    "overview",
+    "targets_html",
+    "title",
+]
 
 
 def batch_html(batch: Batch) -> str:

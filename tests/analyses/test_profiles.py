@@ -7,10 +7,10 @@ import pytest
 
 import scalekit
 from scalekit.analyses import profiles
+from scalekit.analyses.grid import improvement_grid
+from scalekit.examples import example_source
 from scalekit.pipeline.compare import compare_summaries
 from scalekit.pipeline.summary import Summary
-from scalekit.examples import example_source
-from scalekit.analyses.grid import improvement_grid
 
 from ..helpers import finals_frame, law
 
@@ -31,7 +31,7 @@ def test_cheapest_point_is_the_minimum_compute_on_the_profile(fit):
     ok = np.isfinite(Ds)
     np.testing.assert_allclose(law(Ns[ok], Ds[ok], **fit.params), target, rtol=1e-6)  # every profile point reaches it
     C = 6 * Ns[ok] * Ds[ok]
-    assert t.C == pytest.approx(C.min(), rel=1e-4) and t.C <= C.min() * (1 + 1e-9)
+    assert pytest.approx(C.min(), rel=1e-4) == t.C and C.min() * (1 + 1e-9) >= t.C
     assert t.N_ci[0] < t.N < t.N_ci[1]
 
 
@@ -45,8 +45,8 @@ def test_budget_allocation_matches_closed_form(fit):
     a = profiles.optimal_allocation(fit, C)
     q = fit.params
     G = (q["alpha"] * q["A"] / (q["beta"] * q["B"])) ** (1 / (q["alpha"] + q["beta"]))
-    assert a.N == pytest.approx(G * (C / 6) ** (q["beta"] / (q["alpha"] + q["beta"])), rel=1e-9)
-    assert 6 * a.N * a.D == pytest.approx(C)
+    assert pytest.approx(G * (C / 6) ** (q["beta"] / (q["alpha"] + q["beta"])), rel=1e-9) == a.N
+    assert pytest.approx(C) == 6 * a.N * a.D
     assert a.value == pytest.approx(law(a.N, a.D, **q), rel=1e-9)
     Ns = np.geomspace(a.N / 10, a.N * 10, 2001)  # and it is the best split of that budget
     assert a.value <= law(Ns, C / (6 * Ns), **q).min() * (1 + 1e-6)
@@ -59,7 +59,7 @@ def test_capped_allocation(fit):
     assert cap.floor == pytest.approx(q["E"] + q["A"] / 1e9 ** q["alpha"], rel=1e-9)
     assert cap.floor_ci[0] <= cap.floor <= cap.floor_ci[1]
     small, big = cap.allocations
-    assert not small.capped and big.capped and big.N == 1e9 and 6 * big.N * big.D == pytest.approx(1e22)
+    assert not small.capped and big.capped and big.N == 1e9 and pytest.approx(1e22) == 6 * big.N * big.D
     assert law(1e9, cap.D_for_target, **q) == pytest.approx(2.4, rel=1e-6)
 
 

@@ -10,8 +10,8 @@ import pytest
 
 import scalekit
 from scalekit.checks import CHECKS
-from scalekit.options import THRESHOLD_FIELDS
 from scalekit.examples import example_source
+from scalekit.options import THRESHOLD_FIELDS
 
 from ..helpers import curves_frame, finals_frame, law
 
@@ -109,14 +109,14 @@ def _bent(**kw):
     def value(N, D):
         Db = 4e9
         tail = 410.0 / Db ** 0.28 * (np.maximum(D, Db) / Db) ** -0.06
-        return 1.7 + 400 / N ** 0.34 + np.where(D < Db, 410.0 / np.power(D, 0.28), tail)
+        return 1.7 + 400 / N ** 0.34 + np.where(Db > D, 410.0 / np.power(D, 0.28), tail)
     return value
 
 
 def test_extrapolation_fires_when_the_largest_model_gains_less():
     def value(N, D):  # past 2.2e8 parameters the model term flattens: the largest size gains less than the law says
         Nb = 2.2e8
-        a_term = np.where(N < Nb, 400 / np.power(N, 0.34), 400 / Nb ** 0.34 * (np.maximum(N, Nb) / Nb) ** -0.05)
+        a_term = np.where(Nb > N, 400 / np.power(N, 0.34), 400 / Nb ** 0.34 * (np.maximum(N, Nb) / Nb) ** -0.05)
         return 1.7 + a_term + 410 / np.power(D, 0.28)
     an = analyze(finals_frame(value=value, noise=0.001))
     (f,) = fired(an, "extrapolation")

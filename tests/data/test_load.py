@@ -10,8 +10,8 @@ import pytest
 
 import scalekit
 from scalekit import BatchValidationError, ConfigError
-from scalekit.data.slug import slugify
 from scalekit.data.metric import infer_direction
+from scalekit.data.slug import slugify
 
 from ..conftest import shared_file, synthetic_frame
 

@@ -54,8 +54,7 @@ def test_site_layout_and_summary_contract(example_site):
             assert f["severity"] in ("info", "warning", "critical") and set(f) >= {"check", "metric", "message", "evidence"}
         text = (d / "summary.json").read_text()
         assert "NaN" not in text and "Infinity" not in text
-        nb = nbformat.read(d / "report.ipynb", as_version=4)
-            assert s["options"]["n_boot"] == 1000 and s["schema_version"] == 1  # executed with the default bootstrap
+        assert s["options"]["n_boot"] == 1000 and s["schema_version"] == 1  # executed with the default bootstrap
 
 
 @pytest.mark.parametrize("slug,metric,tol", [("behavior", "eval_loss", 0.04), ("behavior", "min_ade", 0.04),
@@ -271,5 +270,5 @@ def test_warm_kernel_reset_clears_the_namespace(tmp_path):
         execute.execute(second, tmp_path / "b.out.ipynb", {}, tmp_path, warm_cwd=tmp_path)
     finally:
         kernels.shutdown_warm()
-    pid = lambda p: nbformat.read(p, as_version=4).cells[0].outputs[0]["data"]["text/plain"]  # noqa: E731
+    pid = lambda p: nbformat.read(p, as_version=4).cells[0].outputs[0]["data"]["text/plain"]
     assert pid(tmp_path / "a.out.ipynb") == pid(tmp_path / "b.out.ipynb")  # the same kernel ran both
