@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scalekit._engine import hoffmann_grid
 from scipy.optimize import minimize
 from scipy.special import huber, logsumexp
 
 import scalekit
-from scalekit.laws import TWO_VAR
+from scalekit.laws.engine import hoffmann_grid
+from scalekit.laws.forms import TWO_VAR
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "chinchilla_besiroglu" / "svg_extracted_data.csv"
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from scalekit.examples import behavior_frame, perception_frame
-from scalekit.render import render_site
+from scalekit.render.site import render_site
 
 PERCEPTION_YAML = "metrics:\n  - {name: map, direction: max, bound: 1}\nignore: [data_fraction]\n"
 

@@ -57,7 +57,7 @@ for size, N in Ns.items():
 run("olmo ladder", pd.concat(rows, ignore_index=True))
 # Pythia: final checkpoints, accuracy across sizes (deduped), lambada acc + piqa
 py = pd.read_csv(S + "pythia_evals/pythia_zeroshot_long.csv")
-py = py[(py.deduped == True) & (py.step > 0)]
+py = py[py.deduped.astype(bool) & (py.step > 0)]
 wide = py[py.task.isin(["lambada_openai", "piqa"]) & (py.metric == "acc")].pivot_table(index=["model", "params", "step", "tokens"], columns="task", values="value").reset_index()
 wide.columns = [c if c not in ("lambada_openai", "piqa") else f"acc_{c}" for c in wide.columns]
 run("pythia deduped (curves)", wide.rename(columns={"model": "run"}))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 import scalekit
-from scalekit import optimal
+from scalekit.analyses import optimal
 
 warnings.filterwarnings("ignore")
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -34,7 +34,10 @@ def scalekit_cli(*args: str, check: bool = True, timeout: float = 600) -> subpro
     return p
 
 
-def law(N, D, E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28):
+LAW = {"E": 1.7, "A": 400.0, "B": 410.0, "alpha": 0.34, "beta": 0.28}  # the shared synthetic law
+
+
+def law(N, D, E=LAW["E"], A=LAW["A"], B=LAW["B"], alpha=LAW["alpha"], beta=LAW["beta"]):
     return E + A / np.power(N, alpha) + B / np.power(D, beta)
 
 
@@ -71,3 +74,12 @@ def finals_frame(*, sizes=(1e7, 2e7, 4e7, 8e7, 1.6e8, 3.2e8), datas=(2e9, 4e9, 8
     v = law(N, D, **(params or {})) if value is None else value(N, D)
     v = v * np.exp(noise * rng.standard_normal(N.size))
     return pd.DataFrame({"run": [f"r{i}" for i in range(N.size)], "params": N, "tokens": D, metric: v})
+
+
+def synthetic_frame(E=LAW["E"], A=LAW["A"], B=LAW["B"], alpha=LAW["alpha"], beta=LAW["beta"], noise=0.0, sizes=6, datas=6, seed=0,
+                    n_lo=1e7, n_hi=1e9, d_lo=1e9, d_hi=1e11) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    N, D = np.meshgrid(np.geomspace(n_lo, n_hi, sizes), np.geomspace(d_lo, d_hi, datas), indexing="ij")
+    N, D = N.ravel(), D.ravel()
+    L = (E + A / N**alpha + B / D**beta) * np.exp(noise * rng.standard_normal(N.size))
+    return pd.DataFrame({"run": [f"r{i}" for i in range(N.size)], "params": N, "tokens": D, "loss": L})

@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-from .conftest import shared_file, synthetic_frame
+from .conftest import shared_file
+from .helpers import synthetic_frame
 
 
 def run(*args, check=True):
@@ -35,3 +36,36 @@ def test_fit_bad_input_exits_2_with_message(tmp_path):
     synthetic_frame(sizes=3, datas=3).drop(columns="params").to_csv(f, index=False)
     p = run("fit", str(f), check=False)
     assert p.returncode == 2 and str(f) in p.stderr and "Traceback" not in p.stderr
+
+
+def test_every_option_can_be_set_from_the_command_line(tmp_path):
+    """--set reaches every field of the one options schema (here through `fit`, whose summary records the method)."""
+    from scalekit.options import FIELDS, THRESHOLD_FIELDS
+
+    f = tmp_path / "b.csv"
+    synthetic_frame(sizes=5, datas=5, noise=0.01).to_csv(f, index=False)
+    out = run("fit", str(f), "--json", "--set", "n_boot=30", "--set", "seed=7", "--set", "loss=squared",
+              "--set", "starts=both", "--set", "n_starts=3", "--set", "targets=[0.01,0.05]", "--set", "thresholds.noise_k=4")
+    m = json.loads(out.stdout)["method"]
+    assert (m["n_boot"], m["seed"], m["loss"], m["start_strategy"], m["starts"]) == (30, 7, "squared", "both", 3)
+    help_text = run("report", "--help").stdout
+    for name in [*FIELDS, *THRESHOLD_FIELDS]:
+        assert name in help_text, name
+
+
+def test_bad_option_is_one_line_and_exit_2(tmp_path):
+    f = tmp_path / "b.csv"
+    synthetic_frame(sizes=4, datas=4).to_csv(f, index=False)
+    for bad, said in (("delta=-1", "option 'delta': got -1; allowed: a finite number > 0"),
+                      ("seed=-1", "option 'seed': got -1"), ("nboot=3", "unknown key(s) ['nboot']"),
+                      ("thresholds.nope=1", "unknown threshold(s) ['nope']")):
+        p = run("fit", str(f), "--set", bad, check=False)
+        assert p.returncode == 2 and said in p.stderr and "Traceback" not in p.stderr, (bad, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    p = run("report", str(f), "--set", "delta=0", "--out", str(tmp_path / "site"), check=False)
+    assert p.returncode == 2 and "option 'delta'" in p.stderr and not (tmp_path / "site").exists()
+
+
+def test_no_arguments_prints_help():
+    p = run(check=False)
+    assert p.returncode == 2 and "usage: scalekit" in p.stdout and "examples:" in p.stdout

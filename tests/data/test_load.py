@@ -13,7 +13,8 @@ from scalekit import BatchValidationError, ConfigError
 from scalekit.data.metric import infer_direction
 from scalekit.data.slug import slugify
 
-from ..conftest import shared_file, synthetic_frame
+from ..conftest import shared_file
+from ..helpers import synthetic_frame
 
 
 def write(tmp_path, df, name="b.csv", yaml=None):
@@ -175,7 +176,7 @@ def test_unknown_direction(tmp_path):
 
 def test_bad_config_key(tmp_path):
     p = write(tmp_path, synthetic_frame(sizes=3, datas=3), yaml="metricz: [loss]\n")
-    with pytest.raises(ConfigError, match="unknown key.*metricz") as ei:
+    with pytest.raises(ConfigError, match=r"unknown key.*metricz") as ei:
         scalekit.load_batch(p)
     assert str(p.with_suffix(".yaml")) in str(ei.value)
 

@@ -16,7 +16,7 @@ from scalekit import FitError
 from scalekit.laws.engine import hoffmann_grid
 from scalekit.laws.forms import TWO_VAR
 
-from ..conftest import synthetic_frame
+from ..helpers import synthetic_frame
 
 # SOURCE.md: L-BFGS-B / summed Huber (delta 1e-3) on the 240 points.
 REF = {"objective": 0.00101827, "E": 1.8171, "alpha": 0.3473, "beta": 0.3671}

@@ -37,7 +37,7 @@ def test_gradient_and_hessian_match_finite_differences(delta):
     prob = Problem(TWO_VAR, logx, logy, delta)
     th = TWO_VAR.internal({"E": 1.5, "A": 300, "B": 500, "alpha": 0.3, "beta": 0.3})[None]
     w = rng.integers(0, 3, size=(1, 40)).astype(float)
-    f, g, H = prob.derivatives(th, w)
+    _, g, H = prob.derivatives(th, w)
     eps = 1e-6
     for j in range(5):
         e = np.zeros(5)

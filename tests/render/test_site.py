@@ -19,10 +19,10 @@ from scalekit.render import execute, kernels
 from scalekit.render.resources import report_notebook
 from scalekit.render.site import render_site
 
-REPORT_NOTEBOOK = report_notebook()
-
 from ..conftest import ROOT
 from ..helpers import scalekit_cli, small_batch
+
+REPORT_NOTEBOOK = report_notebook()
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,67 @@
+"""The wheel: built from the checkout, installed into a fresh virtual environment, run from another folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """A venv with the wheel installed (dependencies come from the environment running the tests)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    wheels = tmp / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+                   check=True, capture_output=True, text=True)
+    (whl,) = wheels.glob("scalekit-*.whl")
+    names = zipfile.ZipFile(whl).namelist()
+    for f in ("scalekit/notebooks/batch_report.ipynb", "scalekit/notebooks/compare_batches.ipynb",
+              "scalekit/templates/index.html.j2", "scalekit/templates/scalekit_report/index.html.j2",
+              "scalekit/templates/scalekit_report/conf.json", "scalekit/py.typed"):
+        assert f in names, f
+    env = tmp / "venv"
+    venv.create(env, system_site_packages=True, with_pip=True)
+    py = env / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "-q", str(whl)], check=True, capture_output=True, text=True)
+    return env
+
+
+def test_installed_package_finds_its_notebooks_and_templates_inside_itself(installed, tmp_path):
+    code = ("import scalekit, json; from scalekit.render.resources import notebooks_dir, templates_dir; "
+            "print(json.dumps([scalekit.__file__, str(notebooks_dir()), str(templates_dir())]))")
+    out = subprocess.run([str(installed / "bin" / "python"), "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True)
+    for p in json.loads(out.stdout):
+        assert p.startswith(str(installed)), p
+
+
+def test_installed_package_renders_the_example_site_from_another_folder(installed, tmp_path):
+    p = subprocess.run([str(installed / "bin" / "scalekit"), "report", "--out", "site", "--n-boot", "50", "--jobs", "2", "--quiet"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    site = tmp_path / "site"
+    assert (site / "index.html").is_file() and (site / "compare.html").is_file()
+    for slug in ("behavior", "perception-v1", "perception-v2"):
+        assert (site / slug / "report.html").stat().st_size > 100_000, slug
+        assert json.loads((site / slug / "summary.json").read_text())["schema_version"] == 1
+
+
+def test_a_missing_notebook_is_a_named_error_not_a_traceback(installed, tmp_path):
+    nb = next((installed / "lib").glob("python*/site-packages/scalekit/notebooks/batch_report.ipynb"))
+    nb.rename(nb.with_suffix(".bak"))
+    try:
+        p = subprocess.run([str(installed / "bin" / "scalekit"), "report", "--out", "site", "--n-boot", "0"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+    finally:
+        nb.with_suffix(".bak").rename(nb)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert "batch_report.ipynb is missing: looked for" in p.stderr and str(nb) in p.stderr
