@@ -46,7 +46,7 @@ PERCEPTION_SCALES_N = (1.0, 1.9, 2.3, 4.0, 5.4, 11.0)
 PERCEPTION_FRACTIONS = (0.075, 0.15, 0.3, 0.6, 1.0)
 
 
-def behavior_frame(seed: int = 0, checkpoints: int = 20, noise: float = 0.003):
+def behavior_frame(seed: int = 0, checkpoints: int = 20, noise: float = 0.003) -> pd.DataFrame:
     """The behavior batch as a DataFrame (one row per run and checkpoint)."""
     rng = np.random.default_rng(seed)
     tl, ta = TRUTH["behavior"]["eval_loss"], TRUTH["behavior"]["min_ade"]
@@ -82,10 +82,10 @@ def behavior_frame(seed: int = 0, checkpoints: int = 20, noise: float = 0.003):
     return pd.DataFrame(rows)
 
 
-def perception_frame(seed: int = 1):
+def perception_frame(seed: int = 1) -> pd.DataFrame:
     """The perception batch: final mAP per (backbone, data fraction, version)."""
     rng = np.random.default_rng(seed)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for version in ("v1", "v2"):
         p = TRUTH[f"perception {version}"]["map"]
         for ns in PERCEPTION_SCALES_N:
@@ -130,16 +130,17 @@ def write_examples(folder: str | Path) -> list[Path]:
     """Write the example batches (CSV + YAML) into ``folder``; returns the data files."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name, frame, yaml in (("behavior", behavior_frame(), _BEHAVIOR_YAML), ("perception", perception_frame(), _PERCEPTION_YAML)):
+    out: list[Path] = []
+    examples = (("behavior", behavior_frame(), _BEHAVIOR_YAML), ("perception", perception_frame(), _PERCEPTION_YAML))
+    for name, frame, config_text in examples:
         p = folder / f"{name}.csv"
         atomic_write_text(p, frame.to_csv(index=False, float_format="%.8g"))
-        atomic_write_text(p.with_suffix(".yaml"), yaml)
+        atomic_write_text(p.with_suffix(".yaml"), config_text)
         out.append(p)
     return out
 
 
-def example_source(name: str):
+def example_source(name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     """An embedded example as (DataFrame, config dict), without touching the disk."""
     if name == "behavior":
         return behavior_frame(), yaml.safe_load(_BEHAVIOR_YAML)

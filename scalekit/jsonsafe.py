@@ -9,6 +9,10 @@ import numpy as np
 
 
 def jsonable(obj: Any) -> Any:
+    """``obj`` as plain JSON values: dicts (string keys), lists, finite floats or None, ints, bools, str.
+
+    Objects with a ``summary()`` method are replaced by their summary; anything else by its ``str``.
+    """
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

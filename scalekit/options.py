@@ -54,20 +54,24 @@ THRESHOLD_FIELDS: dict[str, tuple[float, Rule]] = {
     "min_effect": (0.005, Rule("float", "smallest relative effect a check reports", low=0)),
     "holdout_fraction": (0.15, Rule("fraction", "extrapolation backtest: share of runs (largest compute) held out")),
     "extrapolation_min_error": (0.01, Rule("float", "extrapolation: smallest mean held-out error that counts", low=0)),
-    "extrapolation_min_coverage": (0.5, Rule("fraction", "extrapolation: fires when fewer held-out runs than this fall in the interval")),
+    "extrapolation_min_coverage": (0.5, Rule(
+        "fraction", "extrapolation: fires when fewer held-out runs than this fall in the interval")),
     "extrapolation_critical": (0.1, Rule("float", "extrapolation: held-out error that makes the finding critical", low=0)),
     "envelope_tol": (0.01, Rule("float", "extreme bias: 'nearly as good' means within this fraction of the best run", low=0)),
     "extreme_factor": (2.0, Rule("float", "extreme bias: at least this many times smaller or cheaper", low=1)),
     "transfer_min_diff": (0.05, Rule("float", "transfer: exponents must also differ by this fraction to matter", low=0)),
     "transfer_nopt_ratio": (2.0, Rule("float", "transfer: N_opt ratio between metrics that counts as a disagreement", low=1)),
-    "marginal_compute_multiple": (10.0, Rule("float", "diminishing returns: target costing more than this many times the best run's compute", low=1)),
+    "marginal_compute_multiple": (10.0, Rule(
+        "float", "diminishing returns: target costing more than this many times the best run's compute", low=1)),
     "tail_start": (0.6, Rule("fraction", "not converged: the tail is D >= this fraction of the run's final D")),
     "slope_excess": (0.3, Rule("float", "not converged: tail falling at least this much faster than the law", low=0)),
     "min_sizes": (4.0, Rule("float", "identifiability: fewest distinct model sizes", low=1)),
     "min_data_scales": (3.0, Rule("float", "identifiability: fewest distinct data scales", low=1)),
     "min_data_range": (10.0, Rule("float", "identifiability: smallest max/min ratio of D", low=1)),
-    "max_corr": (0.99, Rule("float", "identifiability: largest |correlation| of E, alpha, beta across resamples", low=0, high=1.0000001)),
-    "exponent_range": (2.5, Rule("float", "identifiability: exponents outside [0.02, this] are implausible", low=0, low_open=True)),
+    "max_corr": (0.99, Rule("float", "identifiability: largest |correlation| of E, alpha, beta across resamples",
+                            low=0, high=1.0000001)),
+    "exponent_range": (2.5, Rule("float", "identifiability: exponents outside [0.02, this] are implausible",
+                                 low=0, low_open=True)),
     "broken_gain": (0.5, Rule("fraction", "broken law: held-out error at most this fraction of the single law's")),
     "broken_min_error": (0.005, Rule("float", "broken law: smallest single-law held-out error that counts", low=0)),
     "residual_trend": (0.01, Rule("float", "residual structure: smallest trend in log residual", low=0)),
@@ -271,7 +275,8 @@ def resolve_options(*layers: Mapping[str, Any] | None, source: str | None = None
                 thresholds.update(value)
                 continue
             if key not in FIELDS:
-                raise ConfigError(f"got unknown option {key!r}; allowed: {sorted([*FIELDS, 'thresholds'])}", source=source, key=key)
+                raise ConfigError(f"got unknown option {key!r}; allowed: {sorted([*FIELDS, 'thresholds'])}",
+                                  source=source, key=key)
             values[key] = _check(key, value, FIELDS[key][1], source)
     opts = Options(**values, thresholds=Thresholds.from_mapping(thresholds, source=source))
     if opts.form != "two_var" and opts.x not in ("N", "D", "C"):  # pragma: no cover - guarded by the rule
@@ -295,16 +300,19 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    return key, _numbers(value)
+
+
+def _numbers(value: Any) -> Any:
+    """YAML 1.1 reads ``1e20`` as text: numbers written that way become numbers, in lists too."""
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
     if isinstance(value, str):
-        value = _number_or_text(value)
-    return key, value
-
-
-def _number_or_text(s: str) -> Any:
-    try:
-        return float(s) if any(c in s for c in ".eE") else int(s)
-    except ValueError:
-        return s
+        try:
+            return float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            return value
+    return value
 
 
 def split_assignments(pairs: Sequence[tuple[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -6,12 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import display
 from ..data.batch import Batch
 from ..jsonsafe import jsonable
 
 __all__ = ["Grid", "improvement_grid", "level_index", "levels"]
+
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -22,10 +25,10 @@ class Grid:
 
     metric: str
     direction: str
-    N: np.ndarray
-    D: np.ndarray
-    values: np.ndarray
-    relative: np.ndarray
+    N: FloatArray
+    D: FloatArray
+    values: FloatArray
+    relative: FloatArray
     baseline: tuple[float, float]
     baseline_value: float
 
@@ -34,15 +37,18 @@ class Grid:
         return "negative" if self.direction == "min" else "positive"
 
     def summary(self) -> dict[str, Any]:
-        return jsonable({"metric": self.metric, "N": self.N, "D": self.D, "values": self.values, "relative": self.relative,
-                         "baseline": {"N": self.baseline[0], "D": self.baseline[1], "value": self.baseline_value},
-                         "better": self.better})
+        out: dict[str, Any] = jsonable({
+            "metric": self.metric, "N": self.N, "D": self.D, "values": self.values, "relative": self.relative,
+            "baseline": {"N": self.baseline[0], "D": self.baseline[1], "value": self.baseline_value},
+            "better": self.better,
+        })
+        return out
 
     def _repr_html_(self) -> str:
         return display.html(self)
 
 
-def levels(x: np.ndarray, rtol: float = 0.02) -> np.ndarray:
+def levels(x: FloatArray, rtol: float = 0.02) -> FloatArray:
     """Distinct values up to a relative tolerance (N read back from plots jitters)."""
     xs = np.sort(np.unique(x))
     out = [xs[0]]
@@ -52,9 +58,10 @@ def levels(x: np.ndarray, rtol: float = 0.02) -> np.ndarray:
     return np.asarray(out)
 
 
-def level_index(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
+def level_index(x: FloatArray, levels: FloatArray) -> npt.NDArray[np.intp]:
     """Index of the nearest level (in log space) for each value."""
-    return np.abs(np.log(x)[:, None] - np.log(levels)[None]).argmin(axis=1)
+    nearest: npt.NDArray[np.intp] = np.abs(np.log(x)[:, None] - np.log(levels)[None]).argmin(axis=1)
+    return nearest
 
 
 def improvement_grid(batch: Batch, metric: str | None = None, baseline: dict[str, float] | None = None) -> Grid | None:

@@ -50,7 +50,7 @@ class MetricAnalysis:
         return self.spec.name
 
     def summary(self) -> dict[str, Any]:
-        return jsonable({  # type: ignore[no-any-return]
+        out: dict[str, Any] = jsonable({
             "metric": self.spec.summary(), "fit": self.fit.summary() if self.fit else None, "fit_error": self.fit_error,
             "best": self.best, "targets": [t.summary() for t in self.targets],
             "predictions": [a.summary() for a in self.allocations], "cap": self.cap.summary() if self.cap else None,
@@ -58,6 +58,7 @@ class MetricAnalysis:
             "comparison": self.comparison.summary() if self.comparison else None,
             "grid": self.grid.summary() if self.grid else None,
         })
+        return out
 
     def _repr_html_(self) -> str:
         return display.html(self)
@@ -83,7 +84,10 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
         fit = fit_law(batch, spec.name, options=opts)
     except FitError as exc:
         err = str(exc)
-    tgt, tlist, allocs, cap = None, (), (), None
+    tgt: Target | None = None
+    tlist: tuple[Target, ...] = ()
+    allocs: tuple[Allocation, ...] = ()
+    cap: Cap | None = None
     optimal: dict[str, OptimalLaw] = {"envelope": envelope(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed),
                                       "isoflop": isoflop(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed)}
     if fit is not None and fit.form.name == "two_var":

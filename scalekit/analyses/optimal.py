@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .. import display
@@ -31,6 +32,9 @@ from .intervals import percentile_ci
 from .profiles import flops_factor
 
 __all__ = ["Comparison", "OptimalLaw", "compare", "data_scale", "envelope", "isoflop", "lower_hull", "parametric", "pareto_front"]
+
+FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.intp]
 
 
 @dataclass(frozen=True)
@@ -57,21 +61,32 @@ class OptimalLaw:
     def ok(self) -> bool:
         return self.a is not None
 
-    def N_opt(self, C):
-        return self.G * np.power(np.asarray(C, dtype=float), self.a)
+    def N_opt(self, C: npt.ArrayLike) -> FloatArray:
+        """N_opt at compute ``C`` (a law that does not apply, ``not ok``, has none: ValueError)."""
+        if self.G is None or self.a is None:
+            raise ValueError(f"the {self.approach} approach gives no N_opt(C) law for this batch")
+        n_opt: FloatArray = self.G * np.power(np.asarray(C, dtype=float), self.a)
+        return n_opt
 
-    def D_opt(self, C):
-        return self.H * np.power(np.asarray(C, dtype=float), self.b)
+    def D_opt(self, C: npt.ArrayLike) -> FloatArray:
+        """D_opt (or S_opt, in steps) at compute ``C`` (ValueError when the law does not apply)."""
+        if self.H is None or self.b is None:
+            raise ValueError(f"the {self.approach} approach gives no D_opt(C) law for this batch")
+        d_opt: FloatArray = self.H * np.power(np.asarray(C, dtype=float), self.b)
+        return d_opt
 
     def summary(self) -> dict[str, Any]:
-        return jsonable({"a": self.a, "a_ci": self.a_ci, "b": self.b, "b_ci": self.b_ci, "G": self.G, "H": self.H,
-                         "data": self.data_label, "n_points": self.n_points, "notes": list(self.notes), **self.extra})
+        out: dict[str, Any] = jsonable({
+            "a": self.a, "a_ci": self.a_ci, "b": self.b, "b_ci": self.b_ci, "G": self.G, "H": self.H,
+            "data": self.data_label, "n_points": self.n_points, "notes": list(self.notes), **self.extra,
+        })
+        return out
 
     def _repr_html_(self) -> str:
         return display.html(self)
 
 
-def _loglinear(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _loglinear(x: FloatArray, y: FloatArray) -> tuple[float, float]:
     """Slope and intercept of log y on log x (ordinary least squares, as the published recipes)."""
     A = np.column_stack([np.log(x), np.ones_like(x)])
     s, c = np.linalg.lstsq(A, np.log(y), rcond=None)[0]
@@ -96,7 +111,7 @@ def data_scale(batch: Batch) -> tuple[str, float]:
     return "D", 1.0
 
 
-def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def pareto_front(x: FloatArray, y: FloatArray) -> IndexArray:
     """Indices of points that beat every point of lower x (the running minimum), left to right."""
     order = np.lexsort((y, x))
     ys = y[order]
@@ -104,7 +119,7 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return order[ys < prev]
 
 
-def lower_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def lower_hull(x: FloatArray, y: FloatArray) -> IndexArray:
     """Indices of the lower convex hull of (x, y), left to right, with y strictly decreasing."""
     front = pareto_front(x, y)  # hull vertices with falling y all lie on the Pareto front
     hull: list[int] = []
@@ -136,7 +151,7 @@ def envelope(batch: Batch, metric: str | None = None, *, method: str = "hull", n
                           ("the envelope has fewer than 3 points or a single model size: no N_opt(C) law",), pts)
     nmin, nmax = f["N"].min(), f["N"].max()
 
-    def trim(sel: np.ndarray) -> np.ndarray:
+    def trim(sel: IndexArray) -> IndexArray:
         # Where the envelope sits on the smallest or largest size trained, the true optimum may lie
         # beyond it: those points say only "at least" or "at most", so they stay out of the fit.
         if not trim_edges:
@@ -153,7 +168,8 @@ def envelope(batch: Batch, metric: str | None = None, *, method: str = "hull", n
     runs = f["run"].to_numpy()
     uniq = np.unique(runs)
     rng = np.random.default_rng(seed)
-    A_s, B_s = [], []
+    A_s: list[float] = []
+    B_s: list[float] = []
     for _ in range(n_boot):
         chosen = np.unique(rng.choice(uniq, size=uniq.size, replace=True))
         m = np.isin(runs, chosen)
@@ -164,9 +180,10 @@ def envelope(batch: Batch, metric: str | None = None, *, method: str = "hull", n
         B_s.append(_loglinear(C_all[sel], D_all[sel])[0])
     if not batch.has_checkpoints:
         notes.append("final points only: the envelope is over runs, not curves")
-    return OptimalLaw("envelope", a, percentile_ci(A_s), b, percentile_ci(B_s), float(np.exp(ca)), float(np.exp(cb)), label, len(pts),
-                      tuple(notes), pts.assign(value=pts[batch.metric(metric).name]),
-                      {"method": method, "points_fitted": int(used.size), "runs_on_envelope": sorted(map(str, pts["run"].unique())), "n_boot": n_boot})
+    return OptimalLaw("envelope", a, percentile_ci(A_s), b, percentile_ci(B_s), float(np.exp(ca)), float(np.exp(cb)), label,
+                      len(pts), tuple(notes), pts.assign(value=pts[batch.metric(metric).name]),
+                      {"method": method, "points_fitted": int(used.size),
+                       "runs_on_envelope": sorted(map(str, pts["run"].unique())), "n_boot": n_boot})
 
 
 def _isoflop_points(f: pd.DataFrame, has_ckpt: bool, tol: float, n_budgets: int) -> pd.DataFrame:
@@ -185,7 +202,7 @@ def _isoflop_points(f: pd.DataFrame, has_ckpt: bool, tol: float, n_budgets: int)
     # Curves: read every run at shared budgets (log-log interpolation within its range), as Porian et al. do.
     lo, hi = np.log(f["C"].min()), np.log(f["C"].max())
     budgets = np.exp(np.linspace(lo, hi, n_budgets + 2)[1:-1])
-    rows = []
+    rows: list[dict[str, Any]] = []
     for run, g in f.sort_values("C").groupby("run", sort=False):
         c = np.log(g["C"].to_numpy())
         e = np.log(g["err"].to_numpy())
@@ -197,19 +214,20 @@ def _isoflop_points(f: pd.DataFrame, has_ckpt: bool, tol: float, n_budgets: int)
     return pd.DataFrame(rows)
 
 
-def _parabola_minima(pts: pd.DataFrame, weights: np.ndarray | None = None, min_sizes: int = 3):
+def _parabola_minima(pts: pd.DataFrame, weights: FloatArray | None = None,
+                     min_sizes: int = 3) -> list[tuple[float, float | None, str]]:
     """Per budget: (C, N at the parabola's minimum or None, why it is not interior or "")."""
-    res = []
+    res: list[tuple[float, float | None, str]] = []
     logn_all = np.log(pts["N"].to_numpy())
     loge_all = np.log(pts["err"].to_numpy())
     w_all = np.ones(len(pts)) if weights is None else weights
-    for bid, idx in pts.groupby("budget_id").indices.items():
+    for idx in pts.groupby("budget_id").indices.values():
         w = w_all[idx]
         keep = w > 0
         n, e, w = logn_all[idx][keep], loge_all[idx][keep], w[keep]
         if np.unique(n).size < min_sizes:
             continue
-        c2, c1, c0 = np.polyfit(n, e, 2, w=np.sqrt(w))
+        c2, c1, _ = np.polyfit(n, e, 2, w=np.sqrt(w))
         B = float(pts["budget"].iat[idx[0]])
         if c2 <= 0:
             res.append((B, None, "no minimum (curvature <= 0)"))
@@ -235,7 +253,7 @@ def isoflop(batch: Batch, metric: str | None = None, *, tol: float = 0.1, n_budg
     if len(interior) < 3:
         msg = (f"only {len(interior)} budget(s) with an interior optimum (3 needed)" if minima
                else "no compute budget is shared by 3 or more model sizes")
-        return OptimalLaw("isoflop", None, None, None, None, None, None, label, len(interior), tuple([msg] + notes), pts,
+        return OptimalLaw("isoflop", None, None, None, None, None, None, label, len(interior), (msg, *notes), pts,
                           {"budgets": len(minima)})
     Cs = np.array([B for B, _ in interior])
     Ns = np.array([n for _, n in interior])
@@ -245,7 +263,8 @@ def isoflop(batch: Batch, metric: str | None = None, *, tol: float = 0.1, n_budg
     rng = np.random.default_rng(seed)
     runs = pts["run"].to_numpy()
     uniq = np.unique(runs)
-    A_s, B_s = [], []
+    A_s: list[float] = []
+    B_s: list[float] = []
     inv = np.unique(runs, return_inverse=True)[1]
     for _ in range(n_boot):
         w = np.bincount(rng.integers(0, uniq.size, uniq.size), minlength=uniq.size)[inv].astype(float)
@@ -255,9 +274,10 @@ def isoflop(batch: Batch, metric: str | None = None, *, tol: float = 0.1, n_budg
         c_, n_ = np.array([m[0] for m in mins]), np.array([m[1] for m in mins])
         A_s.append(_loglinear(c_, n_)[0])
         B_s.append(_loglinear(c_, c_ / (k * n_) / scale)[0])
-    minima_tab = [{"C": B, "N_opt": n, "D_opt": None if n is None else B / (k * n) / scale, "note": why} for B, n, why in minima]
-    return OptimalLaw("isoflop", a, percentile_ci(A_s), b, percentile_ci(B_s), float(np.exp(ca)), float(np.exp(cb)), label, len(interior),
-                      tuple(notes), pts, {"minima": minima_tab, "interpolated": bool(batch.has_checkpoints)})
+    minima_tab = [{"C": B, "N_opt": n, "D_opt": None if n is None else B / (k * n) / scale, "note": why}
+                  for B, n, why in minima]
+    return OptimalLaw("isoflop", a, percentile_ci(A_s), b, percentile_ci(B_s), float(np.exp(ca)), float(np.exp(cb)), label,
+                      len(interior), tuple(notes), pts, {"minima": minima_tab, "interpolated": bool(batch.has_checkpoints)})
 
 
 def parametric(fit: FitResult, *, k: float = 6.0, data_scale: float = 1.0, data_label: str = "D") -> OptimalLaw:
@@ -288,10 +308,13 @@ class Comparison:
     sentence: str
 
     def summary(self) -> dict[str, Any]:
-        return jsonable({"C_ref": self.C_ref, "agree_intervals": self.agree_intervals, "agree_order": self.agree_order,
-                         "sentence": self.sentence,
-                         "not_applicable": {k: list(v.notes) for k, v in self.laws.items() if not v.ok},
-                         "N_opt_at_C_ref": {k: float(v.N_opt(self.C_ref)) for k, v in self.laws.items() if v.ok}})
+        out: dict[str, Any] = jsonable({
+            "C_ref": self.C_ref, "agree_intervals": self.agree_intervals, "agree_order": self.agree_order,
+            "sentence": self.sentence,
+            "not_applicable": {k: list(v.notes) for k, v in self.laws.items() if not v.ok},
+            "N_opt_at_C_ref": {k: float(v.N_opt(self.C_ref)) for k, v in self.laws.items() if v.ok},
+        })
+        return out
 
     def _repr_html_(self) -> str:
         return display.html(self)
@@ -312,12 +335,14 @@ def compare(laws: dict[str, OptimalLaw], C_ref: float) -> Comparison:
     order = bool(ratio < 3.0)  # same order of magnitude of N_opt at the reference budget
     a_vals = ", ".join(f"{k} {v.a:.3f}" for k, v in ok.items())
     if overlap and order:
-        s = f"The approaches agree: exponent a is {a_vals}, with overlapping 95% intervals, and N_opt at C={C_ref:.3g} is within {ratio:.2g}x across them."
+        s = (f"The approaches agree: exponent a is {a_vals}, with overlapping 95% intervals, "
+             f"and N_opt at C={C_ref:.3g} is within {ratio:.2g}x across them.")
     else:
         parts = []
         if overlap is False:
             parts.append("their 95% intervals on a do not overlap")
         if not order:
             parts.append(f"N_opt at C={C_ref:.3g} differs by {ratio:.2g}x")
-        s = f"The approaches disagree: exponent a is {a_vals}; " + " and ".join(parts or ["intervals are missing"]) + ". Trust the optimum only as far as the approaches agree."
+        s = (f"The approaches disagree: exponent a is {a_vals}; " + " and ".join(parts or ["intervals are missing"])
+             + ". Trust the optimum only as far as the approaches agree.")
     return Comparison(laws, C_ref, overlap, order, s)

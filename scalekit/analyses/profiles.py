@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import display
 from ..data.batch import Batch
@@ -38,6 +39,8 @@ __all__ = [
     "profile_curve",
     "target_value",
 ]
+
+FloatArray = npt.NDArray[np.float64]
 
 
 def flops_factor(batch: Batch) -> float:
@@ -70,13 +73,14 @@ class Target:
     note: str
 
     def summary(self) -> dict[str, Any]:
-        return jsonable(self.__dict__)
+        out: dict[str, Any] = jsonable(self.__dict__)
+        return out
 
     def _repr_html_(self) -> str:
         return display.html(self)
 
 
-def _cheapest(p: dict[str, np.ndarray], R: np.ndarray):
+def _cheapest(p: dict[str, FloatArray], R: FloatArray) -> tuple[FloatArray, FloatArray]:
     a, b = p["alpha"], p["beta"]
     with np.errstate(divide="ignore", invalid="ignore"):
         x = R * b / (a + b)
@@ -110,7 +114,7 @@ def cheapest_for_target(fit: FitResult, value: float, *, k: float = 6.0, improve
     return Target(improvement, value, True, N, D, C, Nci, Dci, Cci, mult, "")
 
 
-def profile_curve(fit: FitResult, value: float, N: np.ndarray) -> np.ndarray:
+def profile_curve(fit: FitResult, value: float, N: FloatArray) -> FloatArray:
     """D needed at each N to reach ``value`` (NaN where no D suffices)."""
     p = param_arrays(fit)
     R = to_error(value, fit.direction, fit.bound) - p["E"] - p["A"] * np.power(N, -p["alpha"])
@@ -133,13 +137,14 @@ class Allocation:
     capped: bool = False
 
     def summary(self) -> dict[str, Any]:
-        return jsonable(self.__dict__)
+        out: dict[str, Any] = jsonable(self.__dict__)
+        return out
 
     def _repr_html_(self) -> str:
         return display.html(self)
 
 
-def _value(fit: FitResult, p: dict[str, np.ndarray], N: Any, D: Any) -> Any:
+def _value(fit: FitResult, p: dict[str, FloatArray], N: npt.ArrayLike, D: npt.ArrayLike) -> FloatArray:
     return fit.to_metric(law_error(p, N, D))
 
 
@@ -147,9 +152,9 @@ def optimal_allocation(fit: FitResult, C: float, *, k: float = 6.0, max_params: 
     """Approach-3 optimum at budget C (N capped at ``max_params`` if given)."""
     p = param_arrays(fit)
     N = float(optimal_N(p, C, k))
-    capped = max_params is not None and max_params < N
-    if capped:
-        N = float(max_params)
+    capped = False
+    if max_params is not None and max_params < N:
+        capped, N = True, float(max_params)
     D = C / (k * N)
     val = float(_value(fit, p, N, D))
     Nci = Dci = vci = None
@@ -176,8 +181,9 @@ class Cap:
     allocations: tuple[Allocation, ...]
 
     def summary(self) -> dict[str, Any]:
-        return jsonable({**{k: v for k, v in self.__dict__.items() if k != "allocations"},
-                         "allocations": [a.summary() for a in self.allocations]})
+        out: dict[str, Any] = jsonable({**{k: v for k, v in self.__dict__.items() if k != "allocations"},
+                                        "allocations": [a.summary() for a in self.allocations]})
+        return out
 
     def _repr_html_(self) -> str:
         return display.html(self)

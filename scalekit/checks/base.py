@@ -8,7 +8,7 @@ sentence on why it matters, numeric evidence and a remedy. Thresholds come from
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,14 +44,16 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        return jsonable({"check": self.check, "severity": self.severity, "metric": self.metric, "title": self.title,
-                         "message": self.message, "why": self.why, "remedy": self.remedy, "evidence": self.evidence})
+        out: dict[str, Any] = jsonable({
+            "check": self.check, "severity": self.severity, "metric": self.metric, "title": self.title,
+            "message": self.message, "why": self.why, "remedy": self.remedy, "evidence": self.evidence})
+        return out
 
     def _repr_html_(self) -> str:
         return display.html(self)
 
 
-def severity_counts(findings: Any) -> dict[str, int]:
+def severity_counts(findings: Iterable[Finding | dict[str, Any]]) -> dict[str, int]:
     """How many findings of each severity; takes Findings or their summary() dicts."""
     c = {s: 0 for s in SEVERITIES}
     for f in findings:
@@ -76,7 +78,7 @@ class Context:
     flagged: dict[str, str] = field(default_factory=dict)
 
 
-def error_of(spec: MetricSpec, values: Any) -> FloatArray:
+def error_of(spec: MetricSpec, values: npt.ArrayLike) -> FloatArray:
     """A metric's values as the error the laws model, as a float array (never a pandas Series)."""
     return np.asarray(spec.to_error(np.asarray(values, dtype=float)), dtype=float)
 

@@ -19,7 +19,8 @@ def check_excluded(ctx: Context, o: Thresholds) -> list[Finding]:
         "excluded_runs", sev, None, "Runs excluded from every analysis",
         f"{len(runs)} run(s) were left out: " + "; ".join(f"{e.run}: {e.reason}" for e in b.excluded[:5])
         + (" ..." if len(runs) > 5 else ""),
-        "Diverged runs often cluster at large sizes or high learning rates; leaving them out silently biases the law toward what trained well.",
+        "Diverged runs often cluster at large sizes or high learning rates; leaving them out silently biases the law "
+        "toward what trained well.",
         "Check the listed runs' training logs; rerun them or keep them out knowingly.",
         {"runs": runs, "reasons": [e.reason for e in b.excluded]},
     )]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..analyses.metric import MetricAnalysis
@@ -21,20 +23,21 @@ def refit_without(ctx: Context, ma: MetricAnalysis, drop: set[str], n_boot: int)
     if keep.sum() < fit.nfree + 3 or np.unique(fit.x[keep, 0]).size < 3 or np.unique(fit.x[keep, 1]).size < 2:
         return None
     return fit_curve(fit.x[keep], fit.y[keep], form=fit.form, metric=fit.metric, direction=fit.direction, bound=fit.bound,
-                     groups=fit.groups[keep], n_boot=n_boot, seed=0, loss=fit.method["loss"], delta=fit.method["delta"] or 1e-3)
+                     groups=fit.groups[keep], n_boot=n_boot, seed=0, loss=fit.method["loss"],
+                     delta=fit.method["delta"] or 1e-3)
 
 
 def check_extrapolation(ctx: Context, o: Thresholds) -> list[Finding]:
     """Refit without the largest-compute or largest-model runs and predict them: a law that misses them does not extrapolate."""
     b = ctx.batch
-    out = []
+    out: list[Finding] = []
     fin = b.finals()
     fin = fin[~fin["run"].isin(list(ctx.flagged))]
     if len(fin) < 8:
         return []
     for ma in fitted(ctx):
-        results = {}
-        k = max(2, int(round(o.holdout_fraction * len(fin))))
+        results: dict[str, dict[str, Any]] = {}
+        k = max(2, round(o.holdout_fraction * len(fin)))
         by_c = set(fin.sort_values("C")["run"].iloc[-k:].astype(str))
         by_n = set(fin.loc[np.isclose(fin["N"], fin["N"].max(), rtol=0.02), "run"].astype(str))
         for label, held in (("largest compute", by_c), ("largest model", by_n)):
@@ -48,8 +51,9 @@ def check_extrapolation(ctx: Context, o: Thresholds) -> list[Finding]:
             obs = h[ma.name].to_numpy()
             rel = (pr.value - obs) / obs
             inside = (obs >= pr.lo) & (obs <= pr.hi) if pr.lo is not None else np.ones_like(obs, dtype=bool)
-            results[label] = {"runs": list(map(str, h["run"])), "relative_error": rel.tolist(), "mean_abs_error": float(np.mean(np.abs(rel))),
-                              "inside_interval": inside.tolist(), "coverage": float(inside.mean())}
+            results[label] = {"runs": list(map(str, h["run"])), "relative_error": rel.tolist(),
+                              "mean_abs_error": float(np.mean(np.abs(rel))), "inside_interval": inside.tolist(),
+                              "coverage": float(inside.mean())}
         bad = {k_: v for k_, v in results.items()
                if v["mean_abs_error"] > max(o.noise_k * ctx.sigma[ma.name], o.extrapolation_min_error)
                and v["coverage"] < o.extrapolation_min_coverage}
@@ -57,10 +61,14 @@ def check_extrapolation(ctx: Context, o: Thresholds) -> list[Finding]:
             continue
         worst = max(v["mean_abs_error"] for v in bad.values())
         out.append(Finding(
-            "extrapolation", "critical" if worst > o.extrapolation_critical else "warning", ma.name, "The law does not extrapolate to held-out larger runs",
-            "; ".join(f"refitted without the {k_} runs ({', '.join(v['runs'][:4])}), it misses them by {v['mean_abs_error']:.1%} on average, "
-                      f"{sum(v['inside_interval'])} of {len(v['runs'])} inside the 95% prediction interval" for k_, v in bad.items()) + ".",
-            "Scaling laws are used to extrapolate; a law that cannot predict the runs it already has beyond its fitting range will not predict the next size.",
+            "extrapolation", "critical" if worst > o.extrapolation_critical else "warning", ma.name,
+            "The law does not extrapolate to held-out larger runs",
+            "; ".join(f"refitted without the {k_} runs ({', '.join(v['runs'][:4])}), it misses them by "
+                      f"{v['mean_abs_error']:.1%} on average, "
+                      f"{sum(v['inside_interval'])} of {len(v['runs'])} inside the 95% prediction interval"
+                      for k_, v in bad.items()) + ".",
+            "Scaling laws are used to extrapolate; a law that cannot predict the runs it already has beyond its fitting range "
+            "will not predict the next size.",
             "Fit a form that bends (see broken_law), narrow the claim to the range fitted, or add runs between the largest ones.",
             {"backtests": results, "noise": ctx.sigma[ma.name], "excluded_as_explained": sorted(ctx.flagged)}))
     return out
@@ -69,7 +77,7 @@ def check_extrapolation(ctx: Context, o: Thresholds) -> list[Finding]:
 def check_extreme_bias(ctx: Context, o: Thresholds) -> list[Finding]:
     """Runs much smaller or cheaper than the best run and nearly as good: the envelope's bias toward extreme models."""
     b = ctx.batch
-    out = []
+    out: list[Finding] = []
     for ma in ctx.metrics.values():
         env = ma.optimal.get("envelope")
         fin = b.finals()
@@ -78,7 +86,7 @@ def check_extreme_bias(ctx: Context, o: Thresholds) -> list[Finding]:
             continue
         best = b.best_run(ma.name, exclude=ctx.flagged)
         e_best = float(error_of(ma.spec, best["value"]))
-        cand = []
+        cand: list[dict[str, Any]] = []
         for _, r in fin.iterrows():
             if r["run"] == best["run"]:
                 continue
@@ -87,7 +95,8 @@ def check_extreme_bias(ctx: Context, o: Thresholds) -> list[Finding]:
             cheaper = r["C"] <= best["C"] / o.extreme_factor
             if e <= e_best * (1 + o.envelope_tol) and (smaller or cheaper):
                 cand.append({"run": str(r["run"]), "value": float(r[ma.name]), "N": float(r["N"]), "C": float(r["C"]),
-                             "worse_by": e / e_best - 1, "N_ratio": best["N"] / float(r["N"]), "C_ratio": best["C"] / float(r["C"])})
+                             "worse_by": e / e_best - 1, "N_ratio": best["N"] / float(r["N"]),
+                             "C_ratio": best["C"] / float(r["C"])})
         if not cand:
             continue
         cand.sort(key=lambda c: c["C"])
@@ -95,9 +104,10 @@ def check_extreme_bias(ctx: Context, o: Thresholds) -> list[Finding]:
         out.append(Finding(
             "extreme_bias", "warning" if both else "info", ma.name, "Cheaper models nearly as good as the envelope's choice",
             f"The best run {best['run']} (N={best['N']:.3g}, C={best['C']:.3g}) is matched within {o.envelope_tol:.0%} by "
-            + "; ".join(f"{c['run']} ({c['N_ratio']:.1f}x smaller, {c['C_ratio']:.1f}x less compute, {c['worse_by']:+.2%})" for c in cand[:5]) + ".",
-            "The envelope keeps only the extreme model at each budget, so a law fitted to it recommends sizes that cost more than a "
-            "nearly-as-good alternative already trained.",
+            + "; ".join(f"{c['run']} ({c['N_ratio']:.1f}x smaller, {c['C_ratio']:.1f}x less compute, {c['worse_by']:+.2%})"
+                        for c in cand[:5]) + ".",
+            "The envelope keeps only the extreme model at each budget, so a law fitted to it recommends sizes that cost more "
+            "than a nearly-as-good alternative already trained.",
             "Weigh these runs against the law's recommendation where inference cost or latency matters.",
             {"best": best, "candidates": cand, "tolerance": o.envelope_tol}))
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..analyses.grid import levels
@@ -13,10 +15,12 @@ __all__ = ["check_identifiability"]
 
 def check_identifiability(ctx: Context, o: Thresholds) -> list[Finding]:
     """Too few sizes, a narrow data range, intervals wider than the estimate, or strongly correlated parameters."""
-    out = []
+    out: list[Finding] = []
     for ma in fitted(ctx):
         f = ma.fit
-        problems, ev = [], {}
+        assert f is not None  # fitted() yields only metrics with a law
+        problems: list[str] = []
+        ev: dict[str, Any] = {}
         nN, nD = levels(f.x[:, 0]).size, levels(f.x[:, 1]).size
         rngD = float(f.x[:, 1].max() / f.x[:, 1].min())
         ev.update({"distinct_N": nN, "distinct_D": nD, "D_range": rngD})
@@ -28,7 +32,8 @@ def check_identifiability(ctx: Context, o: Thresholds) -> list[Finding]:
             problems.append(f"data spans only {rngD:.1f}x")
         for k in ("alpha", "beta", "E"):
             if f.ci and f.ci[k][1] - f.ci[k][0] > abs(f.params[k]):
-                problems.append(f"the 95% interval of {k} ({f.ci[k][0]:.3g} to {f.ci[k][1]:.3g}) is wider than the estimate {f.params[k]:.3g}")
+                problems.append(f"the 95% interval of {k} ({f.ci[k][0]:.3g} to {f.ci[k][1]:.3g}) "
+                                f"is wider than the estimate {f.params[k]:.3g}")
         for k in ("alpha", "beta"):
             if f.params[k] < 0.02 or f.params[k] > o.exponent_range:
                 problems.append(f"{k} = {f.params[k]:.3g} is at the edge of plausible values")
@@ -50,7 +55,8 @@ def check_identifiability(ctx: Context, o: Thresholds) -> list[Finding]:
             out.append(Finding(
                 "identifiability", "warning", ma.name, "Exponents poorly identified",
                 "; ".join(problems) + ".",
-                "With too few sizes or too narrow a data range, many parameter sets fit equally well and the exponents (and every "
-                "optimum derived from them) are not pinned down.",
-                "Add model sizes and data scales spanning at least 10x each; quote the intervals, not the point estimates.", ev))
+                "With too few sizes or too narrow a data range, many parameter sets fit equally well and the exponents "
+                "(and every optimum derived from them) are not pinned down.",
+                "Add model sizes and data scales spanning at least 10x each; quote the intervals, not the point estimates.",
+                ev))
     return out

@@ -18,10 +18,11 @@ def check_not_converged(ctx: Context, o: Thresholds) -> list[Finding]:
     b = ctx.batch
     if not b.has_checkpoints:
         return []
-    out = []
+    out: list[Finding] = []
     for ma in fitted(ctx):
+        assert ma.fit is not None  # fitted() yields only metrics with a law
         p, spec, sig = ma.fit.params, ma.spec, ctx.sigma[ma.name]
-        rows = []
+        rows: list[dict[str, Any]] = []
         for run, g in b.frame[np.isfinite(b.frame[ma.name])].groupby("run", sort=False):
             if ctx.flagged.get(str(run)) == "overfitting":  # already explained
                 continue
@@ -41,8 +42,8 @@ def check_not_converged(ctx: Context, o: Thresholds) -> list[Finding]:
             law = p["E"] + p["A"] * N ** -p["alpha"] + p["B"] * Dm ** -p["beta"]
             s_law = float(-p["beta"] * p["B"] * Dm ** -p["beta"] / law)
             if s_obs < s_law - o.noise_k * se and s_obs < s_law * (1 + o.slope_excess) and s_obs < -o.noise_k * se:
-                rows.append({"run": str(run), "N": N, "D_end": float(g["D"].iloc[-1]), "tail_slope": s_obs, "law_slope": s_law,
-                             "z": (s_obs - s_law) / se, "final": float(g[ma.name].iloc[-1])})
+                rows.append({"run": str(run), "N": N, "D_end": float(g["D"].iloc[-1]), "tail_slope": s_obs,
+                             "law_slope": s_law, "z": (s_obs - s_law) / se, "final": float(g[ma.name].iloc[-1])})
         if not rows:
             continue
         for r in rows:
@@ -56,8 +57,9 @@ def check_not_converged(ctx: Context, o: Thresholds) -> list[Finding]:
             "A run stopped before it converged reports a worse final value than the model can reach, so the law and the "
             "envelope understate that size.",
             "Train these runs longer (or with a schedule that anneals), or leave them out of the fit.",
-            {"runs": [r["run"] for r in rows], "tail_slope": [r["tail_slope"] for r in rows], "law_slope": [r["law_slope"] for r in rows],
-             "z": [r["z"] for r in rows], "N": [r["N"] for r in rows], "D_end": [r["D_end"] for r in rows],
+            {"runs": [r["run"] for r in rows], "tail_slope": [r["tail_slope"] for r in rows],
+             "law_slope": [r["law_slope"] for r in rows], "z": [r["z"] for r in rows], "N": [r["N"] for r in rows],
+             "D_end": [r["D_end"] for r in rows],
              "noise": ctx.sigma[ma.name], "runs_plotted": [r["run"] for r in rows][:4]}))
     return out
 
@@ -79,7 +81,7 @@ def inversions(ctx: Context, metric: str, o: Thresholds, *, along: str = "N", sk
     lv = levels(f[fixed].to_numpy())
     li = level_index(f[fixed].to_numpy(), lv)
     thr = max(o.noise_k * ctx.sigma[metric] * np.sqrt(2), o.min_effect)
-    out = []
+    out: list[dict[str, Any]] = []
     for j in range(len(lv)):
         g = f[li == j].sort_values(along)
         if g[along].nunique() < 2:
@@ -110,19 +112,21 @@ def turns_up(ctx: Context, metric: str, run: str, o: Thresholds) -> float | None
 def check_overfitting(ctx: Context, o: Thresholds) -> list[Finding]:
     """Larger models worse than smaller ones at a data scale, with a rising curve or a growing train/eval gap."""
     b = ctx.batch
-    out = []
+    out: list[Finding] = []
     for name, spec in b.metrics.items():
         if name not in ctx.sigma:
             continue
         partner = train_partner(b, name)
         fin = b.finals().set_index("run")
-        rows = []
+        rows: list[dict[str, Any]] = []
         for inv in inversions(ctx, name, o):
             rise = turns_up(ctx, name, inv["larger"], o)
-            gap = None
+            gap: dict[str, float] | None = None
             if partner is not None:
-                gap = {r: float(error_of(spec, fin.loc[r, name]) - error_of(spec, fin.loc[r, partner])) for r in (inv["smaller"], inv["larger"])}
-                grows = gap[inv["larger"]] - gap[inv["smaller"]] > o.noise_k * ctx.sigma[name] * abs(float(fin.loc[inv["smaller"], name]))
+                gap = {r: float(error_of(spec, fin.loc[r, name]) - error_of(spec, fin.loc[r, partner]))
+                       for r in (inv["smaller"], inv["larger"])}
+                grows = (gap[inv["larger"]] - gap[inv["smaller"]]
+                         > o.noise_k * ctx.sigma[name] * abs(float(fin.loc[inv["smaller"], name])))
             else:
                 grows = False
             if rise is not None or grows:
@@ -136,20 +140,22 @@ def check_overfitting(ctx: Context, o: Thresholds) -> list[Finding]:
                 g = fin[li == j].sort_values("N")
                 if g["N"].nunique() < 3:
                     continue
-                gap = error_of(spec, g[name]) - error_of(spec, g[partner])
+                gaps = error_of(spec, g[name]) - error_of(spec, g[partner])
                 scale = float(np.median(np.abs(error_of(spec, g[name]))))
                 # the largest model's gap against the others' typical gap, and growing with size overall
-                if gap[-1] - np.median(gap[:-1]) > o.noise_k * ctx.sigma[name] * scale * 2 and np.corrcoef(np.log(g["N"]), gap)[0, 1] > 0.5:
+                if (gaps[-1] - np.median(gaps[:-1]) > o.noise_k * ctx.sigma[name] * scale * 2
+                        and np.corrcoef(np.log(g["N"]), gaps)[0, 1] > 0.5):
                     run = str(g["run"].iloc[-1])
                     if not any(r["larger"] == run for r in rows):
-                        rows.append({"D": float(lv[j]), "smaller": str(g["run"].iloc[0]), "larger": run, "N_smaller": float(g["N"].iloc[0]),
-                                     "N_larger": float(g["N"].iloc[-1]), "worse_by": None, "rise_from_best": None,
-                                     "gap": {str(g["run"].iloc[0]): float(gap[0]), run: float(gap[-1])}})
+                        rows.append({"D": float(lv[j]), "smaller": str(g["run"].iloc[0]), "larger": run,
+                                     "N_smaller": float(g["N"].iloc[0]), "N_larger": float(g["N"].iloc[-1]),
+                                     "worse_by": None, "rise_from_best": None,
+                                     "gap": {str(g["run"].iloc[0]): float(gaps[0]), run: float(gaps[-1])}})
         if not rows:
             continue
         for r in rows:
             ctx.flagged.setdefault(r["larger"], "overfitting")
-        parts = []
+        parts: list[str] = []
         for r in rows:
             s = f"{r['larger']} (N={r['N_larger']:.3g}) at D={r['D']:.3g}"
             if r["worse_by"] is not None:

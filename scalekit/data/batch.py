@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -125,7 +126,7 @@ class Batch:
             "notes": list(self.notes),
         }
 
-    def best_run(self, metric: str | None = None, exclude: Any = ()) -> dict[str, Any]:
+    def best_run(self, metric: str | None = None, exclude: Iterable[str] = ()) -> dict[str, Any]:
         """The final point with the best value of ``metric`` (runs in ``exclude`` left out)."""
         spec = self.metric(metric)
         fin = self.finals()

@@ -37,7 +37,8 @@ def resolve_columns(raw: pd.DataFrame, cfg: BatchConfig, src: str) -> dict[str, 
     found: dict[str, str] = {}
     for key, col in cfg.columns.items():
         if key not in ALIASES:
-            raise ConfigError(f"{key!r} is not a canonical column; expected one of {list(ALIASES)}", source=cfg.source or src, key="columns")
+            raise ConfigError(f"{key!r} is not a canonical column; expected one of {list(ALIASES)}",
+                              source=cfg.source or src, key="columns")
         if col not in raw.columns:
             raise BatchValidationError(src, f"the config maps {key!r} to a column that is not in the table", column=col,
                                        expected=f"one of {list(map(str, raw.columns))}")

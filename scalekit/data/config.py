@@ -144,7 +144,8 @@ def _parse_metrics(raw: Any, source: str | None) -> list[dict[str, Any]]:
     if isinstance(raw, str):
         raw = [raw]
     if isinstance(raw, dict):
-        raw = [dict({"name": k}, **(v or {})) if isinstance(v, dict) or v is None else {"name": k, "direction": v} for k, v in raw.items()]
+        raw = [dict({"name": k}, **(v or {})) if isinstance(v, dict) or v is None else {"name": k, "direction": v}
+               for k, v in raw.items()]
     if not isinstance(raw, (list, tuple)):
         raise ConfigError(f"got {raw!r}; expected a list of metric names or of {{name, direction, bound}} mappings",
                           source=source, key="metrics")
@@ -160,7 +161,8 @@ def _parse_metrics(raw: Any, source: str | None) -> list[dict[str, Any]]:
         if d is not None:
             d = {"lower": "min", "higher": "max", "minimize": "min", "maximize": "max"}.get(str(d), str(d))
             if d not in ("min", "max"):
-                raise ConfigError(f"metric {m['name']!r}: direction {m['direction']!r} is not 'min' or 'max'", source=source, key="metrics")
+                raise ConfigError(f"metric {m['name']!r}: direction {m['direction']!r} is not 'min' or 'max'",
+                                  source=source, key="metrics")
         b = m.get("bound")
         items.append(
             {"name": str(m["name"]), "column": str(m.get("column", m["name"])), "direction": d,
@@ -177,7 +179,7 @@ def find_config_file(data_path: Path) -> Path | None:
     return None
 
 
-class _NoAliasLoader(yaml.SafeLoader):
+class _NoAliasLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no type stubs here: its classes are Any
     """Safe YAML that refuses aliases: an alias bomb expands to gigabytes from a few lines."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsInt
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..exceptions import BatchValidationError, ConfigError
@@ -24,7 +25,8 @@ from .slug import slugify
 
 __all__ = ["load_batch"]
 
-LineOf = Callable[[int], int]
+LineOf = Callable[[SupportsInt], int]  # 0-based row position (int or numpy integer) -> row number a user sees
+FloatArray = npt.NDArray[np.float64]
 
 
 def load_batch(source: str | Path | pd.DataFrame, **config: Any) -> Batch:
@@ -68,21 +70,21 @@ def load_batch(source: str | Path | pd.DataFrame, **config: Any) -> Batch:
         cfg = read_config(cfg_path) if cfg_path else BatchConfig(source=None)
     cfg = cfg.merged(config) if config else cfg
 
-    def line_of(i: int) -> int:
+    def line_of(i: SupportsInt) -> int:
         return int(i) + offset
 
     default_name = Path(src).stem if src != "<DataFrame>" else "batch"
     return _validate(raw, src, cfg, line_of, cfg.name or default_name)
 
 
-def _numeric(raw: pd.DataFrame, col: str, src: str, line_of, what: str, *, positive: bool = True) -> np.ndarray:
+def _numeric(raw: pd.DataFrame, col: str, src: str, line_of: LineOf, what: str, *, positive: bool = True) -> FloatArray:
     vals = pd.to_numeric(raw[col], errors="coerce")
     bad = vals.isna() & raw[col].notna()
     if bad.any():
         rows = [line_of(i) for i in np.flatnonzero(bad.to_numpy())]
         sample = raw[col][bad].iloc[0]
         raise BatchValidationError(src, f"non-numeric value {sample!r}", column=col, rows=rows, expected=what)
-    arr = vals.to_numpy(dtype=float)  # float: 6ND overflows int64 at LLM scale
+    arr: FloatArray = vals.to_numpy(dtype=float)  # float: 6ND overflows int64 at LLM scale
     missing = np.flatnonzero(np.isnan(arr))
     if missing.size:
         raise BatchValidationError(src, "missing value", column=col, rows=[line_of(i) for i in missing], expected=what)
@@ -94,7 +96,7 @@ def _numeric(raw: pd.DataFrame, col: str, src: str, line_of, what: str, *, posit
     return arr
 
 
-def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of, name: str) -> Batch:
+def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, name: str) -> Batch:
     if len(raw) == 0:
         raise BatchValidationError(src, "the table has no rows", expected="one row per run or per (run, checkpoint)")
     raw = raw.rename(columns=lambda c: str(c))
@@ -104,7 +106,8 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of, name: str)
 
     if "params" not in cols:
         raise BatchValidationError(src, "missing the model-size column", column="params",
-                                   expected=f"a column named one of {ALIASES['params'][:6]} (or map it under `columns:`); the table has {available}")
+                                   expected=f"a column named one of {ALIASES['params'][:6]} (or map it under `columns:`); "
+                                   f"the table has {available}")
     N = _numeric(raw, cols["params"], src, line_of, "a positive parameter count")
     flops = _numeric(raw, cols["flops"], src, line_of, "positive FLOPs") if "flops" in cols else None
 
@@ -117,7 +120,7 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of, name: str)
         D = _numeric(raw, cols["samples"], src, line_of, "a positive sample count")
         data_unit = "samples"
     elif ("steps" in cols or "step" in cols) and "batch_size" in cols:
-        scol = cols.get("steps", cols.get("step"))
+        scol = cols["steps"] if "steps" in cols else cols["step"]
         steps = _numeric(raw, scol, src, line_of, "a positive step count")
         bs = _numeric(raw, cols["batch_size"], src, line_of, "a positive batch size")
         D = steps * bs
@@ -132,7 +135,8 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of, name: str)
                                    f"(or map one under `columns:`); the table has {available}")
 
     if cfg.compute == "flops" and flops is None:
-        raise ConfigError("compute: flops was asked for but the table has no FLOPs column", source=cfg.source or src, key="compute")
+        raise ConfigError("compute: flops was asked for but the table has no FLOPs column", source=cfg.source or src,
+                          key="compute")
     if flops is not None and cfg.compute != "6ND":
         C, compute = flops, f"flops column {cols['flops']!r}"
     else:
@@ -144,7 +148,8 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of, name: str)
             else np.zeros(len(raw)))
     if has_ckpt and (step < 0).any():
         bad = np.flatnonzero(step < 0)
-        raise BatchValidationError(src, "negative step", column=cols["step"], rows=[line_of(i) for i in bad], expected="steps >= 0")
+        raise BatchValidationError(src, "negative step", column=cols["step"], rows=[line_of(i) for i in bad],
+                                   expected="steps >= 0")
     frame = pd.DataFrame({"N": N, "D": D, "C": C, "step": step})
     for key in ("group", "version"):
         if key in cols:
@@ -176,8 +181,9 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of, name: str)
         vals = pd.to_numeric(raw[m.column], errors="coerce")
         bad = vals.isna() & raw[m.column].notna()
         if bad.any():
-            raise BatchValidationError(src, f"non-numeric value {raw[m.column][bad].iloc[0]!r} in metric {m.name!r}", column=m.column,
-                                       rows=[line_of(i) for i in np.flatnonzero(bad.to_numpy())], expected="numbers")
+            raise BatchValidationError(src, f"non-numeric value {raw[m.column][bad].iloc[0]!r} in metric {m.name!r}",
+                                       column=m.column, rows=[line_of(i) for i in np.flatnonzero(bad.to_numpy())],
+                                       expected="numbers")
         frame[m.name] = vals.to_numpy(dtype=float)
 
     # diverged runs: inf anywhere, or NaN in a lower-is-better metric (a loss that blew up)
@@ -195,7 +201,8 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of, name: str)
             which = [m.name for m in metrics.values() if not np.isfinite(first[m.name])]
             at = f" at step {first['step']:.0f}" if has_ckpt else ""
             rows_r = tuple(int(x) for x in frame.loc[frame["run"] == r, "_line"])
-            excluded.append(Exclusion(str(r), f"diverged: {', '.join(which)} is {first[which[0]]}{at} (row {int(first['_line'])})", rows_r))
+            reason = f"diverged: {', '.join(which)} is {first[which[0]]}{at} (row {int(first['_line'])})"
+            excluded.append(Exclusion(str(r), reason, rows_r))
         frame = frame[~frame["run"].isin(bad_runs)]
 
     # bounds of higher-is-better metrics
@@ -213,14 +220,14 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of, name: str)
             raise BatchValidationError(src, f"metric {m.name!r} is outside its bound ({v[bad[0]]:g})", column=m.column,
                                        rows=frame["_line"].to_numpy()[bad].tolist(), expected=what)
         if m.direction == "max" and (v == m.bound).any():
-            raise BatchValidationError(src, f"metric {m.name!r} reaches its bound exactly, leaving no error to fit", column=m.column,
-                                       rows=frame["_line"].to_numpy()[np.flatnonzero(v == m.bound)].tolist(),
+            raise BatchValidationError(src, f"metric {m.name!r} reaches its bound exactly, leaving no error to fit",
+                                       column=m.column, rows=frame["_line"].to_numpy()[np.flatnonzero(v == m.bound)].tolist(),
                                        expected=f"values strictly below {m.bound:g}, or a larger bound")
     if frame.empty:
         raise BatchValidationError(src, "every run was excluded as diverged", expected="at least some finite metric values")
     if frame["N"].nunique() < 2:
-        raise BatchValidationError(src, f"too few distinct model sizes to fit anything ({frame['N'].nunique()})", column=cols["params"],
-                                   expected="at least 2 distinct sizes (3 or more for a two-variable law)")
+        raise BatchValidationError(src, f"too few distinct model sizes to fit anything ({frame['N'].nunique()})",
+                                   column=cols["params"], expected="at least 2 distinct sizes (3 or more for a two-variable law)")
     for m in metrics.values():
         if frame[m.name].isna().all():
             raise BatchValidationError(src, f"metric {m.name!r} has no values", column=m.column, expected="numbers")
@@ -236,13 +243,15 @@ def _resolve_metrics(raw: pd.DataFrame, cols: dict[str, str], cfg: BatchConfig, 
     if declared is None:
         candidates = [c for c in raw.columns if c not in used and pd.api.types.is_numeric_dtype(raw[c])]
         if not candidates:
-            raise BatchValidationError(src, "no metric columns", expected="at least one numeric column besides N, D, C, run and step")
+            raise BatchValidationError(src, "no metric columns",
+                                       expected="at least one numeric column besides N, D, C, run and step")
         unknown = [c for c in candidates if infer_direction(c) is None]
         if unknown:
-            raise BatchValidationError(src, "cannot tell which way is better for numeric column(s) " + ", ".join(map(repr, unknown)),
-                                       column=unknown[0],
+            raise BatchValidationError(src, "cannot tell which way is better for numeric column(s) "
+                                       + ", ".join(map(repr, unknown)), column=unknown[0],
                                        expected="metric names that say their direction (loss, error, ade, map, acc, ...), or "
-                                       "`metrics:` in the config with `direction: min|max`, or `ignore:` for columns that are not metrics")
+                                       "`metrics:` in the config with `direction: min|max`, "
+                                       "or `ignore:` for columns that are not metrics")
         declared = tuple({"name": c, "column": c, "direction": None, "bound": None} for c in candidates)
     for m in declared:
         if m["column"] not in raw.columns:

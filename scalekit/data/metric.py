@@ -20,13 +20,13 @@ __all__ = ["MetricSpec", "from_error", "infer_direction", "to_error"]
 _MIN_WORDS = ("loss", "error", "err", "ade", "fde", "ppl", "perplexity", "bpb", "nll", "wer", "cer")
 _MAX_WORDS = {"map", "acc", "accuracy", "auc", "f1", "iou", "precision", "recall", "score"}
 
-ArrayOrFloat = TypeVar("ArrayOrFloat", float, npt.NDArray[np.float64], Any)
+ArrayOrFloat = TypeVar("ArrayOrFloat", float, npt.NDArray[np.float64])
 
 
 def to_error(values: ArrayOrFloat, direction: str, bound: float | None) -> ArrayOrFloat:
     """Metric values to the positive, lower-is-better quantity the laws model."""
     if direction == "max":
-        return (bound if bound is not None else 1.0) - values  # type: ignore[no-any-return]
+        return (bound if bound is not None else 1.0) - values
     return values
 
 

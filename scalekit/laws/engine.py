@@ -16,9 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from ..exceptions import FitError
 from .forms import LawForm
+
+FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.intp]
+BoolArray = npt.NDArray[np.bool_]
 
 _LAMBDA0 = 1e-3
 _LAMBDA_MAX = 1e12
@@ -29,38 +34,38 @@ class Problem:
     """A law, the data in log space, and the loss."""
 
     form: LawForm
-    logx: np.ndarray  # (n, V)
-    logy: np.ndarray  # (n,)
+    logx: FloatArray  # (n, V)
+    logy: FloatArray  # (n,)
     delta: float  # Huber threshold; np.inf gives squared error (0.5 r^2)
 
     def __post_init__(self) -> None:
         self.V = self.form.design(self.logx)
         n, p = self.logx.shape[0], self.form.n_params
         K = self.form.n_terms
-        # Hessian blocks: sum_i c_i V_ik V_il^T for symmetric pairs (k <= l), kept compact
+        # Hessian blocks: sum_i c_i V_ik V_ij^T for symmetric pairs (k <= j), kept compact
         # as the nonzero columns only, since each V_k has at most two nonzero columns.
-        self._pairs = []
+        self._pairs: list[tuple[int, int, IndexArray, FloatArray]] = []
         for k in range(K):
-            for l in range(k, K):
-                outer = np.einsum("np,nq->npq", self.V[k], self.V[l])
-                if k != l:
-                    outer = outer + np.einsum("np,nq->npq", self.V[l], self.V[k])
+            for j in range(k, K):
+                outer = np.einsum("np,nq->npq", self.V[k], self.V[j])
+                if k != j:
+                    outer = outer + np.einsum("np,nq->npq", self.V[j], self.V[k])
                 flat = outer.reshape(n, p * p)
                 nz = np.flatnonzero(np.any(flat != 0, axis=0))
-                self._pairs.append((k, l, nz, np.ascontiguousarray(flat[:, nz])))
-        self._gnz = []
+                self._pairs.append((k, j, nz, np.ascontiguousarray(flat[:, nz])))
+        self._gnz: list[tuple[IndexArray, FloatArray]] = []
         for k in range(K):
             nz = np.flatnonzero(np.any(self.V[k] != 0, axis=0))
             self._gnz.append((nz, np.ascontiguousarray(self.V[k][:, nz])))
 
     @property
     def n(self) -> int:
-        return self.logy.shape[0]
+        return int(self.logy.shape[0])
 
-    def residuals(self, theta: np.ndarray) -> np.ndarray:
+    def residuals(self, theta: FloatArray) -> FloatArray:
         return self.form.log_predict(theta, self.logx) - self.logy
 
-    def _softmax(self, theta: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _softmax(self, theta: FloatArray) -> tuple[FloatArray, list[FloatArray]]:
         # Terms as a list of (B, n) arrays: numpy reductions over a short last axis are slow.
         us = [theta @ v.T for v in self.V]
         if len(us) == 1:
@@ -75,19 +80,20 @@ class Problem:
         inv = 1.0 / s
         return m + np.log(s), [e * inv for e in es]
 
-    def _rho(self, r: np.ndarray) -> np.ndarray:
+    def _rho(self, r: FloatArray) -> FloatArray:
         d = self.delta
         if np.isinf(d):
             return 0.5 * r * r
         a = np.abs(r)
         return np.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d))
 
-    def objective(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
+    def objective(self, theta: FloatArray, w: FloatArray) -> FloatArray:
         """Summed (weighted) loss for each row of theta (B, P); w is (B, n) or (n,)."""
         lse, _ = self._softmax(theta)
-        return np.einsum("bn,bn->b", np.broadcast_to(w, lse.shape), self._rho(lse - self.logy))
+        f: FloatArray = np.einsum("bn,bn->b", np.broadcast_to(w, lse.shape), self._rho(lse - self.logy))
+        return f
 
-    def derivatives(self, theta: np.ndarray, w: np.ndarray):
+    def derivatives(self, theta: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Objective, gradient (B, P) and exact Hessian (B, P, P)."""
         B, P = theta.shape
         lse, p = self._softmax(theta)
@@ -105,9 +111,9 @@ class Problem:
         wp = [wpsi * pk for pk in p]
         for k, (nz, vk) in enumerate(self._gnz):
             g[:, nz] += wp[k] @ vk
-        for k, l, nz, blk in self._pairs:
-            c = cgg * p[k] * p[l]
-            if k == l:
+        for k, j, nz, blk in self._pairs:
+            c = cgg * p[k] * p[j]
+            if k == j:
                 c = c + wp[k]
             H[:, nz] += c @ blk
         return f, g, H.reshape(B, P, P)
@@ -115,16 +121,16 @@ class Problem:
 
 @dataclass
 class Solution:
-    theta: np.ndarray  # (B, P)
-    f: np.ndarray  # (B,)
-    converged: np.ndarray  # (B,) bool
+    theta: FloatArray  # (B, P)
+    f: FloatArray  # (B,)
+    converged: BoolArray  # (B,) bool
     iterations: int
 
 
 def minimize(
     prob: Problem,
-    theta0: np.ndarray,
-    w: np.ndarray | None = None,
+    theta0: npt.ArrayLike,
+    w: FloatArray | None = None,
     *,
     max_iter: int = 300,
     ftol: float = 1e-13,
@@ -146,7 +152,8 @@ def minimize(
     converged = np.zeros(B, dtype=bool)
     eye = np.eye(P)
     it = 0
-    for it in range(1, max_iter + 1):
+    while it < max_iter:
+        it += 1
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
@@ -173,7 +180,7 @@ def minimize(
     return Solution(theta=theta, f=f, converged=converged, iterations=it)
 
 
-def projection_starts(prob: Problem, grid: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+def projection_starts(prob: Problem, grid: FloatArray, weights: FloatArray | None = None) -> FloatArray:
     """Starting points by variable projection.
 
     For fixed exponents the law is linear in its coefficients, so for each row of ``grid``
@@ -210,13 +217,13 @@ def projection_starts(prob: Problem, grid: np.ndarray, weights: np.ndarray | Non
     return theta
 
 
-def exponent_grid(n_exp: int, lo: float = 0.05, hi: float = 1.6, size: int = 16) -> np.ndarray:
+def exponent_grid(n_exp: int, lo: float = 0.05, hi: float = 1.6, size: int = 16) -> FloatArray:
     vals = np.linspace(lo, hi, size)
     mesh = np.meshgrid(*([vals] * n_exp), indexing="ij")
     return np.stack([m.ravel() for m in mesh], axis=1)
 
 
-def hoffmann_grid(form: LawForm) -> np.ndarray:
+def hoffmann_grid(form: LawForm) -> FloatArray:
     """The 4500-point initialisation grid of Hoffmann et al. (2022), for the two-variable law."""
     if form.name != "two_var":
         raise FitError("the Hoffmann grid is defined for the two-variable law only", form=form.name)

@@ -8,7 +8,6 @@ space; :meth:`FitResult.to_metric` brings them back to the metric's scale.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,8 +16,8 @@ from .result import FitResult
 
 __all__ = ["Params", "frontier_error", "law_error", "law_metric", "optimal_N", "param_arrays"]
 
-Params = Mapping[str, Any]  # name -> float or array of draws
 FloatArray = npt.NDArray[np.float64]
+Params = Mapping[str, float | FloatArray]  # name -> float or array of draws
 
 
 def param_arrays(fit: FitResult, draws: bool = False) -> dict[str, FloatArray]:
@@ -32,7 +31,7 @@ def param_arrays(fit: FitResult, draws: bool = False) -> dict[str, FloatArray]:
     return {k: np.asarray(fit.params[k], dtype=float) for k in names}
 
 
-def law_error(p: Params, N: Any, D: Any) -> FloatArray:
+def law_error(p: Params, N: npt.ArrayLike, D: npt.ArrayLike) -> FloatArray:
     """E + A N^-alpha + B D^-beta, broadcasting parameters against points.
 
     >>> float(law_error({"E": 1.0, "A": 1.0, "B": 1.0, "alpha": 1.0, "beta": 1.0}, 2.0, 4.0))
@@ -44,7 +43,7 @@ def law_error(p: Params, N: Any, D: Any) -> FloatArray:
         return np.asarray(p["E"] + p["A"] / np.power(N, p["alpha"]) + p["B"] / np.power(D, p["beta"]), dtype=float)
 
 
-def law_metric(fit: FitResult, N: Any, D: Any, *, draws: bool = False) -> FloatArray:
+def law_metric(fit: FitResult, N: npt.ArrayLike, D: npt.ArrayLike, *, draws: bool = False) -> FloatArray:
     """The fitted law at (N, D) on the metric's own scale (over the bootstrap draws if ``draws``)."""
     p = param_arrays(fit, draws)
     if draws:
@@ -52,14 +51,14 @@ def law_metric(fit: FitResult, N: Any, D: Any, *, draws: bool = False) -> FloatA
     return np.asarray(fit.to_metric(law_error(p, np.ravel(N), np.ravel(D))), dtype=float)
 
 
-def optimal_N(p: Params, C: Any, k: float = 6.0) -> FloatArray:
+def optimal_N(p: Params, C: npt.ArrayLike, k: float = 6.0) -> FloatArray:
     """Compute-optimal N at budget C for the law with C = k N D (Hoffmann et al. 2022, eq. 4)."""
     a, b = np.asarray(p["alpha"]), np.asarray(p["beta"])
     G = np.power(a * p["A"] / (b * p["B"]), 1 / (a + b))
     return np.asarray(G * np.power(np.asarray(C, dtype=float) / k, b / (a + b)), dtype=float)
 
 
-def frontier_error(p: Params, C: Any, k: float = 6.0) -> FloatArray:
+def frontier_error(p: Params, C: npt.ArrayLike, k: float = 6.0) -> FloatArray:
     """The law's value (error space) at the compute-optimal allocation for budget C."""
     N = optimal_N(p, C, k)
     D = np.asarray(C, dtype=float) / (k * N)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..data.batch import Batch
@@ -26,14 +27,14 @@ __all__ = ["fit_curve", "fit_law"]
 
 
 def fit_curve(
-    x: Any,
-    y: Any,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
     *,
     form: str | LawForm = "power",
     metric: str = "y",
     direction: str = "min",
     bound: float | None = None,
-    groups: Any = None,
+    groups: npt.ArrayLike | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     loss: str = "huber",
@@ -65,15 +66,19 @@ def fit_curve(
         raise FitError(f"form {f.name!r} takes {len(f.variables)} variable(s), got {X.shape[1]}", metric=metric)
     err = to_error(yv, direction, bound)
     ok = np.isfinite(err) & (err > 0) & np.all(np.isfinite(X) & (X > 0), axis=1)
-    groups = np.asarray([str(i) for i in range(len(yv))] if groups is None else groups).astype(str)
+    labels = np.asarray([str(i) for i in range(len(yv))] if groups is None else groups).astype(str)
     exc = list(excluded)
     for i in np.flatnonzero(~ok):
-        why = "missing value" if not np.isfinite(yv[i]) else ("at or beyond the bound" if direction == "max" else "non-positive value")
-        exc.append({"run": str(groups[i]), "reason": f"{metric}: {why}"})
-    X, err, yv, groups = X[ok], err[ok], yv[ok], groups[ok]
+        if not np.isfinite(yv[i]):
+            why = "missing value"
+        else:
+            why = "at or beyond the bound" if direction == "max" else "non-positive value"
+        exc.append({"run": str(labels[i]), "reason": f"{metric}: {why}"})
+    X, err, yv, labels = X[ok], err[ok], yv[ok], labels[ok]
     n = len(err)
     if n < f.n_params + 1:
-        raise FitError(f"{n} usable points cannot determine the {f.n_params} parameters of {f.formula}", metric=metric, form=f.name)
+        raise FitError(f"{n} usable points cannot determine the {f.n_params} parameters of {f.formula}",
+                       metric=metric, form=f.name)
     for j, v in enumerate(f.variables):
         if np.unique(X[:, j]).size < 2:
             raise FitError(f"variable {v} takes a single value; it cannot be fitted", metric=metric, form=f.name)
@@ -97,7 +102,7 @@ def fit_curve(
     boot_theta = stderr = ci = covar = None
     if n_boot > 0:
         rng = np.random.default_rng(seed)
-        uniq, inv = np.unique(groups, return_inverse=True)
+        uniq, inv = np.unique(labels, return_inverse=True)
         counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot).astype(float)
         w = counts[:, inv]
         # Resamples need 4-5 digits, not 13: a looser stop saves iterations.
@@ -127,11 +132,11 @@ def fit_curve(
         params={kk: float(v) for kk, v in zip(f.param_names, f.natural(theta))},
         stderr=stderr, ci=ci, covar=covar, objective=fbest, ndata=n, nfree=k, residuals=res,
         aic=float(ll_term + 2 * k), bic=float(ll_term + k * np.log(n)), success=success, message=message,
-        excluded=tuple(exc), method=method, x=X, y=yv, groups=groups, theta=theta, boot_theta=boot_theta,
+        excluded=tuple(exc), method=method, x=X, y=yv, groups=labels, theta=theta, boot_theta=boot_theta,
     )
 
 
-def _starting_points(prob: engine.Problem, starts: str, n_starts: int) -> np.ndarray:
+def _starting_points(prob: engine.Problem, starts: str, n_starts: int) -> npt.NDArray[np.floating[Any]]:
     f = prob.form
     if f.n_terms == 1:  # pure power law: linear in log space, least squares is the start
         A = np.column_stack([np.ones(prob.n), -prob.logx[:, f.terms[0].variable]])

@@ -17,10 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from ..exceptions import ConfigError
 
 __all__ = ["FORMS", "POWER", "SATURATING", "TWO_VAR", "LawForm", "forms", "get_form"]
+
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -70,10 +73,10 @@ class LawForm:
         exps = [self.terms[k].exponent for k in self.exp_terms]
         return tuple(coefs) + tuple(e for e in exps if e is not None)
 
-    def design(self, logx: np.ndarray) -> list[np.ndarray]:
+    def design(self, logx: FloatArray) -> list[FloatArray]:
         """Per term, the (n, P) matrix V_k with u_k = V_k @ theta."""
         n = logx.shape[0]
-        out = []
+        out: list[FloatArray] = []
         for k, t in enumerate(self.terms):
             v = np.zeros((n, self.n_params))
             v[:, k] = 1.0
@@ -83,10 +86,10 @@ class LawForm:
             out.append(v)
         return out
 
-    def natural(self, theta: np.ndarray) -> np.ndarray:
+    def natural(self, theta: FloatArray) -> FloatArray:
         """Internal vectors (..., P) to published parameters (..., P) in ``param_names`` order."""
         theta = np.asarray(theta, dtype=float)
-        cols = {}
+        cols: dict[str, FloatArray] = {}
         for k, t in enumerate(self.terms):
             cols[t.natural_coef] = np.exp(theta[..., k])
             if t.exponent is not None:
@@ -94,7 +97,7 @@ class LawForm:
                 cols[t.exponent] = t.sign * theta[..., j]
         return np.stack([cols[name] for name in self.param_names], axis=-1)
 
-    def internal(self, params: dict[str, float]) -> np.ndarray:
+    def internal(self, params: dict[str, float]) -> FloatArray:
         """Published parameters (dict) to the internal vector."""
         theta = np.zeros(self.n_params)
         for k, t in enumerate(self.terms):
@@ -103,7 +106,7 @@ class LawForm:
                 theta[self.n_terms + self.exp_terms.index(k)] = params[t.exponent] / t.sign
         return theta
 
-    def log_predict(self, theta: np.ndarray, logx: np.ndarray) -> np.ndarray:
+    def log_predict(self, theta: FloatArray, logx: FloatArray) -> FloatArray:
         """log y for internal params ``theta`` (..., P) at ``logx`` (n, V); returns (..., n)."""
         theta = np.asarray(theta, dtype=float)
         us = [theta @ v.T for v in self.design(logx)]
@@ -114,9 +117,10 @@ def _coef_order(name: str) -> int:
     return {"E": 0, "A": 1, "B": 2, "G": 0}.get(name, 9)
 
 
-def _lse(u: np.ndarray) -> np.ndarray:
-    m = u.max(axis=-1)
-    return m + np.log(np.exp(u - m[..., None]).sum(axis=-1))
+def _lse(u: FloatArray) -> FloatArray:
+    m: FloatArray = u.max(axis=-1)
+    total: FloatArray = np.exp(u - m[..., None]).sum(axis=-1)
+    return m + np.log(total)
 
 
 TWO_VAR = LawForm(

@@ -3,31 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import display
-from ..data.metric import from_error
+from ..data.metric import ArrayOrFloat, from_error
 from ..exceptions import FitError
 from ..jsonsafe import jsonable
 from .forms import LawForm
 
 __all__ = ["FitResult", "Prediction"]
 
+FloatArray = npt.NDArray[np.float64]
+
 
 @dataclass(frozen=True)
 class Prediction:
     """Predicted values with an interval (``lo``, ``hi`` at ``level``)."""
 
-    value: np.ndarray
-    lo: np.ndarray | None
-    hi: np.ndarray | None
+    value: FloatArray
+    lo: FloatArray | None
+    hi: FloatArray | None
     level: float
     kind: str  # "confidence" (the law) or "prediction" (a new run, with scatter)
 
     def summary(self) -> dict[str, Any]:
-        return jsonable({"value": self.value, "lo": self.lo, "hi": self.hi, "level": self.level, "kind": self.kind})
+        out: dict[str, Any] = jsonable({"value": self.value, "lo": self.lo, "hi": self.hi, "level": self.level,
+                                        "kind": self.kind})
+        return out
 
     def _repr_html_(self) -> str:
         return display.html(self)
@@ -71,29 +76,36 @@ class FitResult:
     params: dict[str, float]
     stderr: dict[str, float] | None
     ci: dict[str, tuple[float, float]] | None
-    covar: np.ndarray | None
+    covar: FloatArray | None
     objective: float
     ndata: int
     nfree: int
-    residuals: np.ndarray
+    residuals: FloatArray
     aic: float
     bic: float
     success: bool
     message: str
     excluded: tuple[dict[str, Any], ...]
     method: dict[str, Any]
-    x: np.ndarray = field(repr=False)  # (n, V) natural scale
-    y: np.ndarray = field(repr=False)  # (n,) metric scale
-    groups: np.ndarray = field(repr=False)  # (n,) run label per point
-    theta: np.ndarray = field(repr=False)
-    boot_theta: np.ndarray | None = field(repr=False, default=None)
+    x: FloatArray = field(repr=False)  # (n, V) natural scale
+    y: FloatArray = field(repr=False)  # (n,) metric scale
+    groups: npt.NDArray[np.str_] = field(repr=False)  # (n,) run label per point
+    theta: FloatArray = field(repr=False)
+    boot_theta: FloatArray | None = field(repr=False, default=None)
 
     # --- predictions -------------------------------------------------------------------
-    def to_metric(self, err: Any) -> Any:
+    def to_metric(self, err: ArrayOrFloat) -> ArrayOrFloat:
         """Values of the fitted error quantity back on the metric's own scale."""
         return from_error(err, self.direction, self.bound)
 
-    def predict(self, *x: Any, interval: str | None = None, level: float = 0.95, seed: int = 0):
+    @overload
+    def predict(self, *x: npt.ArrayLike, interval: None = None, level: float = 0.95, seed: int = 0) -> FloatArray: ...
+    @overload
+    def predict(self, *x: npt.ArrayLike, interval: str, level: float = 0.95, seed: int = 0) -> Prediction: ...
+
+    def predict(
+        self, *x: npt.ArrayLike, interval: str | None = None, level: float = 0.95, seed: int = 0
+    ) -> FloatArray | Prediction:
         """The law at the given point(s), on the metric's own scale.
 
         Parameters
@@ -110,11 +122,12 @@ class FitResult:
         """
         arrs = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in x])
         if len(arrs) != len(self.form.variables):
-            raise FitError(f"predict takes {len(self.form.variables)} argument(s) {self.form.variables}", form=self.form.name)
+            raise FitError(f"predict takes {len(self.form.variables)} argument(s) {self.form.variables}",
+                           form=self.form.name)
         shape = arrs[0].shape
         logx = np.log(np.stack([a.ravel() for a in arrs], axis=1))
         err = np.exp(self.form.log_predict(self.theta, logx))
-        value = self.to_metric(err).reshape(shape)
+        value: FloatArray = self.to_metric(err).reshape(shape)
         if interval is None:
             return value
         if self.boot_theta is None:
@@ -131,7 +144,7 @@ class FitResult:
         lo, hi = np.minimum(lo, hi).reshape(shape), np.maximum(lo, hi).reshape(shape)
         return Prediction(value, lo, hi, level, interval)
 
-    def param_draws(self) -> np.ndarray | None:
+    def param_draws(self) -> FloatArray | None:
         """Bootstrap draws of the published parameters, shape (n_boot, nfree)."""
         return None if self.boot_theta is None else self.form.natural(self.boot_theta)
 
@@ -142,7 +155,7 @@ class FitResult:
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe dict: the ``fits`` entry of summary.json."""
-        return jsonable({
+        out: dict[str, Any] = jsonable({
             "metric": self.metric,
             "direction": self.direction,
             "bound": self.bound,
@@ -163,6 +176,7 @@ class FitResult:
             "excluded": list(self.excluded),
             "method": self.method,
         })
+        return out
 
     def report(self) -> str:
         """Plain-text fit report, in the manner of lmfit's ``fit_report()``."""

@@ -53,7 +53,8 @@ class MetricComparison:
     sentence: str
 
     def summary(self) -> dict[str, Any]:
-        return jsonable(self.__dict__)  # type: ignore[no-any-return]
+        out: dict[str, Any] = jsonable(self.__dict__)
+        return out
 
     def _repr_html_(self) -> str:
         return display.html(self)
@@ -87,7 +88,9 @@ def compare_summaries(summaries: list[Summary], *, gain_tolerance: float = 0.5) 
             gains[r["batch"]] = float((v1 - v0) / v0) if r["direction"] == "max" else float((v0 - v1) / v0)
         g = np.array(list(gains.values()))
         comparable = bool(np.all(g > 0) and (g.max() - g.min()) <= gain_tolerance * g.max()) if g.size else None
-        parts = [f"Exponents {'agree within their 95% intervals' if exp_agree else 'differ beyond their 95% intervals' if exp_agree is False else 'have no intervals to compare'}"]
+        verdict = ("agree within their 95% intervals" if exp_agree else
+                   "differ beyond their 95% intervals" if exp_agree is False else "have no intervals to compare")
+        parts = [f"Exponents {verdict}"]
         bad = [b for b, ok in holds.items() if not ok]
         parts.append("the law holds in every batch" if not bad else f"the law is doubtful in {', '.join(bad)}")
         parts.append(f"gains per 10x compute at C={C:.3g} are " + ", ".join(f"{b} {v:+.2%}" for b, v in gains.items())

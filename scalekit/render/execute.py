@@ -14,7 +14,7 @@ def _renumber(path: Path) -> None:
     """Execution counts from 1, as in a fresh kernel (a warm kernel keeps counting)."""
     import nbformat
 
-    nb = nbformat.read(str(path), as_version=4)
+    nb = nbformat.read(str(path), as_version=4)  # type: ignore[no-untyped-call]  # nbformat.read has no annotations
     n = 0
     for c in nb.cells:
         if c.cell_type == "code" and c.get("execution_count") is not None:
@@ -23,7 +23,7 @@ def _renumber(path: Path) -> None:
             for o in c.outputs:
                 if o.get("output_type") == "execute_result":
                     o["execution_count"] = n
-    nbformat.write(nb, str(path))
+    nbformat.write(nb, str(path))  # type: ignore[no-untyped-call]  # nbformat.write has no annotations
 
 
 def execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path, *, warm_cwd: Path | None = None) -> None:

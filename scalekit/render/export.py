@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from html import escape, unescape
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def add_toc(html: str) -> str:
     entries: list[tuple[int, str, str]] = []
     counter = [0]
 
-    def sub(m: re.Match) -> str:
+    def sub(m: re.Match[str]) -> str:
         level, attrs, inner = int(m.group(1)), m.group(2) or "", m.group(3)
         idm = re.search(r'id="([^"]+)"', attrs)
         if idm:
@@ -52,15 +53,23 @@ def add_toc(html: str) -> str:
     return (head + sep + body).replace("<!--SCALEKIT-TOC-->", toc, 1)
 
 
+def _system_templates() -> list[str]:
+    """nbconvert's own templates where a virtual environment that reuses the system's packages hides them."""
+    base = Path(sys.base_prefix) / "share" / "jupyter" / "nbconvert" / "templates"
+    return [str(base)] if sys.base_prefix != sys.prefix and base.is_dir() else []
+
+
 def export_html(notebook: str | Path, *, show_input: bool = False, title: str | None = None) -> str:
     """The executed notebook as one self-contained HTML page (our template; code hidden by default)."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(str(notebook), as_version=4)
+    nb = nbformat.read(str(notebook), as_version=4)  # type: ignore[no-untyped-call]  # nbformat.read has no annotations
     if title:
         nb.metadata["title"] = title
-    exporter = HTMLExporter(template_name="scalekit_report", extra_template_basedirs=[str(templates_dir())])
+    exporter = HTMLExporter(  # type: ignore[no-untyped-call]  # nbconvert's exporters have an unannotated __init__
+        template_name="scalekit_report", extra_template_basedirs=[str(templates_dir()), *_system_templates()],
+                            extra_template_paths=_system_templates())
     exporter.exclude_input = not show_input
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True

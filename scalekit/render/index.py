@@ -24,7 +24,8 @@ def index_context(results: list[BatchResult], compare: BatchResult | None) -> di
     summaries = []
     for r in results:
         s = r.summary
-        entry: dict[str, Any] = {"name": r.name, "slug": r.slug, "status": r.status, "message": r.message.splitlines()[0] if r.message else "",
+        entry: dict[str, Any] = {"name": r.name, "slug": r.slug, "status": r.status,
+                                 "message": r.message.splitlines()[0] if r.message else "",
                                  "error_link": r.error_link, "seconds": f"{r.seconds:.1f}", "metrics": [], "runs": None,
                                  "counts": None, "has_report": s is not None}
         if s is not None:
@@ -50,7 +51,8 @@ def index_context(results: list[BatchResult], compare: BatchResult | None) -> di
         "batches": batches,
         "failed": sum(1 for b in batches if b["status"] == "failed"),
         "comparisons": comparisons,
-        "compare": None if compare is None else {"status": compare.status, "message": compare.message, "link": compare.error_link},
+        "compare": (None if compare is None else
+                    {"status": compare.status, "message": compare.message, "link": compare.error_link}),
     }
 
 

@@ -52,18 +52,6 @@ class BatchResult:
     summary: Summary | None = field(default=None, repr=False)
 
 
-@dataclass
-class Site:
-    out: Path
-    index: Path
-    results: list[BatchResult]
-    compare: BatchResult | None = None
-
-    @property
-    def ok(self) -> bool:
-        return all(r.status != "failed" for r in self.results) and (self.compare is None or self.compare.status != "failed")
-
-
 def discover_jobs(batches: Sequence[str | Path], *, base_params: dict[str, Any] | None = None) -> list[Job]:
     """Jobs for data files or folders of them; with no batches, the embedded examples.
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import RenderError
+
+if TYPE_CHECKING:
+    from jupyter_client.manager import AsyncKernelManager
 
 __all__ = ["quiet_kernel_manager", "reset_kernel", "shutdown_warm", "warm_kernel"]
 
 
 @functools.cache
-def quiet_kernel_manager():
+def quiet_kernel_manager() -> type[AsyncKernelManager]:
     """A kernel manager whose kernel does not write its own log lines onto our terminal.
 
     Errors in cells reach papermill as messages (and the executed notebook), not through the
@@ -23,7 +27,7 @@ def quiet_kernel_manager():
     from jupyter_client.manager import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             kw.setdefault("stderr", subprocess.DEVNULL)
             kw.setdefault("stdout", subprocess.DEVNULL)
             return await super()._async_launch_kernel(kernel_cmd, **kw)
@@ -40,18 +44,16 @@ _WARM: dict[str, Any] = {}
 def shutdown_warm() -> None:
     km = _WARM.pop("km", None)
     if km is not None:
-        from jupyter_client.utils import run_sync
+        from jupyter_core.utils import run_sync  # what jupyter_client.utils re-exports
 
-        try:
+        with contextlib.suppress(Exception):  # the kernel is gone already
             run_sync(km.shutdown_kernel)(now=True)
-        except Exception:  # the kernel is gone already
-            pass
 
 
-def warm_kernel(cwd: Path):
-    from jupyter_client.utils import run_sync
+def warm_kernel(cwd: Path) -> AsyncKernelManager:
+    from jupyter_core.utils import run_sync  # what jupyter_client.utils re-exports
 
-    km = _WARM.get("km")
+    km: AsyncKernelManager | None = _WARM.get("km")
     if km is not None and run_sync(km.is_alive)():
         return km
     shutdown_warm()
@@ -68,8 +70,8 @@ def warm_kernel(cwd: Path):
     return km
 
 
-def reset_kernel(km, cwd: Path) -> None:
-    from jupyter_client.blocking import BlockingKernelClient
+def reset_kernel(km: AsyncKernelManager, cwd: Path) -> None:
+    from jupyter_client.blocking.client import BlockingKernelClient
 
     kc = BlockingKernelClient()
     kc.load_connection_info(km.get_connection_info())

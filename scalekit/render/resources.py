@@ -16,29 +16,25 @@ from ..exceptions import RenderError
 __all__ = ["compare_notebook", "notebooks_dir", "report_notebook", "report_template_files", "templates_dir"]
 
 
-def _find(package: str, folder: str) -> Path:
-    try:
-        root = resources.files(package)
-        path = Path(str(root))
-        if path.is_dir():
-            return path
-    except (ModuleNotFoundError, TypeError):
-        pass
-    source = Path(__file__).resolve().parents[2] / folder  # a source checkout, not installed
+def _find(folder: str) -> Path:
+    installed = Path(str(resources.files("scalekit").joinpath(folder)))
+    if installed.is_dir():
+        return installed
+    source = Path(__file__).resolve().parents[2] / folder  # a source checkout (editable install)
     if source.is_dir():
         return source
-    raise RenderError(f"scalekit's {folder} folder is missing: looked in the package ({package}) and in {source}; "
+    raise RenderError(f"scalekit's {folder} folder is missing: looked in {installed} and in {source}; "
                       "reinstall scalekit (pip install scalekit)")
 
 
 @cache
 def notebooks_dir() -> Path:
-    return _find("scalekit.notebooks", "notebooks")
+    return _find("notebooks")
 
 
 @cache
 def templates_dir() -> Path:
-    return _find("scalekit.templates", "templates")
+    return _find("templates")
 
 
 def _file(folder: Path, name: str) -> Path:

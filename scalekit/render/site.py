@@ -68,9 +68,10 @@ def render_site(
             from dask.distributed import Client, as_completed
         except ImportError:
             raise RenderError("the dask executor needs dask.distributed: pip install 'scalekit[dask]'") from None
-        with Client(scheduler) as client:
-            futs = [client.submit(render_batch, j, str(out), force, pure=False, key=f"scalekit-{j.slug}-{time.time_ns()}") for j in todo]
-            for i, fut in enumerate(as_completed(futs), 1):
+        with Client(scheduler) as client:  # type: ignore[no-untyped-call]  # distributed's Client has no annotations
+            futs = [client.submit(render_batch, j, str(out), force, pure=False, key=f"scalekit-{j.slug}-{time.time_ns()}")
+                    for j in todo]
+            for i, fut in enumerate(as_completed(futs), 1):  # type: ignore[no-untyped-call]  # nor its as_completed
                 r = fut.result()
                 results.append(r)
                 _progress(i, n, r, progress)

@@ -7,12 +7,13 @@ kernel, a quarter of a batch's render time; seaborn draws the cross-batch compar
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
-from matplotlib.colors import LogNorm
+import numpy.typing as npt
+from matplotlib.colors import LogNorm, Normalize
 
 from ..analyses.grid import Grid
 from ..analyses.metric import MetricAnalysis
@@ -23,6 +24,7 @@ from ..data.batch import Batch
 from ..laws.result import FitResult
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 plt.style.use("seaborn-v0_8-whitegrid" if "seaborn-v0_8-whitegrid" in plt.style.available else "default")
@@ -32,7 +34,7 @@ _EXP = mticker.FuncFormatter(lambda v, _: f"{v:.0e}".replace("e+0", "e").replace
 _SIG = mticker.FuncFormatter(lambda v, _: f"{v:.3g}")
 
 
-def _log(ax, x: bool = True, y: bool = True) -> None:
+def _log(ax: Axes, x: bool = True, y: bool = True) -> None:
     """Log axes with plain tick labels: powers of ten as 1e14, narrow ranges as plain numbers."""
     for on, axis, setter in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
         if not on:
@@ -49,7 +51,7 @@ def _log(ax, x: bool = True, y: bool = True) -> None:
 APPROACH_COLORS = {"envelope": "#1f77b4", "isoflop": "#ff7f0e", "parametric": "#2ca02c"}
 
 
-def _size_norm(N):
+def _size_norm(N: npt.ArrayLike) -> LogNorm:
     return LogNorm(vmin=float(np.min(N)), vmax=float(np.max(N)) * 1.0001)
 
 
@@ -76,6 +78,7 @@ def fit_diagnostics(fit: FitResult) -> Figure:
 def law_contour(ma: MetricAnalysis, batch: Batch) -> Figure:
     """L(N, D) as filled contours, the runs on it, the profile curve at the target and its cheapest point."""
     fit = ma.fit
+    assert fit is not None  # drawn only for a metric with a fitted law
     f = batch.finals()
     n_lo, n_hi = f["N"].min() / 3, f["N"].max() * 10
     d_lo, d_hi = batch.frame["D"].min() / 3, f["D"].max() * 10
@@ -84,17 +87,20 @@ def law_contour(ma: MetricAnalysis, batch: Batch) -> Figure:
     fig, ax = plt.subplots(figsize=(7.5, 5.6))
     cs = ax.contourf(N, D, Z, levels=18, cmap="viridis_r" if ma.spec.direction == "min" else "viridis")
     fig.colorbar(cs, ax=ax, label=f"predicted {ma.name}")
-    ax.contour(N, D, Z, levels=cs.levels[::3], colors="white", linewidths=0.5, alpha=0.6)
-    ax.scatter(f["N"], f["D"], c=f[ma.name], cmap=cs.cmap, norm=cs.norm, edgecolor="k", s=45, zorder=3, label="runs (final)")
+    ax.contour(N, D, Z, levels=np.asarray(cs.levels)[::3], colors="white", linewidths=0.5, alpha=0.6)
+    norm = cs.norm
+    assert isinstance(norm, Normalize)  # a filled contour of one variable has a scalar norm
+    ax.scatter(f["N"], f["D"], c=f[ma.name], cmap=cs.cmap, norm=norm, edgecolor="k", s=45, zorder=3, label="runs (final)")
     k = flops_factor(batch)
     for C in np.geomspace(f["C"].min(), f["C"].max() * 10, 4):
         ax.plot(N[0], C / (k * N[0]), color="grey", lw=0.8, ls=":", zorder=2)
-    if ma.target is not None and ma.target.reachable:
+    t = ma.target
+    if t is not None and t.reachable and t.N is not None and t.D is not None:  # a reachable target has its N and D
         Ns = np.geomspace(n_lo, n_hi, 300)
-        ax.plot(Ns, profile_curve(fit, ma.target.value, Ns), color="crimson", lw=2.2,
-                label=f"profile: {ma.target.improvement:.0%} better ({ma.target.value:.4g})")
-        ax.scatter([ma.target.N], [ma.target.D], marker="*", s=260, color="crimson", edgecolor="white", zorder=4,
-                   label=f"cheapest: N={ma.target.N:.3g}, D={ma.target.D:.3g}")
+        ax.plot(Ns, profile_curve(fit, t.value, Ns), color="crimson", lw=2.2,
+                label=f"profile: {t.improvement:.0%} better ({t.value:.4g})")
+        ax.scatter([t.N], [t.D], marker="*", s=260, color="crimson", edgecolor="white", zorder=4,
+                   label=f"cheapest: N={t.N:.3g}, D={t.D:.3g}")
     ax.set(xlim=(n_lo, n_hi), ylim=(d_lo, d_hi), xlabel="model size N",
            ylabel=f"data D ({batch.data_unit})", title=f"{ma.name}: fitted law, runs, and the profile at the target")
     _log(ax)
@@ -109,7 +115,7 @@ def envelope_figure(ma: MetricAnalysis, batch: Batch) -> Figure:
     ax = axes[0]
     norm = _size_norm(f["N"])
     cmap = plt.get_cmap("plasma")
-    for run, g in f.sort_values("C").groupby("run", sort=False):
+    for _, g in f.sort_values("C").groupby("run", sort=False):
         ax.plot(g["C"], g[ma.name], color=cmap(norm(g["N"].iloc[0])), lw=1.2, alpha=0.8,
                 marker="o" if len(g) == 1 else None, ms=4)
     env = ma.optimal.get("envelope")
@@ -123,7 +129,7 @@ def envelope_figure(ma: MetricAnalysis, batch: Batch) -> Figure:
     ax.set(xlabel="compute C", ylabel=ma.name, title="runs against compute")
     _log(ax)
     Cs = np.geomspace(f["C"].min(), f["C"].max() * 10, 50)
-    for j, (what, fn) in enumerate((("N_opt", "N_opt"), ("D_opt", "D_opt"))):
+    for j, fn in enumerate(("N_opt", "D_opt")):
         ax = axes[1 + j]
         for name, law in ma.optimal.items():
             if not law.ok:
@@ -225,7 +231,7 @@ def checks_figure(finding: Finding, batch: Batch) -> Figure | None:
     return fig
 
 
-def compare_figure(rows: list[dict]) -> Figure:
+def compare_figure(rows: list[dict[str, Any]]) -> Figure:
     """Exponents with 95% intervals, one row per (batch, metric), coloured by batch."""
     import seaborn as sns  # only here: see the module docstring
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["fmt", "fmt_ci"]
@@ -24,6 +25,6 @@ def fmt(x: Any, digits: int = 4) -> str:
     return str(x)
 
 
-def fmt_ci(value: Any, ci: Any) -> str:
+def fmt_ci(value: Any, ci: Sequence[Any] | None) -> str:
     """``value [lo, hi]``, or the value alone when there is no interval."""
     return f"{fmt(value)} [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else fmt(value)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..data.batch import Batch
 from ..data.load import load_batch
@@ -22,6 +22,9 @@ from ..iorw import atomic_write_json
 from ..options import FIELDS, resolve_options
 from ..pipeline.analyze import BatchAnalysis, analyze
 from ..pipeline.summary import Summary, load_summary
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "JOB_PARAMETERS",
@@ -76,7 +79,8 @@ def validate_parameters(namespace: Mapping[str, Any]) -> Parameters:
             raise ConfigError(f"option {name!r}: got {value!r}; allowed: text", source=_SOURCE, key=name)
         job[name] = value
     if not job["batch_path"] and job["example"] not in EXAMPLES:
-        raise ConfigError(f"option 'example': got {job['example']!r}; allowed: one of {list(EXAMPLES)}", source=_SOURCE, key="example")
+        raise ConfigError(f"option 'example': got {job['example']!r}; allowed: one of {list(EXAMPLES)}",
+                          source=_SOURCE, key="example")
     options = {k: namespace[k] for k in (*FIELDS, "thresholds") if namespace.get(k) is not None}
     for key in ("only_metrics", "targets", "budgets"):  # papermill passes a one-item list as the item
         if isinstance(options.get(key), (str, int, float)):
@@ -113,13 +117,13 @@ def run(params: Parameters, batch: Batch) -> BatchAnalysis:
     return analyze(batch, **params.options)
 
 
-def show(fig: Any) -> None:
+def show(fig: Figure | None) -> None:
     """Display a figure once and free it (figures pile up in long notebooks otherwise)."""
     import matplotlib.pyplot as plt
     from IPython.display import display
 
     if fig is not None:
-        display(fig)
+        display(fig)  # type: ignore[no-untyped-call]  # IPython.display.display has no annotations
         plt.close(fig)
 
 

@@ -150,4 +150,6 @@ def _(obj: BatchAnalysis) -> str:
 
 @to_html.register
 def _(obj: MetricAnalysis) -> str:
-    return to_html(obj.fit) if obj.fit is not None else f"<p>{escape(obj.name)}: the law could not be fitted: {escape(obj.fit_error or '')}</p>"
+    if obj.fit is not None:
+        return to_html(obj.fit)
+    return f"<p>{escape(obj.name)}: the law could not be fitted: {escape(obj.fit_error or '')}</p>"

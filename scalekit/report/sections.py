@@ -47,12 +47,13 @@ __all__ = [
 
 def batch_html(batch: Batch) -> str:
     r = batch.ranges()
-    rows = [
+    rows: list[list[Any]] = [
         ["runs", batch.runs], ["rows", batch.rows],
         ["model size N", f"{fmt(r['N'][0])} to {fmt(r['N'][1])} ({batch.frame['N'].nunique()} sizes)"],
         [f"data D ({batch.data_unit})", f"{fmt(r['D'][0])} to {fmt(r['D'][1])}"],
         [f"compute C ({batch.compute})", f"{fmt(r['C'][0])} to {fmt(r['C'][1])}"],
-        ["metrics", ", ".join(f"{m.name} ({'lower' if m.direction == 'min' else 'higher'} is better)" for m in batch.metrics.values())],
+        ["metrics", ", ".join(f"{m.name} ({'lower' if m.direction == 'min' else 'higher'} is better)"
+                              for m in batch.metrics.values())],
         ["excluded runs", len(batch.excluded)],
     ]
     out = table(["", ""], rows, caption=f"Batch {batch.name}")
@@ -83,11 +84,13 @@ def overview(batch: Batch) -> HTML:
 def findings_summary(an: BatchAnalysis) -> HTML:
     c = an.counts()
     if not an.findings:
-        return HTML('<p class="sk-clean">No limitation check fired: within the checks run, the laws below can be used as fitted.</p>')
+        return HTML('<p class="sk-clean">No limitation check fired: within the checks run, '
+                    'the laws below can be used as fitted.</p>')
     items = "".join(
         f'<li class="sk-{escape(f.severity)}"><b>{escape(f.severity)}</b> &mdash; {escape(f.title)}'
         f"{' (' + escape(f.metric) + ')' if f.metric else ''}: {escape(f.message)}</li>" for f in an.findings)
-    return HTML(f"<p>{c['critical']} critical, {c['warning']} warning(s), {c['info']} note(s).</p><ul class='sk-findings'>{items}</ul>")
+    return HTML(f"<p>{c['critical']} critical, {c['warning']} warning(s), {c['info']} note(s).</p>"
+                f"<ul class='sk-findings'>{items}</ul>")
 
 
 def headline(an: BatchAnalysis) -> HTML:
@@ -106,16 +109,21 @@ def headline(an: BatchAnalysis) -> HTML:
 
 def goodness(ma: MetricAnalysis) -> HTML:
     f = ma.fit
+    assert f is not None  # shown only for a metric with a fitted law
     r = f.residuals
-    rows = [["points fitted", f.ndata, f"{f.method.get('points')} checkpoints"], ["objective (summed loss)", f.objective, f.method["loss"]],
-            ["RMSE of log residuals", float(np.sqrt(np.mean(r ** 2))), "about the typical relative error"],
-            ["max |log residual|", float(np.max(np.abs(r))), ""], ["AIC / BIC", f"{f.aic:.1f} / {f.bic:.1f}", "Gaussian, log residuals"],
-            ["converged", f.success, f.message]]
+    rows: list[list[Any]] = [
+        ["points fitted", f.ndata, f"{f.method.get('points')} checkpoints"],
+        ["objective (summed loss)", f.objective, f.method["loss"]],
+        ["RMSE of log residuals", float(np.sqrt(np.mean(r ** 2))), "about the typical relative error"],
+        ["max |log residual|", float(np.max(np.abs(r))), ""],
+        ["AIC / BIC", f"{f.aic:.1f} / {f.bic:.1f}", "Gaussian, log residuals"],
+        ["converged", f.success, f.message]]
     return HTML(table(["", "value", "note"], rows))
 
 
 def method(ma: MetricAnalysis, an: BatchAnalysis) -> HTML:
     f = ma.fit
+    assert f is not None  # shown only for a metric with a fitted law
     m = dict(f.method)
     rows = [[k, json.dumps(v) if isinstance(v, (list, dict)) else v] for k, v in m.items()]
     rows.append(["excluded points", "; ".join(f"{e['run']}: {e['reason']}" for e in f.excluded) or "none"])
@@ -139,8 +147,8 @@ def cap_html(ma: MetricAnalysis) -> HTML:
     tgt = (f"Reaching the target {fmt(c.target_value)} at N = {fmt(c.max_params)} needs D = {fmt(c.D_for_target)} "
            f"(C = {fmt(c.C_for_target)})." if c.D_for_target else
            f"The target {fmt(c.target_value)} cannot be reached at N = {fmt(c.max_params)} with any amount of data.")
-    return HTML(f"<p>With model size capped at N = {fmt(c.max_params)}, the best {escape(ma.name)} reachable with unlimited data is "
-                f"{fmt(c.floor)}{ci}. {tgt}</p>" + allocations_html(list(c.allocations), ma.name))
+    return HTML(f"<p>With model size capped at N = {fmt(c.max_params)}, the best {escape(ma.name)} reachable with "
+                f"unlimited data is {fmt(c.floor)}{ci}. {tgt}</p>" + allocations_html(list(c.allocations), ma.name))
 
 
 def title(batch: Batch) -> HTML:
