@@ -33,6 +33,12 @@ _LAZY = {
     "run_checks": ".checks.registry",
     "Options": ".options",
     "Thresholds": ".options",
+    "inference_optimal": ".analyses.inference",
+    "InferenceOptimum": ".analyses.inference",
+    "total_cost_curve": ".analyses.inference",
+    "fit_loss_to_loss": ".laws.loss_to_loss",
+    "LossToLossFit": ".laws.loss_to_loss",
+    "transfer_backtest": ".laws.loss_to_loss",
 }
 
 __all__ = ["__version__", "ScalekitError", "BatchValidationError", "ConfigError", "FitError", "RenderError", *_LAZY]

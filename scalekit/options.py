@@ -60,6 +60,7 @@ THRESHOLD_FIELDS: dict[str, tuple[float, Rule]] = {
     "envelope_tol": (0.01, Rule("float", "extreme bias: 'nearly as good' means within this fraction of the best run", low=0)),
     "extreme_factor": (2.0, Rule("float", "extreme bias: at least this many times smaller or cheaper", low=1)),
     "transfer_min_diff": (0.05, Rule("float", "transfer: exponents must also differ by this fraction to matter", low=0)),
+    "transfer_map_rmse": (0.01, Rule("float", "transfer: a loss-to-loss map fits when its relative RMSE is at most this", low=0)),
     "transfer_nopt_ratio": (2.0, Rule("float", "transfer: N_opt ratio between metrics that counts as a disagreement", low=1)),
     "marginal_compute_multiple": (10.0, Rule(
         "float", "diminishing returns: target costing more than this many times the best run's compute", low=1)),
@@ -94,6 +95,7 @@ class Thresholds:
     envelope_tol: float = 0.01
     extreme_factor: float = 2.0
     transfer_min_diff: float = 0.05
+    transfer_map_rmse: float = 0.01
     transfer_nopt_ratio: float = 2.0
     marginal_compute_multiple: float = 10.0
     tail_start: float = 0.6
@@ -139,6 +141,10 @@ FIELDS: dict[str, tuple[Any, Rule]] = {
     "max_params": (None, Rule("float", "deployment cap on model size N", low=0, low_open=True, nullable=True)),
     "n_boot_optimal": (200, Rule("int", "bootstrap resamples of the compute-optimal approaches 1 and 2", low=0)),
     "checks": (True, Rule("bool", "run the limitation checks")),
+    "inference_tokens": ((), Rule("floats", "lifetime inference tokens: adds the inference-aware optimum (Sardana et al.)",
+                                  low=0)),
+    "inference_flops_per_token": (2.0, Rule("float", "inference FLOPs per token per parameter (2 N per token)", low=0,
+                                            low_open=True)),
 }
 
 
@@ -173,6 +179,8 @@ class Options:
     max_params: float | None = None
     n_boot_optimal: int = 200
     checks: bool = True
+    inference_tokens: tuple[float, ...] = ()
+    inference_flops_per_token: float = 2.0
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     @property

@@ -14,6 +14,7 @@ from ..laws.fit import fit_law
 from ..laws.result import FitResult
 from ..options import Options
 from .grid import Grid, improvement_grid
+from .inference import CostCurve, InferenceOptimum, inference_optimal, total_cost_curve
 from .optimal import Comparison, OptimalLaw, compare, data_scale, envelope, isoflop, parametric
 from .profiles import (
     Allocation,
@@ -44,6 +45,9 @@ class MetricAnalysis:
     optimal: dict[str, OptimalLaw]
     comparison: Comparison | None
     grid: Grid | None
+    inference: tuple[InferenceOptimum, ...] = ()  # at the headline target, then at each budget; demands inner
+    cost_curve: CostCurve | None = None
+    inference_note: str | None = None
 
     @property
     def name(self) -> str:
@@ -99,4 +103,18 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
             cap = capped_allocation(fit, opts.max_params, budgets_for(batch, opts), k=k, target=tgt.value)
         optimal["parametric"] = parametric(fit, k=k, data_scale=scale, data_label=label)
     comp = compare(optimal, C_ref=float(batch.frame["C"].max()))
-    return MetricAnalysis(spec, fit, err, best, tgt, tlist, allocs, cap, optimal, comp, improvement_grid(batch, spec.name))
+    inference: tuple[InferenceOptimum, ...] = ()
+    curve, note = None, None
+    if opts.inference_tokens and fit is not None and tgt is not None:
+        if not tgt.reachable:
+            note = f"the target {tgt.value:.4g} is beyond the law's floor: no model reaches it"
+        else:
+            demands = list(opts.inference_tokens)
+            f = opts.inference_flops_per_token
+            inference = (inference_optimal(fit, target=tgt.value, inference_tokens=demands, inference_flops_per_token=f, k=k)
+                         + inference_optimal(fit, budgets=list(budgets_for(batch, opts)), inference_tokens=demands,
+                                             inference_flops_per_token=f, k=k))
+            curve = total_cost_curve(fit, target=tgt.value, inference_tokens=sorted({0.0, *demands}),
+                                     inference_flops_per_token=f, k=k)
+    return MetricAnalysis(spec, fit, err, best, tgt, tlist, allocs, cap, optimal, comp, improvement_grid(batch, spec.name),
+                          inference, curve, note)

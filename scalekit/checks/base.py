@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from .. import display
 from ..analyses.metric import MetricAnalysis
+from ..analyses.transfer import Transfer
 from ..data.batch import Batch
 from ..data.metric import MetricSpec
 from ..jsonsafe import jsonable
@@ -76,6 +77,7 @@ class Context:
     metrics: dict[str, MetricAnalysis]
     sigma: dict[str, float]
     flagged: dict[str, str] = field(default_factory=dict)
+    transfers: dict[str, Transfer] = field(default_factory=dict)  # target metric -> map from the primary loss
 
 
 def error_of(spec: MetricSpec, values: npt.ArrayLike) -> FloatArray:

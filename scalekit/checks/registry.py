@@ -7,6 +7,7 @@ the batch-level checks after them leave those runs out and one cause is reported
 from __future__ import annotations
 
 from ..analyses.metric import MetricAnalysis
+from ..analyses.transfer import Transfer
 from ..data.batch import Batch
 from ..exceptions import ConfigError
 from ..options import Thresholds
@@ -37,14 +38,14 @@ CHECKS: tuple[tuple[str, CheckFn], ...] = (
 
 
 def run_checks(batch: Batch, metrics: dict[str, MetricAnalysis], thresholds: Thresholds | None = None, *,
-               only: list[str] | None = None) -> list[Finding]:
+               only: list[str] | None = None, transfers: dict[str, Transfer] | None = None) -> list[Finding]:
     """Run the catalog (or ``only`` some codes) and return the findings, most severe first."""
     codes = [c for c, _ in CHECKS]
     if only is not None and set(only) - set(codes):
         raise ConfigError(f"option 'only': got {sorted(set(only) - set(codes))}; allowed: {codes}", key="only")
     o = thresholds or Thresholds()
     sigma = {name: noise_level(batch, name, ma.fit) for name, ma in metrics.items()}
-    ctx = Context(batch, metrics, sigma)
+    ctx = Context(batch, metrics, sigma, transfers=dict(transfers or {}))
     out: list[Finding] = []
     for code, fn in CHECKS:
         if only is None or code in only:

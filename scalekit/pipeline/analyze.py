@@ -9,11 +9,12 @@ into summary.json.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import display
 from ..analyses.metric import MetricAnalysis, analyze_metric
+from ..analyses.transfer import Transfer, transfer_maps
 from ..checks.base import Finding, severity_counts
 from ..checks.registry import run_checks
 from ..data.batch import Batch
@@ -31,6 +32,7 @@ class BatchAnalysis:
     metrics: dict[str, MetricAnalysis]
     findings: tuple[Finding, ...]
     options: Options
+    transfers: dict[str, Transfer] = field(default_factory=dict)
 
     @property
     def primary(self) -> MetricAnalysis:
@@ -38,7 +40,7 @@ class BatchAnalysis:
 
     def summary(self) -> dict[str, Any]:
         """The summary.json contract (see ``DESIGN.md``): every fitted number and finding, JSON-safe."""
-        return batch_summary(self.batch, self.metrics, self.findings, self.options)
+        return batch_summary(self.batch, self.metrics, self.findings, self.options, self.transfers)
 
     def report(self) -> str:
         """Text summary: the law per metric, the optimum by approach, and the findings."""
@@ -70,5 +72,6 @@ def analyze(batch: Batch, *, options: Options | None = None, **overrides: Any) -
     opts = resolve_options(batch.config.options, options.as_dict() if options else None, overrides)
     names = list(opts.only_metrics) or list(batch.metrics)
     metrics = {batch.metric(n).name: analyze_metric(batch, n, opts) for n in names}
-    findings = tuple(run_checks(batch, metrics, opts.thresholds)) if opts.checks else ()
-    return BatchAnalysis(batch, metrics, findings, opts)
+    transfers = transfer_maps(batch, metrics, opts)
+    findings = tuple(run_checks(batch, metrics, opts.thresholds, transfers=transfers)) if opts.checks else ()
+    return BatchAnalysis(batch, metrics, findings, opts, transfers)

@@ -16,6 +16,7 @@ from typing import Any
 from .. import __version__
 from ..analyses.metric import MetricAnalysis, budgets_for
 from ..analyses.profiles import flops_factor
+from ..analyses.transfer import Transfer
 from ..checks.base import Finding
 from ..data.batch import Batch
 from ..exceptions import ScalekitError
@@ -46,7 +47,7 @@ def _options_block(batch: Batch, opts: Options) -> dict[str, Any]:
 
 
 def batch_summary(batch: Batch, metrics: Mapping[str, MetricAnalysis], findings: tuple[Finding, ...],
-                  opts: Options) -> dict[str, Any]:
+                  opts: Options, transfers: Mapping[str, Transfer] | None = None) -> dict[str, Any]:
     """The summary.json object of one analysed batch (plain JSON: no NaN, null instead)."""
     out: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -73,6 +74,14 @@ def batch_summary(batch: Batch, metrics: Mapping[str, MetricAnalysis], findings:
             out["optimal_comparison"][name] = m.comparison.summary()
         if m.grid is not None:
             out["grid"][name] = m.grid.summary()
+        if m.inference or m.inference_note:
+            out.setdefault("inference", {})[name] = {
+                "inference_tokens": list(opts.inference_tokens), "inference_flops_per_token": opts.inference_flops_per_token,
+                "at_target": [r.summary() for r in m.inference if r.budget is None],
+                "at_budgets": [r.summary() for r in m.inference if r.budget is not None],
+                "cost_curve": None if m.cost_curve is None else m.cost_curve.summary(), "note": m.inference_note}
+    if transfers:
+        out["transfer"] = {target: t.summary() for target, t in transfers.items()}
     result: dict[str, Any] = jsonable(out)
     return result
 

@@ -249,3 +249,20 @@ def compare_figure(rows: list[dict[str, Any]]) -> Figure:
         ax.set(title=key, xlabel=key)
     axes[0].set_yticks(y, labels)
     return fig
+
+
+def inference_cost_figure(ma: MetricAnalysis) -> Figure | None:
+    """Total (training + inference) FLOPs against N along the target's profile curve, one line per inference demand."""
+    curve = ma.cost_curve
+    if curve is None:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.4))
+    colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.85, len(curve.inference_tokens)))
+    for i, (demand, opt) in enumerate(zip(curve.inference_tokens, curve.optima)):
+        ax.plot(curve.N, curve.total_flops[i], color=colors[i], lw=1.8, label=f"{demand:.2g} inference tokens")
+        ax.scatter([opt.N], [opt.total_flops], color=colors[i], edgecolor="k", zorder=3, s=40)
+    ax.set(xlabel="model size N", ylabel="training + inference FLOP",
+           title=f"{ma.name}: total cost of reaching {curve.target:.4g} (dots: the cheapest)")
+    _log(ax)
+    ax.legend(fontsize=8, loc="upper right")
+    return fig

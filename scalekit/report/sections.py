@@ -191,3 +191,39 @@ def comparison_sentence(mc: MetricComparison | None) -> HTML:
     if mc is None:
         return paragraph("No metric was fitted in two or more batches.")
     return paragraph(mc.sentence)
+
+
+def section(title: str) -> HTML:
+    """A section heading for a part of the report shown only when the batch has it."""
+    return HTML(f"<h2>{escape(title)}</h2>")
+
+
+def inference_html(ma: MetricAnalysis) -> HTML:
+    """The inference-aware optimum (Sardana et al. 2024) at the target and at each budget, per inference demand."""
+    if ma.inference_note:
+        return paragraph(f"{ma.name}: {ma.inference_note}.")
+    rows: list[list[Any]] = []
+    for r in ma.inference:
+        where = f"budget C = {fmt(r.budget)}" if r.budget is not None else f"target {fmt(r.target)}"
+        sav = f"{r.saving:.1%}" + (f" [{r.saving_ci[0]:.1%}, {r.saving_ci[1]:.1%}]" if r.saving_ci else "")
+        rows.append([where, r.inference_tokens, fmt_ci(r.N, r.optimum.N_ci), fmt_ci(r.D, r.optimum.D_ci), r.training_flops,
+                     r.inference_flops, r.total_flops, r.compute_optimal.N, r.compute_optimal.total_flops, sav])
+    return HTML(table(["reaching", "inference tokens", "N [95%]", "D [95%]", "training FLOP", "inference FLOP", "total FLOP",
+                       "compute-optimal N", "its total FLOP", "saving [95%]"], rows,
+                      caption=f"{ma.name}: the model that minimises training plus inference compute"))
+
+
+def transfer_html(transfers: dict[str, Any]) -> HTML:
+    """Loss-to-loss maps from the primary loss to the batch's other losses, and how far they hold out."""
+    rows: list[list[Any]] = []
+    for t in transfers.values():
+        if t.map is None:
+            rows.append([t.source, t.target, "–", "–", "–", "–", "–", "–", "–", t.error or "no map"])
+            continue
+        p, bt = t.map.params, t.backtest
+        rows.append([t.source, t.target, p["K"], p["kappa"], p["E_A"], p["E_B"], f"{t.map.rmse:.2%}",
+                     "–" if bt is None else f"{bt.error_via_map:.2%}", "–" if bt is None else f"{bt.error_own_law:.2%}",
+                     "fits" if t.fits_well else "does not fit"])
+    return HTML(table(["source", "target", "K", "kappa", "E_A", "E_B", "RMSE (relative)", "held-out error via map",
+                       "held-out error, own law", "map"], rows,
+                      caption="L_target = K (L_source - E_A)^kappa + E_B, fitted over every run and checkpoint"))

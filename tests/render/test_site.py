@@ -272,3 +272,19 @@ def test_warm_kernel_reset_clears_the_namespace(tmp_path):
         kernels.shutdown_warm()
     pid = lambda p: nbformat.read(p, as_version=4).cells[0].outputs[0]["data"]["text/plain"]
     assert pid(tmp_path / "a.out.ipynb") == pid(tmp_path / "b.out.ipynb")  # the same kernel ran both
+
+
+def test_optional_sections_appear_only_when_the_batch_has_them(example_site, tmp_path):
+    """Loss-to-loss transfer for a batch with several losses; the inference-aware optimum when demand is given."""
+    behavior = (example_site / "behavior" / "report.html").read_text()
+    perception = (example_site / "perception-v1" / "report.html").read_text()
+    assert "Loss-to-loss transfer" in behavior and "Loss-to-loss transfer" not in perception
+    assert "Inference-aware optimum" not in behavior
+    data = tmp_path / "data"
+    small_batch(data, "inf")
+    p = scalekit_cli("report", str(data), "--out", str(tmp_path / "site"), "--n-boot", "40", "--set", "inference_tokens=[1e11,1e13]")
+    assert "rendered" in p.stdout
+    html = (tmp_path / "site" / "inf" / "report.html").read_text()
+    s = json.loads((tmp_path / "site" / "inf" / "summary.json").read_text())
+    assert "Inference-aware optimum" in html and "saving [95%]" in html
+    assert [r["inference_tokens"] for r in s["inference"]["loss"]["at_target"]] == [1e11, 1e13]

@@ -1,0 +1,664 @@
+"""Loss-to-loss maps: predict one eval set's loss from another's (Brandfonbrener et al. 2024).
+
+Across the runs (and checkpoints) of one training setup, the losses on two datasets are
+related by a shifted power law (Brandfonbrener, Anand, Vyas, Malach, Kakade 2024,
+"Loss-to-Loss Prediction: Scaling Laws for All Datasets", arXiv:2411.12925)::
+
+    L_B = K (L_A - E_A)^kappa + E_B
+
+with ``E_A``, ``E_B`` the irreducible losses of the two sets. A law fitted on the source set A
+then predicts the target set B through the map, and how well the map fits says how far a law
+transfers from one eval set (or metric) to another.
+
+Fit: Huber loss (``delta``, default 1e-3 as for the laws) on the log residuals of ``L_B``, with
+``0 <= E_A < min L_A`` and ``0 <= E_B < min L_B``. For fixed ``(E_A, E_B)`` the map is linear in
+log space (``log(L_B - E_B) = log K + kappa log(L_A - E_A)``), so a grid over the two floors
+with least squares for ``(log K, kappa)`` (variable projection) gives the starts, and the best
+are refined with the Huber loss. Intervals: bootstrap over runs (a resample keeps or repeats
+whole runs, with all their checkpoints), each resample refined from the better of the full fit
+and its own best grid start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from ..data.batch import Batch
+from ..data.load import load_batch
+from ..exceptions import ConfigError, FitError
+from ..jsonsafe import jsonable
+from .fit import fit_law
+from .result import FitResult, Prediction
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import ArrayLike, NDArray
+
+
+    FloatArray = NDArray[np.float64]
+
+__all__ = ["FORMULA", "PARAM_NAMES", "LossToLossFit", "TransferBacktest", "fit_loss_to_loss", "transfer_backtest"]
+
+PARAM_NAMES = ("K", "kappa", "E_A", "E_B")
+FORMULA = "L_B = K (L_A - E_A)^kappa + E_B"
+# Floors on a grid of fractions of the smallest observed loss: the variable-projection starts.
+_FLOOR_FRACTIONS = np.array([0.0, 0.2, 0.4, 0.55, 0.7, 0.8, 0.87, 0.92, 0.96, 0.985, 0.995])
+_KAPPA_BOUNDS = (1e-3, 50.0)
+
+
+def _map(theta: FloatArray, la: FloatArray) -> FloatArray:
+    """The map for natural parameters ``theta`` (..., 4) at source losses ``la`` (m,): (..., m).
+
+    NaN where ``L_A <= E_A`` (a source loss below the map's floor has no image).
+    """
+    K, kappa, ea, eb = (np.asarray(theta, dtype=float)[..., i, None] for i in range(4))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = la - ea
+        out = K * np.power(np.where(gap > 0, gap, np.nan), kappa) + eb
+    return np.asarray(out)
+
+
+# --- result ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LossToLossFit:
+    """A fitted loss-to-loss map ``L_B = K (L_A - E_A)^kappa + E_B``.
+
+    Attributes
+    ----------
+    source, target : str
+        The metrics A (source) and B (target).
+    params : dict
+        ``K``, ``kappa``, ``E_A``, ``E_B``.
+    stderr, ci : dict or None
+        Bootstrap standard errors and 95% percentile intervals (None when ``n_boot=0``).
+    ndata, nruns : int
+        Points (rows where both losses are finite) and runs fitted.
+    rmse : float
+        Relative root-mean-square error of the map on the points, ``sqrt(mean((pred/obs - 1)^2))``.
+    max_rel_error : float
+        Largest ``|pred/obs - 1|`` on the points.
+    objective : float
+        Summed Huber loss of the log residuals at the optimum.
+    success : bool
+        Whether the optimiser converged at the best start.
+    message : str
+        How it converged.
+    source_range, target_range : tuple of float
+        Range of the source and target losses fitted: predictions from source losses outside
+        ``source_range`` extrapolate the map.
+    method : dict
+        Loss, delta, starts, points, resamples, seed, bootstrap unit.
+    """
+
+    source: str
+    target: str
+    params: dict[str, float]
+    stderr: dict[str, float] | None
+    ci: dict[str, tuple[float, float]] | None
+    ndata: int
+    nruns: int
+    rmse: float
+    max_rel_error: float
+    objective: float
+    success: bool
+    message: str
+    source_range: tuple[float, float]
+    target_range: tuple[float, float]
+    method: dict[str, Any]
+    x: FloatArray = field(repr=False)  # source losses fitted
+    y: FloatArray = field(repr=False)  # target losses fitted
+    groups: NDArray[np.str_] = field(repr=False)  # run of each point
+    residuals: FloatArray = field(repr=False)  # log(pred) - log(obs) per point
+    theta: FloatArray = field(repr=False)  # params in PARAM_NAMES order
+    boot: FloatArray | None = field(repr=False, default=None)  # (n_boot, 4) draws in PARAM_NAMES order
+
+    def param_draws(self) -> FloatArray | None:
+        """Bootstrap draws of ``K, kappa, E_A, E_B``, shape (n_boot, 4)."""
+        return self.boot
+
+    def predict(self, source_loss: ArrayLike, *, interval: str | None = None, level: float = 0.95,
+                seed: int = 0) -> FloatArray | Prediction:
+        """The target loss the map gives for source loss(es) ``source_loss``.
+
+        Parameters
+        ----------
+        source_loss : array_like
+            Values of the source metric ``L_A``. Where ``L_A <= E_A`` the result is NaN.
+        interval : {None, "confidence", "prediction"}
+            None returns an array. "confidence" gives the bootstrap interval of the map;
+            "prediction" adds the scatter of a new point about the map (resampled log residuals).
+        level : float
+            Interval level.
+        seed : int
+            Seed of the residual resampling ("prediction").
+
+        Returns
+        -------
+        ndarray or Prediction
+        """
+        la = np.asarray(source_loss, dtype=float)
+        value = _map(self.theta, la.ravel()).reshape(la.shape)
+        if interval is None:
+            return value
+        _check_interval(interval)
+        if self.boot is None:
+            return Prediction(value, None, None, level, interval)
+        draws = _map(self.boot, la.ravel())
+        if interval == "prediction":
+            draws = draws * np.exp(-np.random.default_rng(seed).choice(self.residuals, size=draws.shape))
+        return _prediction(value, draws, level, interval, la.shape)
+
+    def predict_from_law(self, source_fit: FitResult, *x: ArrayLike, interval: str | None = None, level: float = 0.95,
+                         seed: int = 0) -> FloatArray | Prediction:
+        """Predict the target metric at new (N, D) from the source metric's law, through the map.
+
+        ``L_B(N, D) = map(L_A(N, D))`` with ``L_A`` from ``source_fit``.
+
+        Parameters
+        ----------
+        source_fit : FitResult
+            A law of the map's source metric (from :func:`scalekit.fit_law`).
+        *x : array_like
+            The law's variables (``N, D`` for the two-variable law).
+        interval : {None, "confidence", "prediction"}
+            How the interval carries both uncertainties: bootstrap draw ``i`` of the law is paired
+            with draw ``i`` of the map (cycling the shorter set), the law draw's ``L_A`` is mapped
+            by the map draw, and the 2.5/97.5 percentiles are taken. The two bootstraps are
+            separate resamplings, so pairing treats the law's and the map's errors as independent.
+            "prediction" also scatters ``L_A`` by the law's resampled log residuals and the mapped
+            value by the map's. A fit without draws contributes its point estimate. Pairs whose
+            ``L_A`` falls below the map draw's ``E_A`` have no image and are left out.
+        level : float
+            Interval level.
+        seed : int
+            Seed of the residual resampling.
+
+        Returns
+        -------
+        ndarray or Prediction
+
+        Raises
+        ------
+        ConfigError
+            ``source_fit`` is not a law of the source metric, or is of a higher-is-better metric.
+        """
+        if source_fit.metric != self.source:
+            raise ConfigError(f"source_fit is a law of {source_fit.metric!r}, but this map's source is {self.source!r}; "
+                              f"fit the law on {self.source!r}", key="source_fit")
+        if source_fit.direction != "min":
+            raise ConfigError(f"source_fit's metric {source_fit.metric!r} is higher-is-better; a loss-to-loss map "
+                              "takes a loss (lower is better)", key="source_fit")
+        la = np.asarray(source_fit.predict(*x), dtype=float)
+        value = _map(self.theta, la.ravel()).reshape(la.shape)
+        if interval is None:
+            return value
+        _check_interval(interval)
+        if source_fit.boot_theta is None and self.boot is None:
+            return Prediction(value, None, None, level, interval)
+        arrs = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in x])
+        logx = np.log(np.stack([a.ravel() for a in arrs], axis=1))
+        la_draws = (la.ravel()[None, :] if source_fit.boot_theta is None
+                    else np.exp(source_fit.form.log_predict(source_fit.boot_theta, logx)))
+        map_draws = self.theta[None, :] if self.boot is None else self.boot
+        n = max(len(la_draws), len(map_draws))
+        la_draws = la_draws[np.arange(n) % len(la_draws)]
+        map_draws = map_draws[np.arange(n) % len(map_draws)]
+        rng = np.random.default_rng(seed)
+        if interval == "prediction":
+            la_draws = la_draws * np.exp(-rng.choice(source_fit.residuals, size=la_draws.shape))
+        draws = _map(map_draws[:, None, :], la_draws[:, :, None])[..., 0]  # pair i with i: (n, m)
+        if interval == "prediction":
+            draws = draws * np.exp(-rng.choice(self.residuals, size=draws.shape))
+        return _prediction(value, draws, level, interval, la.shape)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe dict: params, intervals, fit quality, ranges and method."""
+        return dict(jsonable({
+            "source": self.source, "target": self.target, "formula": FORMULA, "params": self.params,
+            "stderr": self.stderr, "ci": {k: list(v) for k, v in self.ci.items()} if self.ci else None,
+            "ndata": self.ndata, "nruns": self.nruns, "rmse": self.rmse, "max_rel_error": self.max_rel_error,
+            "rmse_log": float(np.sqrt(np.mean(self.residuals ** 2))), "objective": self.objective,
+            "success": self.success, "message": self.message, "source_range": list(self.source_range),
+            "target_range": list(self.target_range), "method": self.method,
+        }))
+
+    def __repr__(self) -> str:
+        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return f"<LossToLossFit {self.source} -> {self.target}: {ps}; rmse={self.rmse:.3%}, ndata={self.ndata}>"
+
+
+def _check_interval(interval: str) -> None:
+    if interval not in ("confidence", "prediction"):
+        raise ConfigError(f"interval must be None, 'confidence' or 'prediction', not {interval!r}", key="interval")
+
+
+def _prediction(value: FloatArray, draws: FloatArray, level: float, kind: str, shape: tuple[int, ...]) -> Prediction:
+    q = 100 * (1 - level) / 2
+    with np.errstate(invalid="ignore"):
+        lo, hi = np.nanpercentile(draws, [q, 100 - q], axis=0)
+    return Prediction(value, lo.reshape(shape), hi.reshape(shape), level, kind)
+
+
+# --- fitting -----------------------------------------------------------------------------
+def _huber(r: FloatArray, delta: float) -> FloatArray:
+    a = np.abs(r)
+    return np.asarray(np.where(a <= delta, 0.5 * r ** 2, delta * (a - 0.5 * delta)))
+
+
+Floors = tuple[float | None, float | None]  # (E_A, E_B): a fixed value, or None to fit it
+
+
+def _grid_starts(la: FloatArray, lb: FloatArray, delta: float, floors: Floors) -> tuple[FloatArray, FloatArray]:
+    """Variable projection: for each (E_A, E_B) on the grid, least squares gives (log K, kappa).
+
+    A fixed floor takes its one value instead of the grid. Returns the starts (G, 4) as
+    (log K, kappa, E_A, E_B) and their Huber objectives (G,).
+    """
+    grid_a = _FLOOR_FRACTIONS * la.min() if floors[0] is None else np.array([floors[0]])
+    grid_b = _FLOOR_FRACTIONS * lb.min() if floors[1] is None else np.array([floors[1]])
+    ea, eb = (g.ravel() for g in np.meshgrid(grid_a, grid_b, indexing="ij"))
+    X = np.log(la[None, :] - ea[:, None])
+    Y = np.log(lb[None, :] - eb[:, None])
+    xm, ym = X.mean(axis=1, keepdims=True), Y.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kappa = np.sum((X - xm) * (Y - ym), axis=1) / np.sum((X - xm) ** 2, axis=1)
+    kappa = np.clip(np.nan_to_num(kappa, nan=1.0), *_KAPPA_BOUNDS)
+    logk = ym[:, 0] - kappa * xm[:, 0]
+    starts = np.column_stack([logk, kappa, ea, eb])
+    r = np.log(np.exp(logk[:, None] + kappa[:, None] * X) + eb[:, None]) - np.log(lb)[None, :]
+    obj = _huber(r, delta).sum(axis=1)
+    return starts, np.where(np.isfinite(obj), obj, np.inf)
+
+
+def _refine(la: FloatArray, lb: FloatArray, start: FloatArray, delta: float, floors: Floors,
+            tol: float = 1e-12) -> tuple[FloatArray, float, bool, str]:
+    """Huber fit of (log K, kappa, E_A, E_B) from one start; free floors stay below the smallest losses."""
+    log_lb = np.log(lb)
+    free = np.array([True, True, floors[0] is None, floors[1] is None])
+    hi_a, hi_b = la.min() * (1 - 1e-9), lb.min() * (1 - 1e-9)
+    lower = np.array([-np.inf, _KAPPA_BOUNDS[0], 0.0, 0.0])[free]
+    upper = np.array([np.inf, _KAPPA_BOUNDS[1], hi_a, hi_b])[free]
+    full = np.array(start, dtype=float)
+
+    def unpack(v: FloatArray) -> FloatArray:
+        t = full.copy()
+        t[free] = v
+        return t
+
+    def parts(t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        gap = np.maximum(la - t[2], 1e-300)
+        g = np.log(gap)
+        P = np.exp(t[0] + t[1] * g)
+        return gap, g, P, P + t[3]
+
+    def resid(v: FloatArray) -> FloatArray:
+        return np.asarray(np.log(parts(unpack(v))[3]) - log_lb)
+
+    def jac(v: FloatArray) -> FloatArray:
+        t = unpack(v)
+        gap, g, P, pred = parts(t)
+        return np.column_stack([P / pred, P * g / pred, -P * t[1] / gap / pred, 1.0 / pred])[:, free]
+
+    # least_squares wants a start strictly inside the bounds: nudge kappa and the free floors in.
+    x0 = full.copy()
+    x0[1] = np.clip(x0[1], _KAPPA_BOUNDS[0] * 1.01, _KAPPA_BOUNDS[1] * 0.99)
+    x0[2] = np.clip(x0[2], 1e-9 * hi_a, hi_a * (1 - 1e-6))
+    x0[3] = np.clip(x0[3], 1e-9 * hi_b, hi_b * (1 - 1e-6))
+    sol = least_squares(resid, x0[free], jac=jac, bounds=(lower, upper), loss="huber", f_scale=delta, method="trf",
+                        x_scale="jac", ftol=tol, xtol=tol, gtol=tol, max_nfev=2000)
+    theta = unpack(np.asarray(sol.x, dtype=float))
+    return theta, float(_huber(resid(sol.x), delta).sum()), bool(sol.success), str(sol.message)
+
+
+def _best_fit(la: FloatArray, lb: FloatArray, delta: float, n_starts: int, floors: Floors,
+              extra: FloatArray | None = None) -> tuple[FloatArray, float, bool, str, str]:
+    """The best of the ``n_starts`` best grid starts (and ``extra``), refined: (theta, objective, ok, message, ties)."""
+    starts, obj = _grid_starts(la, lb, delta, floors)
+    cand = starts[np.argsort(obj)[: max(1, n_starts)]]
+    if extra is not None:
+        cand = np.vstack([extra[None, :], cand])
+    fits = [_refine(la, lb, s, delta, floors) for s in cand]
+    best = min(range(len(fits)), key=lambda i: fits[i][1])
+    fbest = fits[best][1]
+    same = sum(1 for f in fits if f[1] <= fbest * (1 + 1e-6) + 1e-15)
+    return fits[best][0], fbest, fits[best][2], fits[best][3], f"{same} of {len(fits)}"
+
+
+def _natural(t: FloatArray) -> FloatArray:
+    out = np.array(t, dtype=float)
+    out[..., 0] = np.exp(out[..., 0])
+    return out
+
+
+def _pairs(data: Batch | pd.DataFrame | str, source: str, target: str,
+           points: str) -> tuple[FloatArray, FloatArray, NDArray[np.str_], str, str]:
+    """Source and target losses on every row (or final row) of every run where both are finite and > 0."""
+
+    if points not in ("all", "final"):
+        raise ConfigError(f"points must be 'all' (every checkpoint) or 'final' (last checkpoint of each run), not "
+                          f"{points!r}", key="points")
+    batch = data if isinstance(data, Batch) else load_batch(data)
+    specs = [batch.metric(source), batch.metric(target)]
+    if specs[0].name == specs[1].name:
+        raise ConfigError(f"source and target are the same metric ({specs[0].name!r}); give two different losses",
+                          key="target")
+    for s in specs:
+        if s.direction != "min":
+            raise ConfigError(f"metric {s.name!r} is higher-is-better; a loss-to-loss map relates two losses (lower is "
+                              "better). For accuracies use a two-step map (a law for a loss, then loss -> metric)",
+                              key="source" if s is specs[0] else "target")
+    frame = batch.finals() if points == "final" else batch.frame
+    la = frame[specs[0].name].to_numpy(dtype=float)
+    lb = frame[specs[1].name].to_numpy(dtype=float)
+    ok = np.isfinite(la) & np.isfinite(lb) & (la > 0) & (lb > 0)
+    groups = frame["run"].astype(str).to_numpy()[ok]
+    la, lb = la[ok], lb[ok]
+    if la.size < 6 or np.unique(la).size < 5:
+        raise FitError(f"{la.size} rows with both {specs[0].name!r} and {specs[1].name!r} cannot determine the 4 "
+                       f"parameters of {FORMULA}; need at least 6 rows with 5 distinct source values",
+                       metric=specs[1].name, form="loss_to_loss")
+    return la, lb, groups, specs[0].name, specs[1].name
+
+
+def _floor(name: str, value: float | None, losses: FloatArray, metric: str) -> float | None:
+    """A fixed floor, checked to lie in [0, smallest loss): the map needs L - E > 0 on every point."""
+    if value is None:
+        return None
+    v = float(value)
+    if not (np.isfinite(v) and 0 <= v < losses.min()):
+        raise ConfigError(f"{name} must be a floor in [0, {losses.min():.6g}) (below the smallest {metric!r} fitted); "
+                          f"got {value!r}", key=name)
+    return v
+
+
+def fit_loss_to_loss(
+    data: Batch | pd.DataFrame | str,
+    source: str,
+    target: str,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    points: str = "all",
+    delta: float = 1e-3,
+    n_starts: int = 6,
+    E_A: float | None = None,
+    E_B: float | None = None,
+) -> LossToLossFit:
+    """Fit the shifted power law ``L_B = K (L_A - E_A)^kappa + E_B`` between two losses.
+
+    Parameters
+    ----------
+    data : Batch, DataFrame or path
+        Anything :func:`scalekit.load_batch` accepts. Every row where both losses are finite and
+        positive is a point: all runs and, with ``points="all"``, all their checkpoints.
+    source, target : str
+        The source metric A (whose law is known) and the target metric B; both lower-is-better.
+    n_boot : int
+        Bootstrap resamples over runs (0 skips the bootstrap).
+    seed : int
+        Seed of the bootstrap.
+    points : {"all", "final"}
+        Every checkpoint, or the last checkpoint of each run.
+    delta : float
+        Huber threshold on the log residuals of ``L_B``.
+    n_starts : int
+        How many of the best grid starts are refined.
+    E_A, E_B : float, optional
+        Fix a floor instead of fitting it, e.g. to the irreducible loss ``E`` of each metric's own
+        law as Brandfonbrener et al. do. A fitted ``E_A`` can sit near the smallest source loss
+        fitted, and the map is undefined below ``E_A``: to apply the map to a law's predictions
+        beyond the data, fixing ``E_A`` to the source law's ``E`` keeps it defined. Fixed floors
+        stay fixed in the bootstrap.
+
+    Returns
+    -------
+    LossToLossFit
+
+    Raises
+    ------
+    ConfigError
+        Unknown or identical metrics, a higher-is-better metric, bad ``points``, a fixed floor
+        outside ``[0, smallest loss)``.
+    FitError
+        Too few points, or ``n_boot < 0``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> N = np.repeat(np.logspace(7, 9, 5), 6); D = np.tile(np.logspace(9, 11, 6), 5)
+    >>> la = 1.7 + 400 / N ** 0.34 + 410 / D ** 0.28
+    >>> lb = 0.8 * (la - 1.5) ** 1.3 + 2.0
+    >>> df = pd.DataFrame({"params": N, "tokens": D, "a_loss": la, "b_loss": lb})
+    >>> m = fit_loss_to_loss(df, "a_loss", "b_loss", n_boot=0)
+    >>> {k: round(v, 3) for k, v in m.params.items()}
+    {'K': 0.8, 'kappa': 1.3, 'E_A': 1.5, 'E_B': 2.0}
+    """
+    if n_boot < 0:
+        raise FitError(f"n_boot must be >= 0 (0 skips the bootstrap); got {n_boot}", form="loss_to_loss")
+    if not delta > 0:
+        raise ConfigError(f"delta must be > 0 (Huber threshold on log residuals); got {delta!r}", key="delta")
+    la, lb, groups, src, tgt = _pairs(data, source, target, points)
+    floors = (_floor("E_A", E_A, la, src), _floor("E_B", E_B, lb, tgt))
+    t, fbest, success, message, same = _best_fit(la, lb, delta, n_starts, floors)
+    theta = _natural(t)
+    message = f"{'converged' if success else 'did not converge'} ({message}); {same} starts reached the best objective"
+
+    boot = stderr = ci = None
+    if n_boot > 0:
+        boot, failed = _bootstrap(la, lb, groups, t, delta, n_boot, seed, floors)
+        sd = np.nanstd(boot, axis=0, ddof=1)
+        lo, hi = np.nanpercentile(boot, [2.5, 97.5], axis=0)
+        stderr = {k: float(v) for k, v in zip(PARAM_NAMES, sd)}
+        ci = {k: (float(a), float(b)) for k, a, b in zip(PARAM_NAMES, lo, hi)}
+        if failed:
+            message += f"; {failed} of {n_boot} resamples did not converge"
+
+    pred = _map(theta, la)
+    rel = pred / lb - 1
+    return LossToLossFit(
+        source=src, target=tgt, params={k: float(v) for k, v in zip(PARAM_NAMES, theta)}, stderr=stderr, ci=ci,
+        ndata=int(la.size), nruns=int(np.unique(groups).size), rmse=float(np.sqrt(np.mean(rel ** 2))),
+        max_rel_error=float(np.max(np.abs(rel))), objective=fbest, success=success, message=message,
+        source_range=(float(la.min()), float(la.max())), target_range=(float(lb.min()), float(lb.max())),
+        method={"formula": FORMULA, "loss": "huber", "delta": float(delta), "space": "log residuals of L_B",
+                "starts": f"variable projection over a grid of floors ({_FLOOR_FRACTIONS.size} fractions of the smallest "
+                          f"loss each), best {n_starts} refined", "fixed_floors": {k: v for k, v in zip(("E_A", "E_B"), floors)
+                                                                                   if v is not None},
+                "points": points, "n_boot": int(n_boot), "bootstrap_unit": "run", "seed": int(seed)},
+        x=la, y=lb, groups=groups, residuals=np.log(pred) - np.log(lb), theta=theta, boot=boot,
+    )
+
+
+def _bootstrap(la: FloatArray, lb: FloatArray, groups: NDArray[np.str_], t_hat: FloatArray, delta: float, n_boot: int,
+               seed: int, floors: Floors) -> tuple[FloatArray, int]:
+    """Refit on resamples of whole runs; returns natural draws (n_boot, 4) and how many did not converge.
+
+    Each resample is refined from the full fit's optimum; its own best grid start is refined too
+    only when it starts below that local optimum (the resample may prefer another valley).
+    """
+    rng = np.random.default_rng(seed)
+    uniq, inv = np.unique(groups, return_inverse=True)
+    counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot)
+    out = np.empty((n_boot, 4))
+    failed = 0
+    for i in range(n_boot):
+        rows = np.repeat(np.arange(la.size), counts[i][inv])  # a run drawn twice counts twice (exact weights)
+        a, b = la[rows], lb[rows]
+        if np.unique(a).size < 5:
+            out[i], failed = np.nan, failed + 1
+            continue
+        # Resamples need 5-6 digits, not 12: a looser stop saves iterations.
+        t, f, ok, _ = _refine(a, b, t_hat, delta, floors, tol=1e-9)
+        starts, obj = _grid_starts(a, b, delta, floors)
+        j = int(np.argmin(obj))
+        if obj[j] < f:
+            t2, f2, ok2, _ = _refine(a, b, starts[j], delta, floors, tol=1e-9)
+            if f2 < f:
+                t, ok = t2, ok2
+        out[i] = _natural(t)
+        failed += not ok
+    return out, failed
+
+
+# --- held-out transfer -------------------------------------------------------------------
+@dataclass(frozen=True)
+class TransferBacktest:
+    """Predicting a target metric at held-out larger runs: through the source's law and a map, or from its own law.
+
+    Attributes
+    ----------
+    source, target : str
+    heldout_N : float
+        The model size held out (the largest in the batch).
+    runs : tuple of str
+        The held-out runs (their final checkpoints are predicted).
+    N, D : ndarray
+        Their sizes and data.
+    actual, actual_source : ndarray
+        The target's and the source's observed values there.
+    via_map : Prediction
+        ``map(source law(N, D))`` with the paired-bootstrap interval of
+        :meth:`LossToLossFit.predict_from_law`.
+    own_law : Prediction
+        The target's own law at (N, D), with its confidence interval.
+    map_only : ndarray
+        ``map(actual source loss)``: the map's own error, without the law's.
+    error_via_map, error_own_law, error_map_only : float
+        Mean absolute relative error of each prediction.
+    error_source_law : float
+        The same for the source's law against the observed source loss: the part of the
+        via-map error the map inherits.
+    floors : str
+        How the map's floors were set (see :func:`transfer_backtest`).
+    map : LossToLossFit
+    source_fit, target_fit : FitResult
+        Everything fitted on the runs below ``heldout_N``.
+    """
+
+    source: str
+    target: str
+    heldout_N: float
+    runs: tuple[str, ...]
+    N: FloatArray
+    D: FloatArray
+    actual: FloatArray
+    actual_source: FloatArray
+    via_map: Prediction
+    own_law: Prediction
+    map_only: FloatArray
+    error_via_map: float
+    error_own_law: float
+    error_map_only: float
+    error_source_law: float
+    floors: str
+    map: LossToLossFit = field(repr=False)
+    source_fit: FitResult = field(repr=False)
+    target_fit: FitResult = field(repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe dict: held-out points, the three predictions and their errors, and the map."""
+        return dict(jsonable({
+            "source": self.source, "target": self.target, "heldout_N": self.heldout_N, "runs": list(self.runs),
+            "N": self.N, "D": self.D, "actual": self.actual, "actual_source": self.actual_source,
+            "via_map": self.via_map.summary(), "own_law": self.own_law.summary(), "map_only": self.map_only,
+            "error_via_map": self.error_via_map, "error_own_law": self.error_own_law,
+            "error_map_only": self.error_map_only, "error_source_law": self.error_source_law,
+            "floors": self.floors, "map": self.map.summary(),
+        }))
+
+
+def transfer_backtest(
+    data: Batch | pd.DataFrame | str,
+    source: str,
+    target: str,
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+    law_points: str = "final",
+    map_points: str = "all",
+    floors: str = "source",
+) -> TransferBacktest:
+    """Hold out the largest model size; predict the target there via the source's law and the map, and from its own law.
+
+    The source's and the target's two-variable laws (:func:`scalekit.fit_law`, ``points=law_points``)
+    and the map (:func:`fit_loss_to_loss`, ``points=map_points``) are fitted on the runs of
+    every smaller size; each held-out run's final checkpoint is then predicted three ways.
+
+    Parameters
+    ----------
+    data : Batch, DataFrame or path
+        Anything :func:`scalekit.load_batch` accepts, with at least 3 model sizes.
+    source, target : str
+        Source and target losses.
+    n_boot, seed : int
+        Bootstrap resamples (laws and map) and their seed.
+    law_points : {"final", "all", "auto"}
+        Which rows the laws are fitted on.
+    map_points : {"all", "final"}
+        Which rows the map is fitted on.
+    floors : {"source", "laws", "fit"}
+        The map's floors: ``"source"`` fixes ``E_A`` to the source law's ``E`` and fits ``E_B``
+        (the map is then defined wherever the law predicts); ``"laws"`` also fixes ``E_B`` to the
+        target law's ``E`` (Brandfonbrener et al.'s choice); ``"fit"`` fits both.
+
+    Returns
+    -------
+    TransferBacktest
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> N = np.repeat(np.logspace(7, 9, 5), 6); D = np.tile(np.logspace(9, 11, 6), 5)
+    >>> la = 1.7 + 400 / N ** 0.34 + 410 / D ** 0.28
+    >>> df = pd.DataFrame({"params": N, "tokens": D, "a_loss": la, "b_loss": 0.8 * (la - 1.7) ** 1.3 + 2.0})
+    >>> bt = transfer_backtest(df, "a_loss", "b_loss", n_boot=0)  # E_A = the a_loss law's E, 1.7
+    >>> bt.error_via_map < 1e-6 and bt.error_map_only < 1e-6
+    True
+    """
+
+    batch = data if isinstance(data, Batch) else load_batch(data)
+    frame = batch.frame
+    big = float(frame["N"].max())
+    if frame["N"].nunique() < 3:
+        raise FitError(f"holding out the largest size leaves {frame['N'].nunique() - 1} size(s); a two-variable law "
+                       "needs at least 2, so the batch needs at least 3 distinct model sizes", form="loss_to_loss")
+    if floors not in ("source", "laws", "fit"):
+        raise ConfigError(f"floors must be 'source', 'laws' or 'fit', not {floors!r}", key="floors")
+    train = dataclasses.replace(batch, frame=frame[frame["N"] < big].reset_index(drop=True))
+    src_fit = fit_law(train, metric=source, n_boot=n_boot, seed=seed, points=law_points)
+    tgt_fit = fit_law(train, metric=target, n_boot=n_boot, seed=seed, points=law_points)
+    e_a = src_fit.params["E"] if floors in ("source", "laws") else None
+    e_b = tgt_fit.params["E"] if floors == "laws" else None
+    try:
+        m = fit_loss_to_loss(train, source, target, n_boot=n_boot, seed=seed, points=map_points, E_A=e_a, E_B=e_b)
+    except ConfigError as e:
+        if e.key not in ("E_A", "E_B"):
+            raise
+        raise FitError(f"floors={floors!r}: a law's floor E is not below the smallest loss it was fitted to ({e.message}); "
+                       "use floors='fit'", metric=target, form="loss_to_loss") from None
+    fin = batch.finals()
+    fin = fin[(fin["N"] == big) & np.isfinite(fin[m.source]) & np.isfinite(fin[m.target])]
+    if fin.empty:
+        raise FitError(f"the held-out size N = {big:.4g} has no final point with both {m.source!r} and {m.target!r}",
+                       form="loss_to_loss")
+    N, D = fin["N"].to_numpy(dtype=float), fin["D"].to_numpy(dtype=float)
+    actual, actual_src = fin[m.target].to_numpy(dtype=float), fin[m.source].to_numpy(dtype=float)
+    via = m.predict_from_law(src_fit, N, D, interval="confidence")
+    own = tgt_fit.predict(N, D, interval="confidence")
+    only = np.asarray(m.predict(actual_src), dtype=float)
+    assert isinstance(via, Prediction) and isinstance(own, Prediction)
+
+    def err(pred: FloatArray, obs: FloatArray = actual) -> float:
+        return float(np.mean(np.abs(np.asarray(pred) / obs - 1)))
+
+    return TransferBacktest(
+        source=m.source, target=m.target, heldout_N=big, runs=tuple(fin["run"].astype(str)), N=N, D=D, actual=actual,
+        actual_source=actual_src, via_map=via, own_law=own, map_only=only, error_via_map=err(via.value),
+        error_own_law=err(own.value), error_map_only=err(only), error_source_law=err(src_fit.predict(N, D), actual_src),
+        floors=floors, map=m, source_fit=src_fit, target_fit=tgt_fit,
+    )
