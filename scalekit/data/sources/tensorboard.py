@@ -1,0 +1,213 @@
+"""TensorBoard event folders: one subfolder per run, scalars as metric columns, the event step as step.
+
+Layout: ``ROOT/<run>/events.out.tfevents.*`` (any depth below the run folder). A run is a first-level
+subfolder of ``ROOT``; when ``ROOT`` itself holds event files, ``ROOT`` is a single run. Event files in
+a deeper folder (Keras writes ``<run>/train`` and ``<run>/validation``) give metrics prefixed with that
+folder: ``validation/epoch_loss``.
+
+Read with TensorBoard's own event loader (``tensorboard.backend.event_processing.event_file_loader``),
+which needs no TensorFlow and reads every point (TensorBoard's ``EventAccumulator`` would subsample
+scalars to 1000 per tag). Scalars written as TF1/tensorboardX ``simple_value`` or as TF2 scalar
+tensors read the same. When the same tag is written twice at a step (a resumed run), the point with
+the later wall time is kept.
+
+N and D come from, in this order of precedence:
+
+1. ``runs``: a run table (run name -> {params, tokens, ...}), a DataFrame or a CSV/Parquet file;
+2. ``run_pattern``: run folder names parsed by a pattern such as ``"{params}-{tokens}"`` or
+   ``"n{params}_d{tokens}"`` (``125M``, ``1.3B``, ``2e9`` understood);
+3. hparams logged with the TensorBoard hparams plugin (tensorboardX or torch ``add_hparams``,
+   Lightning's ``log_hyperparams``, ``tensorboard.plugins.hparams``).
+
+The copies of final metrics that ``add_hparams`` writes to a subfolder of its own, and single-point
+metrics registered with the hparams beside the series (Lightning's ``hp_metric``), are left out. Needs ``pip install "scalekit[tensorboard]"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ._runs import RunData, apply_run_options, assemble, options_key
+from ._table import SourceTable, digest, file_state
+from .errors import MissingExtraError, SourceError
+
+__all__ = ["event_files", "is_tensorboard_folder", "read_tensorboard"]
+
+_MARK = "tfevents"
+
+
+def event_files(root: Path) -> list[Path]:
+    """Every TensorBoard event file under ``root``, sorted."""
+    return sorted(p for p in root.rglob(f"*{_MARK}*") if p.is_file())
+
+
+def is_tensorboard_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder with event files in it (at any depth)."""
+    return path.is_dir() and any(p.is_file() for p in path.rglob(f"*{_MARK}*"))
+
+
+class _EventFolder:
+    """The scalars and hparams of the event files of one folder."""
+
+    def __init__(self) -> None:
+        self.scalars: dict[tuple[str, int], tuple[float, float]] = {}  # (tag, step) -> (wall time, value)
+        self.hparams: dict[str, Any] = {}
+        self.hparam_metrics: set[str] = set()
+        self.has_session = False
+        self.relogged = 0
+        self.unreadable: list[Path] = []
+
+
+def _load_folder(files: Iterable[Path], out: _EventFolder) -> None:
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    from tensorboard.util import tensor_util
+
+    for path in files:
+        plugin_of: dict[str, str] = {}  # TF2 writes a tag's plugin metadata only with its first point
+        events = 0
+        try:
+            for event in EventFileLoader(str(path)).Load():
+                events += 1
+                if not event.HasField("summary"):
+                    continue
+                for value in event.summary.value:
+                    plugin = value.metadata.plugin_data.plugin_name or plugin_of.get(value.tag, "")
+                    if value.metadata.plugin_data.plugin_name:
+                        plugin_of[value.tag] = plugin
+                    if plugin == "hparams":
+                        _read_hparams(plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content), out)
+                    elif plugin == "scalars" and value.HasField("tensor"):
+                        arr = tensor_util.make_ndarray(value.tensor)
+                        if arr.size != 1:
+                            continue
+                        key = (value.tag, int(event.step))
+                        prev = out.scalars.get(key)
+                        if prev is not None:
+                            out.relogged += 1
+                            if prev[0] > event.wall_time:
+                                continue
+                        out.scalars[key] = (float(event.wall_time), float(arr.reshape(-1)[0]))
+        except Exception as exc:  # a corrupt record surfaces as whatever protobuf or the loader raises
+            if isinstance(exc, (ImportError, SourceError)):
+                raise
+            raise SourceError(str(path), f"not a readable TensorBoard event file ({type(exc).__name__}: {exc})") from None
+        # the loader stops quietly at a bad record (a file still being written ends in one); a file with
+        # bytes but no event at all is not an event file, and a user should hear of it
+        if events == 0 and path.stat().st_size > 0:
+            out.unreadable.append(path)
+
+
+def _read_hparams(data: Any, out: _EventFolder) -> None:
+    kind = data.WhichOneof("data")
+    if kind == "session_start_info":
+        out.has_session = True
+        for name, v in data.session_start_info.hparams.items():
+            which = v.WhichOneof("kind")
+            out.hparams[name] = (v.number_value if which == "number_value" else v.string_value if which == "string_value"
+                                 else v.bool_value if which == "bool_value" else None)
+    elif kind == "experiment":
+        out.hparam_metrics.update(m.name.tag for m in data.experiment.metric_infos)
+
+
+def _group_runs(root: Path, files: list[Path]) -> dict[str, dict[str, list[Path]]]:
+    """run name -> (folder below the run, '' for the run's own) -> event files."""
+    runs: dict[str, dict[str, list[Path]]] = {}
+    own = any(f.parent == root for f in files)
+    for f in files:
+        rel = f.relative_to(root).parts
+        if own:  # ROOT is itself one run; every subfolder belongs to it
+            run, sub = root.name, "/".join(rel[:-1])
+        else:
+            run, sub = rel[0], "/".join(rel[1:-1])
+        runs.setdefault(run, {}).setdefault(sub, []).append(f)
+    return runs
+
+
+def read_tensorboard(spec: str | Path, *, run_pattern: str | None = None, runs: Any = None,
+                     name: str | None = None) -> SourceTable:
+    """Read a folder of TensorBoard runs as one batch.
+
+    Parameters
+    ----------
+    spec : str or Path
+        The folder (a ``tensorboard:`` prefix is allowed).
+    run_pattern : str, optional
+        Pattern for run folder names, e.g. ``"{params}-{tokens}"``: fields become columns.
+    runs : mapping, DataFrame or path, optional
+        Run table: run name -> {column: value}; wins over the pattern and logged hparams.
+    name : str, optional
+        Batch name (default: the folder name).
+
+    Returns
+    -------
+    SourceTable
+
+    Raises
+    ------
+    MissingExtraError
+        When TensorBoard is not installed.
+    SourceError
+        When the folder holds no event files or no scalars, or a file is corrupt.
+    """
+    text = str(spec)
+    root = Path(text.removeprefix("tensorboard:"))
+    if not root.is_dir():
+        raise SourceError(str(root), "no such folder", hint="Give the folder that holds one subfolder per run")
+    files = event_files(root)
+    if not files:
+        raise SourceError(str(root), "no TensorBoard event files (events.out.tfevents.*) in this folder")
+    source = f"tensorboard {root}"
+    notes: list[str] = []
+    data: list[RunData] = []
+    relogged = 0
+    skipped_summaries: set[str] = set()
+    try:
+        for run, folders in sorted(_group_runs(root, files).items()):
+            loaded = {}
+            for sub, sub_files in sorted(folders.items()):
+                loaded[sub] = ev = _EventFolder()
+                _load_folder(sub_files, ev)
+                relogged += ev.relogged
+            hparams: dict[str, Any] = {}
+            summary_tags: set[str] = set()
+            for ev in loaded.values():
+                notes += [f"{p.relative_to(root)} holds no readable event (corrupt?) and was skipped" for p in ev.unreadable]
+                hparams.update(ev.hparams)
+                summary_tags |= ev.hparam_metrics
+            by_step: dict[int, dict[str, float]] = {}
+            for sub, ev in loaded.items():
+                # torch/tensorboardX add_hparams write a subfolder of their own holding the session and a
+                # copy of the final metrics: its scalars are not series
+                if sub and ev.has_session:
+                    skipped_summaries.update(tag for tag, _ in ev.scalars)
+                    continue
+                # Lightning logs the hparams' metrics (hp_metric) beside the series, once: leave those single
+                # points out, but never a series that shares their tag
+                counts: dict[str, int] = {}
+                for tag, _ in ev.scalars:
+                    counts[tag] = counts.get(tag, 0) + 1
+                single = {t for t in summary_tags if counts.get(t) == 1} if ev.has_session else set()
+                skipped_summaries |= single
+                for (tag, step), (_, value) in ev.scalars.items():
+                    if tag not in single:
+                        by_step.setdefault(step, {})[f"{sub}/{tag}" if sub else tag] = value
+            if not by_step:
+                notes.append(f"run {run!r} has no scalars and was left out")
+                continue
+            data.append(RunData.from_steps(run, by_step, {"hparams": hparams}))
+    except ImportError as exc:
+        raise MissingExtraError(str(root), "TensorBoard event files", "tensorboard", missing=exc.name) from None
+    if skipped_summaries:
+        notes.append(f"summary metrics logged with the hparams ({sorted(skipped_summaries)[:5]}) were left out; the series were read")
+    if relogged:
+        notes.append(f"{relogged} scalar point(s) were written twice at one step (resumed runs?); the latest was kept")
+    if not data:
+        raise SourceError(str(root), "no scalars in any run")
+    frame, logged, metrics, run_columns = assemble(data, source)
+    frame = apply_run_options(frame, metrics, run_columns, source, notes, run_pattern=run_pattern, runs=runs)
+    fingerprint = digest("tensorboard", str(root.resolve()), file_state(files, root), options_key(run_pattern=run_pattern, runs=runs))
+    return SourceTable(frame=frame, name=name or root.resolve().name, source=source, fingerprint=fingerprint,
+                       notes=tuple(notes), kind="tensorboard", metrics=tuple(metrics), run_columns=tuple(run_columns), logged=logged[metrics])
