@@ -7,10 +7,11 @@ import json
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .exceptions import ScalekitError
+from .exceptions import ConfigError, ScalekitError
 from .options import FIELDS, THRESHOLD_FIELDS, parse_assignment, split_assignments
 
 EPILOG = """examples:
@@ -18,6 +19,9 @@ EPILOG = """examples:
   scalekit report runs/ --out site --jobs 2        every data file in runs/
   scalekit report runs.csv --set n_boot=200 --set targets=[0.01,0.05]
   scalekit fit runs.csv --metric eval_loss --json  the law, no notebook
+  scalekit fit runs.csv --config ~/cfg/runs.yaml --ignore lr   a config from anywhere; read-only data stays put
+  scalekit report sqlite:///mlruns/mlflow.db --experiment ladder --out site   runs from an MLflow store
+  scalekit report tb_logs/ --set 'source={run_pattern: "{params}-{tokens}"}'  a TensorBoard folder
 
 options settable with --set KEY=VALUE:
 """ + "\n".join(f"  {k:<22} {rule.help} (default {default!r})" for k, (default, rule) in FIELDS.items()) + """
@@ -27,12 +31,28 @@ options settable with --set KEY=VALUE:
 
 
 def _assignments(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run options and batch-config keys from --config FILE, then --set, --ignore, --metric, --experiment and the flags."""
+    cfg: dict[str, Any] = {}
+    if args.config:
+        from .data.config import read_config_mapping
+
+        cfg = read_config_mapping(Path(args.config))
     pairs = [parse_assignment(s) for s in (args.set or [])]
     for flag in ("n_boot", "seed", "form", "x", "loss", "delta", "points"):
         value = getattr(args, flag, None)
         if value is not None:
             pairs.append((flag, value))
-    return split_assignments(pairs)
+    file_opts, cfg = split_assignments(list(cfg.items()))
+    opts, set_cfg = split_assignments(pairs)
+    cfg.update(set_cfg)
+    if args.ignore:
+        cfg["ignore"] = [*(cfg.get("ignore") or []), *args.ignore]
+    if args.metric:  # one metric: its declaration (direction, bound) if the config has one, else the name alone
+        declared = [m for m in (cfg.get("metrics") or []) if isinstance(m, dict) and m.get("name") == args.metric]
+        cfg["metrics"] = declared or [args.metric]
+    if args.experiment:
+        cfg["source"] = {**(cfg.get("source") or {}), "experiment": ",".join(args.experiment)}
+    return {**file_opts, **opts}, cfg
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -40,8 +60,8 @@ def _fit(args: argparse.Namespace) -> int:
     from .laws.fit import fit_law
 
     opts, cfg = _assignments(args)
-    if args.metric:
-        cfg["metrics"] = [args.metric]
+    if "source" in cfg and "experiment" in cfg["source"] and "," in str(cfg["source"]["experiment"]):
+        raise ConfigError("fit reads one batch: give one --experiment", key="experiment")
     batch = load_batch(args.file, **cfg)
     res = fit_law(batch, metric=args.metric, **opts)
     if args.json:
@@ -74,8 +94,12 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="a batch config (YAML) from anywhere; its keys apply to every batch named")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="set any run option or batch-config key (repeatable); the value is read as YAML")
+    p.add_argument("--ignore", action="append", metavar="COL", help="a column that is not a metric (repeatable)")
+    p.add_argument("--experiment", action="append", metavar="NAME",
+                   help="the MLflow experiment(s) to read from a tracking store (repeatable; default: all)")
     p.add_argument("--n-boot", dest="n_boot", type=int, default=None, help="bootstrap resamples per law (default 1000; 0: none)")
     p.add_argument("--seed", type=int, default=None, help="seed of every bootstrap (default 0)")
 
@@ -88,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("fit", help="fit a law to one batch file and print it (no notebook)", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    f.add_argument("file", help="CSV, Parquet or JSON Lines file (a YAML config beside it is read)")
+    f.add_argument("file", help="CSV, Parquet or JSON Lines file (a YAML config beside it is read), or a tracker source")
     f.add_argument("--metric", help="metric column (default: the batch's first metric)")
     f.add_argument("--json", action="store_true", help="print summary() as JSON")
     f.add_argument("--form", default=None, choices=list(FIELDS["form"][1].choices), help="law form (default two_var)")
@@ -108,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--executor", default="local", choices=["local", "dask"], help="where notebooks run (default local)")
     r.add_argument("--scheduler", help="dask scheduler address (with --executor dask)")
     r.add_argument("--quiet", action="store_true", help="no progress display")
+    r.add_argument("--metric", help="report only this metric column (and read it as the batch's metric)")
     _common(r)
     r.set_defaults(func=_report)
     return p

@@ -9,19 +9,20 @@ import pandas as pd
 from ..exceptions import BatchValidationError, ConfigError
 from .config import BatchConfig
 
-__all__ = ["ALIASES", "normalise", "resolve_columns"]
+__all__ = ["ALIASES", "UNITS", "normalise", "resolve_columns", "split_unit"]
 
 # canonical name -> recognised spellings (compared after lower-casing and mapping ' ' and '-' to '_')
 ALIASES: dict[str, tuple[str, ...]] = {
     "params": ("params", "n", "n_params", "num_params", "nparams", "model_size", "parameters",
-               "param_count", "params_active_precise", "num_parameters", "model_params"),
-    "tokens": ("tokens", "d", "n_tokens", "num_tokens", "training_tokens", "train_tokens",
-               "total_tokens", "throughput/total_tokens"),
+               "param_count", "parameter_count", "params_active_precise", "num_parameters", "model_params"),
+    "tokens": ("tokens", "d", "t", "n_tokens", "num_tokens", "training_tokens", "train_tokens",
+               "total_tokens", "throughput/total_tokens", "tokens_seen", "data_size", "pretraining_data_size",
+               "training_data_size", "dataset_size"),
     "samples": ("samples", "n_samples", "num_samples", "training_samples", "train_samples", "examples"),
     "steps": ("steps", "num_steps", "total_steps", "train_steps"),
     "batch_size": ("batch_size", "global_batch_size", "global_bs", "bs"),
     "flops": ("flops", "c", "compute", "training_flop", "training_flops", "train_flops", "total_flops", "flops_6nd"),
-    "run": ("run", "run_name", "run_id", "name"),
+    "run": ("run", "run_name", "run_id", "name", "model", "model_name"),
     "step": ("step", "_step", "global_step", "checkpoint_step", "iteration"),
     "group": ("group",),
     "version": ("version", "model_version"),
@@ -29,11 +30,39 @@ ALIASES: dict[str, tuple[str, ...]] = {
 _KEYS = tuple(ALIASES)
 
 
+# Unit suffixes in column names: "Model Size (B)", "Pretraining Data Size (T)", "FLOPs (1E21)".
+UNITS = {"k": 1e3, "thousands": 1e3, "m": 1e6, "millions": 1e6, "b": 1e9, "bn": 1e9, "billions": 1e9, "t": 1e12,
+         "trillions": 1e12}
+_UNIT = re.compile(r"^(?P<base>.*?)[\s_]*\(\s*(?P<unit>[A-Za-z]+|[0-9.]+[eE][+-]?[0-9]+)\s*\)\s*$")
+
+
 def normalise(col: str) -> str:
     return re.sub(r"[\s\-]+", "_", str(col).strip().lower())
 
 
+def split_unit(col: str) -> tuple[str, float]:
+    """A column name without its unit suffix, and the factor the unit stands for.
+
+    >>> split_unit("Model Size (B)"), split_unit("FLOPs (1E21)"), split_unit("loss")
+    (('model_size', 1000000000.0), ('flops', 1e+21), ('loss', 1.0))
+    """
+    m = _UNIT.match(str(col).strip())
+    if m is not None:
+        unit = m.group("unit").lower()
+        factor = UNITS.get(unit)
+        if factor is None and any(ch.isdigit() for ch in unit):
+            factor = float(unit)
+        if factor is not None:
+            return normalise(m.group("base")), factor
+    return normalise(col), 1.0
+
+
 def resolve_columns(raw: pd.DataFrame, cfg: BatchConfig, src: str) -> dict[str, str]:
+    """Canonical key (params, tokens, flops, run, step, ...) -> table column: the config's mapping, then aliases.
+
+    A column whose name carries a unit (``Model Size (B)``) matches by its name without the unit; the
+    loader applies the unit (:func:`split_unit`).
+    """
     found: dict[str, str] = {}
     for key, col in cfg.columns.items():
         if key not in ALIASES:
@@ -46,6 +75,10 @@ def resolve_columns(raw: pd.DataFrame, cfg: BatchConfig, src: str) -> dict[str, 
     by_norm: dict[str, str] = {}
     for c in raw.columns:
         by_norm.setdefault(normalise(c), c)
+    for c in raw.columns:
+        by_norm.setdefault(split_unit(c)[0], c)
+    for c in raw.columns:  # a tracker's namespaced name ("model/n_params") by its last part
+        by_norm.setdefault(normalise(str(c).rsplit("/", 1)[-1]), c)
     taken = set(found.values())
     for key, names in ALIASES.items():
         if key in found:

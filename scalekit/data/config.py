@@ -17,10 +17,13 @@ from ..exceptions import ConfigError
 from ..options import FIELDS, Options, resolve_options
 from .metric import MetricSpec, infer_direction
 
-__all__ = ["BatchConfig", "MetricSpec", "find_config_file", "infer_direction", "read_config"]
+__all__ = ["BatchConfig", "MetricSpec", "find_config_file", "infer_direction", "read_config", "read_config_mapping"]
 
 _TOP_OPTIONS = ("target", "targets", "budgets", "max_params")  # run options also accepted at the top level
-_KNOWN_KEYS = {"name", "columns", "metrics", "ignore", "compute", "baseline", "options", "description", *_TOP_OPTIONS}
+_KNOWN_KEYS = {"name", "columns", "metrics", "ignore", "compute", "baseline", "options", "description", "source", "missing",
+               "long", *_TOP_OPTIONS}
+# Options of the tracker readers (scalekit.data.sources), under `source:`.
+_SOURCE_KEYS = {"experiment", "kind", "run_pattern", "runs", "run_column", "step_key"}
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,11 @@ class BatchConfig:
     metrics: tuple[dict[str, Any], ...] | None = None  # raw declarations, resolved at load
     ignore: tuple[str, ...] = ()
     compute: str = "auto"  # "auto" (flops column if present, else 6ND) | "6ND" | "flops"
+    missing: str = "error"  # rows missing N, D or C: "error" (name them) | "drop" (leave them out, noted)
+    long: dict[str, Any] | None = None  # a long table's {names: [...], value: col}, pivoted at load
     baseline: dict[str, float] | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    source_options: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
 
     @classmethod
@@ -76,11 +82,24 @@ class BatchConfig:
         if comp not in ("auto", "6ND", "flops"):
             raise ConfigError(f"{comp!r} is not a compute rule; expected 'auto', '6ND' or 'flops'", source=source, key="compute")
         kw["compute"] = comp
+        missing = str(raw.get("missing", "error"))
+        if missing not in ("error", "drop"):
+            raise ConfigError(f"got {missing!r}; expected 'error' (rows missing N, D or C are an error) or 'drop'",
+                              source=source, key="missing")
+        kw["missing"] = missing
+        if raw.get("long") is not None:
+            kw["long"] = _parse_long(raw["long"], source)
         if raw.get("baseline") is not None:
             b = raw["baseline"]
             if not isinstance(b, dict) or not set(b) <= {"N", "D", "params", "tokens", "samples"}:
                 raise ConfigError("expected a mapping like {N: 1e8, D: 2e9}", source=source, key="baseline")
             kw["baseline"] = {("N" if k in ("N", "params") else "D"): _positive(v, "baseline", source) for k, v in b.items()}
+        if raw.get("source") is not None:
+            src_opts = raw["source"]
+            if not isinstance(src_opts, dict) or set(src_opts) - _SOURCE_KEYS:
+                raise ConfigError(f"got {src_opts!r}; expected a mapping with some of {sorted(_SOURCE_KEYS)} "
+                                  "(options of the tracker readers)", source=source, key="source")
+            kw["source_options"] = dict(src_opts)
         layer: dict[str, Any] = {}
         if raw.get("options") is not None:
             if not isinstance(raw["options"], dict):
@@ -103,7 +122,8 @@ class BatchConfig:
         raw: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name in ("source", "options") or v is None or v == () or v == {} or (f.name == "compute" and v == "auto"):
+            if f.name in ("source", "options", "source_options") or v is None or v == () or v == {} or (f.name == "compute" and v == "auto") \
+                    or (f.name == "missing" and v == "error"):
                 continue
             raw[f.name] = list(v) if isinstance(v, tuple) else v
         opts = dict(self.options)
@@ -112,6 +132,8 @@ class BatchConfig:
                 continue
             if k in FIELDS or k == "thresholds":
                 opts[k] = v
+            elif k == "source":
+                raw["source"] = {**self.source_options, **(v if isinstance(v, dict) else {"_": v})}
             elif k == "options":
                 if not isinstance(v, dict):
                     raise ConfigError("expected a mapping", source=self.source, key="options")
@@ -119,6 +141,8 @@ class BatchConfig:
             else:
                 raw[k] = v
         raw["options"] = opts
+        if self.source_options and "source" not in raw:
+            raw["source"] = dict(self.source_options)
         return BatchConfig.from_mapping(raw, source=self.source)
 
 
@@ -171,6 +195,14 @@ def _parse_metrics(raw: Any, source: str | None) -> list[dict[str, Any]]:
     return items
 
 
+def _parse_long(raw: Any, source: str | None) -> dict[str, Any]:
+    """The validated ``long:`` config: ``names`` (one column or a list) and ``value``."""
+    if not isinstance(raw, dict) or set(raw) - {"names", "value"} or "names" not in raw:
+        raise ConfigError(f"got {raw!r}; expected a mapping like {{names: [task, metric], value: value}}", source=source, key="long")
+    names = raw["names"] if isinstance(raw["names"], list) else [raw["names"]]
+    return {"names": [str(n) for n in names], "value": str(raw.get("value", "value"))}
+
+
 def find_config_file(data_path: Path) -> Path | None:
     for ext in (".yaml", ".yml"):
         p = data_path.with_suffix(ext)
@@ -192,6 +224,13 @@ class _NoAliasLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no ty
 
 def read_config(path: Path) -> BatchConfig:
     """Read and validate a YAML batch config (UTF-8, no aliases, a mapping at the top)."""
+    return BatchConfig.from_mapping(read_config_mapping(path), source=str(path))
+
+
+def read_config_mapping(path: Path) -> dict[str, Any]:
+    """The validated YAML mapping of a batch config file, as keyword arguments for :func:`scalekit.load_batch`."""
+    if not path.is_file():
+        raise ConfigError("no such config file", source=str(path))
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -206,4 +245,5 @@ def read_config(path: Path) -> BatchConfig:
         raise ConfigError(f"not valid YAML: {exc}", source=str(path)) from None
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError("expected a mapping at the top level", source=str(path))
-    return BatchConfig.from_mapping(raw, source=str(path))
+    BatchConfig.from_mapping(raw, source=str(path))  # validated here, at the door
+    return dict(raw or {})

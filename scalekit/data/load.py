@@ -7,6 +7,7 @@ Everything is checked once, here, so the analyses downstream can trust the table
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, SupportsInt
@@ -17,11 +18,13 @@ import pandas as pd
 
 from ..exceptions import BatchValidationError, ConfigError
 from .batch import Batch, Exclusion
-from .columns import ALIASES, resolve_columns
+from .columns import ALIASES, resolve_columns, split_unit
 from .config import BatchConfig, find_config_file, read_config
+from .long import pivot_long
 from .metric import MetricSpec, infer_direction
 from .read import read_table
 from .slug import slugify
+from .sources import detect_source, read_source
 
 __all__ = ["load_batch"]
 
@@ -29,7 +32,7 @@ LineOf = Callable[[SupportsInt], int]  # 0-based row position (int or numpy inte
 FloatArray = npt.NDArray[np.float64]
 
 
-def load_batch(source: str | Path | pd.DataFrame, **config: Any) -> Batch:
+def load_batch(source: str | Path | pd.DataFrame, /, **config: Any) -> Batch:
     """Read and validate an experiment batch.
 
     Parameters
@@ -57,24 +60,67 @@ def load_batch(source: str | Path | pd.DataFrame, **config: Any) -> Batch:
     >>> scalekit.load_batch(df, name="tiny").runs
     3
     """
+    default_name = "batch"
+    if "experiment" in config:  # load_batch(store, experiment="E") reads as the config's source.experiment
+        config = {**config, "source": {**(config.get("source") or {}), "experiment": config["experiment"]}}
+        del config["experiment"]
     if isinstance(source, pd.DataFrame):
         raw, src, cfg = source.copy(), "<DataFrame>", BatchConfig()
+        cfg = cfg.merged(config) if config else cfg
         offset = 0  # a DataFrame's rows are numbered by position
+    elif detect_source(source) is not None:  # an experiment tracker's store or export
+        cfg = BatchConfig().merged(config) if config else BatchConfig()
+        raw, src, cfg = _from_tracker(source, cfg)
+        offset, default_name = 0, cfg.name or "batch"
     else:
         path = Path(source)
         src = str(path)
+        if path.is_dir():
+            raise BatchValidationError(src, "is a folder, not a batch file",
+                                       expected="a CSV, TSV, Parquet or JSON Lines file (`scalekit report` takes folders of them), "
+                                       "or a tracker folder (TensorBoard, W&B export, JSON Lines runs)")
         if not path.is_file():
-            raise BatchValidationError(src, "no such file", expected="a CSV, Parquet or JSON Lines file")
+            raise BatchValidationError(src, "no such file", expected="a CSV, Parquet or JSON Lines file, or a tracker source")
         raw, offset = read_table(path)
         cfg_path = find_config_file(path)
         cfg = read_config(cfg_path) if cfg_path else BatchConfig(source=None)
-    cfg = cfg.merged(config) if config else cfg
+        default_name = path.stem
+        cfg = cfg.merged(config) if config else cfg
 
     def line_of(i: SupportsInt) -> int:
         return int(i) + offset
 
-    default_name = Path(src).stem if src != "<DataFrame>" else "batch"
     return _validate(raw, src, cfg, line_of, cfg.name or default_name)
+
+
+def _from_tracker(spec: str | Path, cfg: BatchConfig) -> tuple[pd.DataFrame, str, BatchConfig]:
+    """The table a tracker source holds (MLflow, TensorBoard, W&B export, JSON Lines), and its config defaults.
+
+    Only the rows where a chosen metric was logged are kept: trackers log metrics at different steps,
+    and a metric missing at a step is not a diverged run (a logged NaN still is).
+    """
+    options = dict(cfg.source_options)
+    table = read_source(spec, **options)
+    declared = [m["column"] for m in cfg.metrics] if cfg.metrics else [m for m in table.metrics if infer_direction(m)]
+    chosen = [m for m in declared if m in table.metrics]
+    if chosen:
+        table = table.select(chosen)
+    defaults = table.batch_config()
+    ignore = sorted(set(defaults["ignore"]) | set(cfg.ignore))
+    merged = BatchConfig.from_mapping({"name": defaults["name"]}).merged({**_as_raw(cfg), "ignore": ignore})
+    return table.frame, table.source, merged
+
+
+def _as_raw(cfg: BatchConfig) -> dict[str, Any]:
+    """The non-default keys of a config, as keyword arguments for :meth:`BatchConfig.merged`."""
+    out: dict[str, Any] = {}
+    for key in ("name", "description", "columns", "metrics", "compute", "baseline", "source_options"):
+        value = getattr(cfg, key)
+        if value not in (None, "", {}, (), "auto"):
+            out["source" if key == "source_options" else key] = list(value) if isinstance(value, tuple) else value
+    if cfg.options:
+        out["options"] = dict(cfg.options)
+    return out
 
 
 def _numeric(raw: pd.DataFrame, col: str, src: str, line_of: LineOf, what: str, *, positive: bool = True) -> FloatArray:
@@ -96,28 +142,86 @@ def _numeric(raw: pd.DataFrame, col: str, src: str, line_of: LineOf, what: str, 
     return arr
 
 
+# FLOPs per parameter-token outside [2, 20] is a unit mistake, not a model: name the likely unit.
+_FLOP_UNITS = (("GFLOP", 1e9), ("TFLOP", 1e12), ("PFLOP", 1e15), ("EFLOP", 1e18), ("PFLOP-days", 8.64e19), ("1e21 FLOP", 1e21),
+               ("ZFLOP", 1e21), ("YFLOP", 1e24))
+
+
+def _check_flops_unit(flops: FloatArray, N: FloatArray, D: FloatArray, src: str, col: str) -> None:
+    ratio = float(np.median(flops / (N * D)))
+    if 2.0 <= ratio <= 20.0:
+        return
+    likely = [name for name, f in _FLOP_UNITS if 2.0 <= ratio * f <= 20.0]
+    guess = (f"it looks counted in {likely[0]}: multiply it by {dict(_FLOP_UNITS)[likely[0]]:g}, or write the unit in its name "
+             f"(e.g. 'flops (1e21)')" if likely else "check its unit")
+    raise BatchValidationError(src, f"the FLOPs column gives {ratio:.3g} FLOPs per parameter per token (6 is typical); {guess}",
+                               column=col, expected="FLOPs between 2 and 20 N D (or `compute: 6ND` in the config to ignore it)")
+
+
 def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, name: str) -> Batch:
     if len(raw) == 0:
         raise BatchValidationError(src, "the table has no rows", expected="one row per run or per (run, checkpoint)")
     raw = raw.rename(columns=lambda c: str(c))
-    cols = resolve_columns(raw, cfg, src)
     notes: list[str] = []
+    if cfg.long:
+        raw = pivot_long(raw, cfg, src, notes)
+    cols = resolve_columns(raw, cfg, src)
     available = ", ".join(map(repr, raw.columns[:20]))
 
     if "params" not in cols:
         raise BatchValidationError(src, "missing the model-size column", column="params",
                                    expected=f"a column named one of {ALIASES['params'][:6]} (or map it under `columns:`); "
                                    f"the table has {available}")
-    N = _numeric(raw, cols["params"], src, line_of, "a positive parameter count")
-    flops = _numeric(raw, cols["flops"], src, line_of, "positive FLOPs") if "flops" in cols else None
+    # Rows before any training (step 0, no data seen yet) are no point of a law: left out, with a note.
+    data_col = next((cols[k] for k in ("tokens", "samples") if k in cols), None)
+    if "step" in cols and data_col is not None:
+        d0 = pd.to_numeric(raw[data_col], errors="coerce")
+        s0 = pd.to_numeric(raw[cols["step"]], errors="coerce")
+        start = ((d0 == 0) & (s0 == 0)).to_numpy()
+        if start.any():
+            keep = np.flatnonzero(~start)
+            notes.append(f"{int(start.sum())} row(s) at step 0 with no {data_col} seen yet were left out.")
+            raw = raw.iloc[keep].reset_index(drop=True)
+            outer = line_of
+
+            def line_of(i: SupportsInt) -> int:
+                return outer(int(keep[int(i)]))
+
+    if cfg.missing == "drop":  # rows without N, D or C (a model with no published data size) are left out, listed
+        key_cols = [cols[k] for k in ("params", "tokens", "samples", "steps", "batch_size", "flops") if k in cols]
+        if cfg.compute == "6ND" and "flops" in cols:
+            key_cols.remove(cols["flops"])
+        absent = raw[key_cols].isna().any(axis=1).to_numpy()
+        if absent.any():
+            kept = np.flatnonzero(~absent)
+            lines = [line_of(i) for i in np.flatnonzero(absent)]
+            notes.append(f"{int(absent.sum())} row(s) with a missing model size, data size or compute were left out "
+                         f"(missing: drop): rows {', '.join(map(str, lines[:10]))}{' ...' if len(lines) > 10 else ''}.")
+            raw = raw.iloc[kept].reset_index(drop=True)
+            outer_missing = line_of
+
+            def line_of(i: SupportsInt) -> int:
+                return outer_missing(int(kept[int(i)]))
+
+    def scaled(key: str, what: str) -> FloatArray:
+        values = _numeric(raw, cols[key], src, line_of, what)
+        factor = split_unit(cols[key])[1]
+        if factor != 1.0:
+            notes.append(f"column {cols[key]!r} is read in units of {factor:g}.")
+        return values * factor
+
+    N = scaled("params", "a positive parameter count")
+    if cfg.compute == "6ND" and "flops" in cols and any(k in cols for k in ("tokens", "samples", "steps", "step")):
+        notes.append(f"the FLOPs column {cols.pop('flops')!r} was not read: compute is counted as 6ND (config).")
+    flops = scaled("flops", "positive FLOPs") if "flops" in cols else None
 
     # D: tokens | samples | steps x batch_size | step x batch_size | flops / 6N
     data_unit = ""
     if "tokens" in cols:
-        D = _numeric(raw, cols["tokens"], src, line_of, "a positive token count")
+        D = scaled("tokens", "a positive token count")
         data_unit = "tokens"
     elif "samples" in cols:
-        D = _numeric(raw, cols["samples"], src, line_of, "a positive sample count")
+        D = scaled("samples", "a positive sample count")
         data_unit = "samples"
     elif ("steps" in cols or "step" in cols) and "batch_size" in cols:
         scol = cols["steps"] if "steps" in cols else cols["step"]
@@ -137,6 +241,8 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
     if cfg.compute == "flops" and flops is None:
         raise ConfigError("compute: flops was asked for but the table has no FLOPs column", source=cfg.source or src,
                           key="compute")
+    if flops is not None and "derived" not in data_unit:
+        _check_flops_unit(flops, N, D, src, cols["flops"])
     if flops is not None and cfg.compute != "6ND":
         C, compute = flops, f"flops column {cols['flops']!r}"
     else:
@@ -176,7 +282,7 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
         raise BatchValidationError(src, "duplicate run names in a table without a step column", column=cols["run"], rows=rows,
                                    expected="one row per run, or a `step` column for checkpoints")
 
-    metrics = _resolve_metrics(raw, cols, cfg, src)
+    metrics = _resolve_metrics(raw, cols, cfg, src, notes)
     for m in metrics.values():
         vals = pd.to_numeric(raw[m.column], errors="coerce")
         bad = vals.isna() & raw[m.column].notna()
@@ -236,31 +342,45 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
                  compute=compute, data_unit=data_unit, columns=cols, config=cfg, has_checkpoints=has_ckpt, notes=tuple(notes))
 
 
-def _resolve_metrics(raw: pd.DataFrame, cols: dict[str, str], cfg: BatchConfig, src: str) -> dict[str, MetricSpec]:
+def _resolve_metrics(raw: pd.DataFrame, cols: dict[str, str], cfg: BatchConfig, src: str,
+                     notes: list[str]) -> dict[str, MetricSpec]:
+    """The metrics: those declared, else every numeric column whose name says which way is better.
+
+    Numeric columns that are neither N, D, C, step, run nor a metric name (plot coordinates, a
+    width, a learning rate) are left out with a note, not an error: naming them under ``metrics:``
+    makes them metrics.
+    """
     used = set(cols.values()) | set(cfg.ignore)
     declared = cfg.metrics
     out: dict[str, MetricSpec] = {}
     if declared is None:
         candidates = [c for c in raw.columns if c not in used and pd.api.types.is_numeric_dtype(raw[c])]
+        unknown = [c for c in candidates if infer_direction(c) is None]
+        if unknown and len(unknown) < len(candidates):
+            notes.append("column(s) " + ", ".join(map(repr, unknown[:8])) + (" ..." if len(unknown) > 8 else "")
+                         + " do not say which way is better and were left out; declare them under `metrics:` "
+                         "(with `direction: min|max`) to analyse them.")
+        elif unknown:
+            raise BatchValidationError(src, "no metric column says which way is better: numeric column(s) "
+                                       + ", ".join(map(repr, unknown[:8])), column=unknown[0],
+                                       expected="a metric named like a loss, error, ppl, accuracy or mAP, or pass "
+                                       f"`--metric {unknown[0]}` with `--set 'metrics=[{{name: {unknown[0]}, direction: max}}]'` "
+                                       "(or `metrics:` in the config)")
         if not candidates:
             raise BatchValidationError(src, "no metric columns",
                                        expected="at least one numeric column besides N, D, C, run and step")
-        unknown = [c for c in candidates if infer_direction(c) is None]
-        if unknown:
-            raise BatchValidationError(src, "cannot tell which way is better for numeric column(s) "
-                                       + ", ".join(map(repr, unknown)), column=unknown[0],
-                                       expected="metric names that say their direction (loss, error, ade, map, acc, ...), or "
-                                       "`metrics:` in the config with `direction: min|max`, "
-                                       "or `ignore:` for columns that are not metrics")
-        declared = tuple({"name": c, "column": c, "direction": None, "bound": None} for c in candidates)
+        declared = tuple({"name": c, "column": c, "direction": None, "bound": None} for c in candidates if c not in unknown)
     for m in declared:
         if m["column"] not in raw.columns:
-            raise BatchValidationError(src, f"unknown metric {m['name']!r}: no such column", column=m["column"],
-                                       expected=f"one of {[c for c in raw.columns if c not in used]}")
+            choices = [str(c) for c in raw.columns if c not in used]
+            close = difflib.get_close_matches(m["column"], choices, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? (pass `--metric {close[0]}`)" if close else f"one of {choices[:20]}"
+            raise BatchValidationError(src, f"unknown metric {m['name']!r}: no such column", column=m["column"], expected=hint)
         d = m["direction"] or infer_direction(m["name"]) or infer_direction(m["column"])
         if d is None:
             raise BatchValidationError(src, f"metric {m['name']!r} needs a direction", column=m["column"],
-                                       expected="`direction: min` or `direction: max` for it in the config")
+                                       expected=f"`direction: min` or `direction: max` for it in the config, e.g. "
+                                       f"`--set 'metrics=[{{name: {m['name']}, direction: max}}]'`")
         bound = m["bound"]
         if d == "max" and bound is None:
             bound = 1.0

@@ -35,19 +35,36 @@ def from_error(err: ArrayOrFloat, direction: str, bound: float | None) -> ArrayO
     return to_error(err, direction, bound)  # the flip is its own inverse
 
 
+def name_tokens(name: str) -> set[str]:
+    """The words of a column name, split at non-letters and at camelCase humps, lower-cased.
+
+    >>> sorted(name_tokens("eval/c4_en-validation/CrossEntropyLoss"))
+    ['c4', 'cross', 'crossentropyloss', 'en', 'entropy', 'eval', 'loss', 'validation']
+    """
+    parts = [t for t in re.split(r"[^A-Za-z0-9]+", name) if t]
+    words = {t.lower() for t in parts}
+    for t in parts:
+        words |= {w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+", t)}
+    return words
+
+
 def infer_direction(name: str) -> str | None:
     """Direction implied by a metric's name: ``"min"``, ``"max"`` or None if it says nothing.
+
+    Whole words count, not substrings: ``gpu_power_w`` holds "wer" and ``upgrade_steps`` holds
+    "ade", and neither says which way is better.
 
     Examples
     --------
     >>> infer_direction("eval_loss"), infer_direction("mAP"), infer_direction("width")
     ('min', 'max', None)
+    >>> infer_direction("gpu_power_w"), infer_direction("upgrade_steps"), infer_direction("eval/CrossEntropyLoss")
+    (None, None, 'min')
     """
-    low = name.lower()
-    tokens = [t for t in re.split(r"[^a-z0-9]+", low) if t]
-    if any(w in low for w in _MIN_WORDS):
+    words = name_tokens(name)
+    if words & set(_MIN_WORDS):
         return "min"
-    if any(t in _MAX_WORDS or t.startswith("acc") for t in tokens):
+    if any(t in _MAX_WORDS or t.startswith("acc") for t in words):
         return "max"
     return None
 

@@ -14,8 +14,9 @@ from ..data.config import find_config_file
 from ..data.load import load_batch
 from ..data.read import DATA_SUFFIXES
 from ..data.slug import slugify
+from ..data.sources import detect_source, read_sources
 from ..examples import EXAMPLES, example_source
-from ..exceptions import ScalekitError
+from ..exceptions import RenderError, ScalekitError
 from ..pipeline.summary import Summary
 from .resources import report_notebook, report_template_files
 
@@ -30,10 +31,11 @@ class Job:
     name: str
     parameters: dict[str, Any]
     inputs: tuple[str, ...] = ()  # files whose bytes make up the cache key
+    fingerprint: str = ""  # a tracker store's state (runs, metric points): new runs re-render the batch
 
     def key(self) -> str:
         h = hashlib.sha256()
-        h.update(f"scalekit {__version__}\n".encode())
+        h.update(f"scalekit {__version__}\n{self.fingerprint}\n".encode())
         h.update(json.dumps({k: v for k, v in self.parameters.items() if k != "summary_path"}, sort_keys=True).encode())
         for p in (report_notebook(), *report_template_files(), *map(Path, self.inputs)):
             h.update(str(p.name).encode())
@@ -68,12 +70,21 @@ def discover_jobs(batches: Sequence[str | Path], *, base_params: dict[str, Any] 
                 jobs.append(Job(slugify(name), name, {**base, "example": ex, "version": v}))
         return _unique(jobs)
     files: list[Path] = []
+    config = json.loads(base.get("config_json") or "{}")
     for b in batches:
+        if detect_source(b) is not None:
+            jobs += _tracker_jobs(b, base, config)
+            continue
         p = Path(b)
         if p.is_dir():
-            files += sorted(q for q in p.iterdir() if q.suffix.lower() in DATA_SUFFIXES and q.is_file())
-        else:
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in DATA_SUFFIXES and q.is_file())
+            if not found:
+                raise RenderError(f"{p}: the folder holds no batch file ({', '.join(DATA_SUFFIXES)}) and no tracker runs")
+            files += found
+        elif p.is_file():
             files.append(p)
+        else:
+            raise RenderError(f"{b}: no such file or folder, and not a tracker URI (sqlite:///..., http://...)")
     for f in files:
         inputs = tuple(str(x) for x in (f, find_config_file(f)) if x is not None and x.is_file())
         params = {**base, "batch_path": str(f.resolve())}
@@ -89,13 +100,32 @@ def discover_jobs(batches: Sequence[str | Path], *, base_params: dict[str, Any] 
     return _unique(jobs)
 
 
+def _tracker_jobs(spec: str | Path, base: dict[str, Any], config: dict[str, Any]) -> list[Job]:
+    """One job per batch a tracker source holds (an MLflow experiment each), keyed by the store's state."""
+    options = dict(config.get("source") or {})
+    wanted = options.pop("experiment", None) or base.get("experiment") or None
+    experiments = [e for e in str(wanted).split(",") if e] if wanted else None
+    tables = read_sources(spec, experiments, **options)
+    where = str(spec)
+    if Path(where).exists():  # the notebook runs in another folder: a local path must be absolute
+        where = str(Path(where).resolve())
+    elif where.startswith("sqlite:///") and not where[len("sqlite:///"):].startswith("/"):
+        where = "sqlite:///" + str(Path(where[len("sqlite:///"):]).resolve())
+    jobs = []
+    for t in tables:
+        name = str(config.get("name") or t.name)
+        params = {**base, "batch_path": where, "version": "", "experiment": t.name if t.kind == "mlflow" else ""}
+        jobs.append(Job(slugify(name), name, params, (), t.fingerprint))
+    return jobs
+
+
 def _unique(jobs: list[Job]) -> list[Job]:
     seen: dict[str, int] = {}
     out = []
     for j in jobs:
         n = seen.get(j.slug, 0)
         seen[j.slug] = n + 1
-        out.append(j if n == 0 else Job(f"{j.slug}-{n + 1}", j.name, j.parameters, j.inputs))
+        out.append(j if n == 0 else Job(f"{j.slug}-{n + 1}", j.name, j.parameters, j.inputs, j.fingerprint))
     return out
 
 

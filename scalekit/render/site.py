@@ -57,8 +57,8 @@ def render_site(
     notebook; False starts a fresh kernel per batch.
     """
     out = Path(out).resolve()
+    todo = discover_jobs(batches, base_params=parameters)  # a bad path fails here, before any folder or kernel
     out.mkdir(parents=True, exist_ok=True)
-    todo = discover_jobs(batches, base_params=parameters)
     n = len(todo)
     results: list[BatchResult] = []
     if executor == "dask":

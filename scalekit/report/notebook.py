@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..data.batch import Batch
 from ..data.load import load_batch
+from ..data.sources import detect_source
 from ..examples import EXAMPLES, example_source
 from ..exceptions import ConfigError
 from ..iorw import atomic_write_json
@@ -44,6 +45,7 @@ JOB_PARAMETERS: dict[str, tuple[str, str]] = {
     "batch_path": ("", "data file (CSV, Parquet, JSON Lines; a YAML config beside it is read); empty: an embedded example"),
     "example": ("behavior", "embedded example used when batch_path is empty: " + " or ".join(map(repr, EXAMPLES))),
     "version": ("", "report only this value of the batch's `version` column (empty: every row)"),
+    "experiment": ("", "the MLflow experiment when batch_path is a tracking store (empty: its only one)"),
     "batch_name": ("", "display name (empty: the config's name or the file name)"),
     "config_json": ("{}", "extra batch config as a JSON object, overriding the YAML (metrics, baseline, columns, ...)"),
     "summary_path": ("", "where to write summary.json (empty: do not write)"),
@@ -101,8 +103,11 @@ def load(params: Parameters) -> Batch:
     if params.job["batch_name"]:
         cfg["name"] = params.job["batch_name"]
     source: Any
+    if params.job["experiment"]:
+        cfg["source"] = {**(cfg.get("source") or {}), "experiment": params.job["experiment"]}
     if params.job["batch_path"]:
-        source = Path(params.job["batch_path"])
+        spec = params.job["batch_path"]
+        source = spec if detect_source(spec) is not None else Path(spec)
     else:
         source, ex_cfg = example_source(params.job["example"])
         cfg = {**ex_cfg, **cfg}

@@ -167,11 +167,15 @@ def test_too_few_sizes(tmp_path):
     assert "too few distinct model sizes" in msg and "column 'params'" in msg
 
 
-def test_unknown_direction(tmp_path):
-    df = pd.DataFrame({"params": [1e6, 1e7], "tokens": [1e8, 1e9], "loss": [3.0, 2.9], "lr": [1e-3, 1e-3]})
-    msg = err(tmp_path, df)
-    assert "'lr'" in msg and "direction" in msg
-    assert scalekit.load_batch(df, ignore=["lr"]).metrics.keys() == {"loss"}
+def test_columns_that_say_no_direction_are_left_out_with_a_note(tmp_path):
+    df = pd.DataFrame({"params": [1e6, 1e7], "tokens": [1e8, 1e9], "loss": [3.0, 2.9], "lr": [1e-3, 1e-3],
+                       "gpu_power_w": [300.0, 310.0], "upgrade_steps": [1.0, 2.0]})
+    b = scalekit.load_batch(df)
+    assert b.metrics.keys() == {"loss"}  # whole words: "wer" in gpu_power_w and "ade" in upgrade_steps say nothing
+    assert any("'lr'" in n and "gpu_power_w" in n and "metrics:" in n for n in b.notes)
+    assert scalekit.load_batch(df, metrics=[{"name": "lr", "direction": "min"}]).metrics.keys() == {"lr"}
+    msg = err(tmp_path, df.drop(columns="loss"))
+    assert "no metric column says which way is better" in msg and "--metric lr" in msg
 
 
 def test_bad_config_key(tmp_path):

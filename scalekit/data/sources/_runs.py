@@ -264,10 +264,15 @@ def apply_run_options(frame: pd.DataFrame, metrics: list[str], run_columns: list
     if run_pattern is not None:
         rx, fields = _compile_pattern(run_pattern, source)
         bad = [n for n in names if rx.fullmatch(n) is None]
-        if bad:
+        if len(bad) == len(names):
             raise SourceError(source, f"run name(s) {bad[:5]} do not match run_pattern {run_pattern!r}"
                               + (f" ({len(bad)} runs in all)" if len(bad) > 5 else ""),
                               hint=f"Runs are named like {names[:3]}; fix the pattern, or give a runs table")
+        if bad:  # runs of another kind in the same folder (a target model's evals): left out, and said
+            notes.append(f"run(s) {bad[:5]} do not match run_pattern {run_pattern!r} and were left out")
+            frame = frame[~frame["run"].astype(str).isin(bad)].copy()  # index kept: the reader realigns `logged` to it
+            names = [n for n in names if n not in bad]
+            given = {n: {} for n in names}
         for n in names:
             m = rx.fullmatch(n)
             assert m is not None

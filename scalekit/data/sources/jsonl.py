@@ -147,6 +147,6 @@ def read_jsonl(spec: str | Path, *, run_pattern: str | None = None, runs: Any = 
     frame, logged, metrics, run_columns = tidy_history(frame, notes, present)
     frame = apply_run_options(frame, metrics, run_columns, source, notes, run_pattern=run_pattern, runs=runs)
     fingerprint = digest("jsonl", str(path.resolve()), file_state(files, root), options_key(run_pattern=run_pattern, runs=runs, step_key=step_key))
-    return SourceTable(frame=frame, name=name or (path.stem if path.is_file() else path.resolve().name), source=source,
+    return SourceTable(frame=frame.reset_index(drop=True), name=name or (path.stem if path.is_file() else path.resolve().name), source=source,
                        fingerprint=fingerprint, notes=tuple(notes), kind="jsonl", metrics=tuple(metrics), run_columns=tuple(run_columns),
-                       logged=logged[metrics])
+                       logged=logged.loc[frame.index, metrics].reset_index(drop=True))

@@ -264,5 +264,6 @@ def _read_experiment(client: Any, uri: str, exp: Any, notes: list[str], *, run_p
     frame, logged, metrics, run_columns = assemble(data, source)
     frame = apply_run_options(frame, metrics, run_columns, source, notes, run_pattern=run_pattern, runs=runs)
     fingerprint = digest("mlflow", uri, exp.experiment_id, exp.name, state, options_key(run_pattern=run_pattern, runs=runs))
-    return SourceTable(frame=frame, name=exp.name, source=source, fingerprint=fingerprint, notes=tuple(notes),
-                       kind="mlflow", metrics=tuple(metrics), run_columns=tuple(run_columns), logged=logged[metrics])
+    return SourceTable(frame=frame.reset_index(drop=True), name=exp.name, source=source, fingerprint=fingerprint, notes=tuple(notes),
+                       kind="mlflow", metrics=tuple(metrics), run_columns=tuple(run_columns),
+                       logged=logged.loc[frame.index, metrics].reset_index(drop=True))

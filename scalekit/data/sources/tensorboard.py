@@ -209,5 +209,6 @@ def read_tensorboard(spec: str | Path, *, run_pattern: str | None = None, runs: 
     frame, logged, metrics, run_columns = assemble(data, source)
     frame = apply_run_options(frame, metrics, run_columns, source, notes, run_pattern=run_pattern, runs=runs)
     fingerprint = digest("tensorboard", str(root.resolve()), file_state(files, root), options_key(run_pattern=run_pattern, runs=runs))
-    return SourceTable(frame=frame, name=name or root.resolve().name, source=source, fingerprint=fingerprint,
-                       notes=tuple(notes), kind="tensorboard", metrics=tuple(metrics), run_columns=tuple(run_columns), logged=logged[metrics])
+    return SourceTable(frame=frame.reset_index(drop=True), name=name or root.resolve().name, source=source, fingerprint=fingerprint,
+                       notes=tuple(notes), kind="tensorboard", metrics=tuple(metrics), run_columns=tuple(run_columns),
+                       logged=logged.loc[frame.index, metrics].reset_index(drop=True))

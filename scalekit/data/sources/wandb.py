@@ -173,7 +173,16 @@ def read_wandb(spec: str | Path, *, run_pattern: str | None = None, runs: Any = 
         raise SourceError(str(path), "no such file or folder")
     source = f"wandb export {path}"
     notes: list[str] = []
-    parts = [_one_table(f, root, run_column, notes) for f in files]
+    parts = []
+    for f in files:
+        try:
+            parts.append(_one_table(f, root, run_column, notes))
+        except SourceError as exc:
+            if len(files) == 1 or "no step column" not in str(exc):
+                raise
+            notes.append(f"{f.relative_to(root)} has no step column and is not a run's history: left out")
+    if not parts:
+        raise SourceError(str(path), "no file in this folder has a step column", hint=f"W&B history has _step; expected one of {list(STEP_KEYS)}")
     frame = pd.concat(parts, ignore_index=True, sort=False)
     notes = list(dict.fromkeys(notes))
     if frame.empty:
@@ -183,6 +192,6 @@ def read_wandb(spec: str | Path, *, run_pattern: str | None = None, runs: Any = 
     frame = apply_run_options(frame, metrics, run_columns, source, notes, run_pattern=run_pattern, runs=runs)
     fingerprint = digest("wandb", str(path.resolve()), file_state(files, root),
         options_key(run_pattern=run_pattern, runs=runs, run_column=run_column))
-    return SourceTable(frame=frame, name=name or (path.stem if path.is_file() else path.resolve().name), source=source,
+    return SourceTable(frame=frame.reset_index(drop=True), name=name or (path.stem if path.is_file() else path.resolve().name), source=source,
                        fingerprint=fingerprint, notes=tuple(notes), kind="wandb", metrics=tuple(metrics), run_columns=tuple(run_columns),
-                       logged=logged[metrics])
+                       logged=logged.loc[frame.index, metrics].reset_index(drop=True))
