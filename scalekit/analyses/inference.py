@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
+from ..data.metric import to_error
 from ..exceptions import ConfigError, FitError
 from ..jsonsafe import jsonable
 from ..laws.evaluate import frontier_error
@@ -308,7 +309,7 @@ def _demands(inference_tokens: float | Sequence[float] | FloatArray) -> tuple[li
 
 
 def _err_of(fit: FitResult, value: float) -> float:
-    return float(fit.bound - value) if fit.direction == "max" and fit.bound is not None else float(value)
+    return float(to_error(value, fit.direction, fit.bound))
 
 
 def _floor(fit: FitResult) -> float:

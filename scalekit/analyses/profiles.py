@@ -192,11 +192,11 @@ class Cap:
 def capped_allocation(fit: FitResult, max_params: float, budgets: tuple[float, ...] = (), *, k: float = 6.0,
                       target: float | None = None) -> Cap:
     p = param_arrays(fit)
-    floor = float(fit.to_metric(p["E"] + p["A"] * max_params ** -p["alpha"]))
+    floor = float(fit.to_metric(law_error(p, max_params, np.inf)))  # unlimited data
     fci = None
     if fit.boot_theta is not None:
         pd_ = param_arrays(fit, draws=True)
-        fci = percentile_ci(fit.to_metric(pd_["E"] + pd_["A"] * max_params ** -pd_["alpha"]))
+        fci = percentile_ci(fit.to_metric(law_error(pd_, max_params, np.inf)))
     Dt = Ct = None
     if target is not None:
         d = profile_curve(fit, target, np.array([max_params]))[0]

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..analyses.grid import level_index, levels
+from ..laws.evaluate import law_error
 from ..options import Thresholds
 from .base import Context, Finding, error_of, fitted, train_partner
 
@@ -39,7 +40,7 @@ def check_not_converged(ctx: Context, o: Thresholds) -> list[Finding]:
             s_obs = float(np.polyfit(x, y, 1)[0])
             se = sig / np.sqrt(sxx)
             N, Dm = float(g["N"].iloc[0]), float(np.exp(x.mean()))
-            law = p["E"] + p["A"] * N ** -p["alpha"] + p["B"] * Dm ** -p["beta"]
+            law = float(law_error(p, N, Dm))
             s_law = float(-p["beta"] * p["B"] * Dm ** -p["beta"] / law)
             if s_obs < s_law - o.noise_k * se and s_obs < s_law * (1 + o.slope_excess) and s_obs < -o.noise_k * se:
                 rows.append({"run": str(run), "N": N, "D_end": float(g["D"].iloc[-1]), "tail_slope": s_obs,
