@@ -16,11 +16,13 @@ import yaml
 from ..exceptions import ConfigError
 from ..options import FIELDS, Options, resolve_options
 from .metric import MetricSpec, infer_direction
+from .schedule import Schedule, parse_schedule
 
 __all__ = ["BatchConfig", "MetricSpec", "find_config_file", "infer_direction", "read_config"]
 
 _TOP_OPTIONS = ("target", "targets", "budgets", "max_params")  # run options also accepted at the top level
-_KNOWN_KEYS = {"name", "columns", "metrics", "ignore", "compute", "baseline", "options", "description", *_TOP_OPTIONS}
+_KNOWN_KEYS = {"name", "columns", "metrics", "ignore", "compute", "baseline", "options", "description", "hparams", "schedule",
+               *_TOP_OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class BatchConfig:
     baseline: dict[str, float] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
+    hparams: tuple[str, ...] = ()  # columns that vary within (N, D): a sweep, reduced to the best run per cell
+    schedule: Schedule | None = None  # the learning-rate schedule every run follows
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any] | None, *, source: str | None = None) -> BatchConfig:
@@ -81,6 +85,18 @@ class BatchConfig:
             if not isinstance(b, dict) or not set(b) <= {"N", "D", "params", "tokens", "samples"}:
                 raise ConfigError("expected a mapping like {N: 1e8, D: 2e9}", source=source, key="baseline")
             kw["baseline"] = {("N" if k in ("N", "params") else "D"): _positive(v, "baseline", source) for k, v in b.items()}
+        if raw.get("hparams"):
+            hp = raw["hparams"]
+            if isinstance(hp, str):
+                hp = [hp]
+            if not isinstance(hp, (list, tuple)) or not all(isinstance(x, str) and x for x in hp):
+                raise ConfigError(f"got {hp!r}; expected a column name or a list of them, e.g. [lr, batch_size]",
+                                  source=source, key="hparams")
+            if len(set(hp)) < len(hp):
+                raise ConfigError(f"got {hp!r}; a column is named twice", source=source, key="hparams")
+            kw["hparams"] = tuple(hp)
+        if raw.get("schedule") is not None:
+            kw["schedule"] = parse_schedule(raw["schedule"], source)
         layer: dict[str, Any] = {}
         if raw.get("options") is not None:
             if not isinstance(raw["options"], dict):

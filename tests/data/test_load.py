@@ -168,10 +168,10 @@ def test_too_few_sizes(tmp_path):
 
 
 def test_unknown_direction(tmp_path):
-    df = pd.DataFrame({"params": [1e6, 1e7], "tokens": [1e8, 1e9], "loss": [3.0, 2.9], "lr": [1e-3, 1e-3]})
+    df = pd.DataFrame({"params": [1e6, 1e7], "tokens": [1e8, 1e9], "loss": [3.0, 2.9], "width": [256, 512]})
     msg = err(tmp_path, df)
-    assert "'lr'" in msg and "direction" in msg
-    assert scalekit.load_batch(df, ignore=["lr"]).metrics.keys() == {"loss"}
+    assert "'width'" in msg and "direction" in msg
+    assert scalekit.load_batch(df, ignore=["width"]).metrics.keys() == {"loss"}
 
 
 def test_bad_config_key(tmp_path):
