@@ -171,7 +171,9 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
         lr = pd.to_numeric(raw[cols["lr"]], errors="coerce").to_numpy(dtype=float)
         bad = np.flatnonzero((np.isnan(lr) & raw[cols["lr"]].notna().to_numpy()) | (lr < 0) | np.isinf(lr))
         if bad.size:
-            raise BatchValidationError(src, f"learning rate {raw[cols['lr']].iloc[bad[0]]!r} is not a non-negative number",
+            v0 = raw[cols["lr"]].iloc[bad[0]]
+            shown = repr(v0) if isinstance(v0, str) else f"{float(v0):g}"
+            raise BatchValidationError(src, f"learning rate {shown} is not a non-negative number",
                                        column=cols["lr"], rows=[line_of(i) for i in bad], expected="learning rates >= 0")
         frame["lr"] = lr
 

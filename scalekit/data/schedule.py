@@ -90,7 +90,10 @@ class Schedule:
     def position(self, step: float, total: float) -> float:
         """How far through its decay a run is at ``step`` (0 before the decay starts, 1 at its end)."""
         T = float(self.total if self.total is not None else total)
-        start = self._at(self.decay_start, T, 0.8) if self.kind == "wsd" else (self._at(self.warmup, T, 0.0) if self.warmup else 0.0)
+        if self.kind == "wsd":
+            start = self._at(self.decay_start, T, 0.8)
+        else:
+            start = self._at(self.warmup, T, 0.0) if self.warmup else 0.0
         return float(np.clip((step - start) / max(T - start, 1e-12), 0, 1))
 
     def summary(self) -> dict[str, Any]:
@@ -164,7 +167,8 @@ def lr_from_checkpoints(steps: npt.ArrayLike, lr: npt.ArrayLike, last: int | Non
     end = int(last if last is not None else (s[-1] if s.size else 0))
     if s.size == 0:
         return np.zeros(end + 1)
-    return np.interp(np.arange(end + 1, dtype=float), s, v)
+    out: FloatArray = np.interp(np.arange(end + 1, dtype=float), s, v)
+    return out
 
 
 def lr_per_step(frame: pd.DataFrame, run: str, schedule: Schedule | None = None, last: int | None = None) -> FloatArray | None:
@@ -207,9 +211,10 @@ def _status_from_lr(run: str, steps: FloatArray, lr: FloatArray) -> RunStatus:
     frac = last / peak
     if frac > 0.5:
         return RunStatus(run, "constant" if frac > 0.9 else "mid_decay", frac, None, "lr column")
-    # Decayed: finished if it reached zero or the rate has flattened over the last tenth of the run.
-    tail = lr[steps >= steps[-1] - 0.1 * (steps[-1] - steps[0])]
-    flat = (float(tail.max()) - last) / peak <= 0.05
+    # Decayed: finished if it reached zero or the rate has flattened, i.e. at its last logged slope it
+    # would fall less than 5% of its peak over a tenth of the run.
+    rate = (float(lr[-2]) - last) / max(float(steps[-1] - steps[-2]), 1e-12) if lr.size >= 2 else 0.0
+    flat = rate * 0.1 * float(steps[-1]) / peak <= 0.05
     return RunStatus(run, "finished" if frac <= 0.02 or flat else "mid_decay", frac, None, "lr column")
 
 

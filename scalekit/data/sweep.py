@@ -104,12 +104,12 @@ def find_undeclared_hparams(frame: pd.DataFrame, raw: pd.DataFrame, used: set[st
         num = pd.to_numeric(per_row, errors="coerce")
         per_run = (num.groupby(frame["run"]).max() if num.notna().any() else per_row.astype(str).groupby(frame["run"]).first())
         examples: list[dict[str, Any]] = []
-        for key, idx in multi.groupby(multi).groups.items():
+        for _key, idx in multi.groupby(multi).groups.items():
             runs = fin.loc[idx, "run"].astype(str).tolist()
             vals = per_run.reindex(runs)
             if vals.nunique(dropna=True) > 1:
                 examples.append({"N": float(fin.loc[idx[0], "N"]), "D": float(fin.loc[idx[0], "D"]), "runs": runs,
-                                 "values": [None if pd.isna(v) else (float(v) if isinstance(v, (int, float, np.number)) else str(v))
+                                 "values": [None if pd.isna(v) else float(v) if isinstance(v, (int, float, np.number)) else str(v)
                                             for v in vals]})
         if examples:
             out.append({"column": str(c), "cells": len(examples), "examples": examples[:5]})

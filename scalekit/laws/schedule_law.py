@@ -424,7 +424,7 @@ def fit_schedule_law(batch: Batch, metric: str | None = None, *, schedules: Mapp
             ci = {k: (float(a), float(b)) for k, a, b in zip(names, lo, hi)}
         notes = () if fit_C else ("no annealing in the fitted curves: C is not identified and set to 0",)
         laws[size] = CurveLaw(size, float(g["N"].iloc[0]), {k: float(v) for k, v in zip(names, nat)}, ci, lam, lr_ref, fv,
-                              int(len(g)), float(np.sqrt(np.mean(resid ** 2))), tuple(rr), notes, boots)
+                              len(g), float(np.sqrt(np.mean(resid ** 2))), tuple(rr), notes, boots)
         run_size.update({r: size for r in rr})
     if not laws:
         raise FitError("no model size has 6 or more usable points on its curves", metric=spec.name)
@@ -458,7 +458,7 @@ def schedule_backtest(batch: Batch, metric: str | None = None, *, until: float =
         rows.append({"run": run, "N": float(last["N"]), "step": float(last["step"]), "actual": actual, "predicted": pred,
                      "rel_error": pred / actual - 1, "baseline": base, "baseline_rel_error": base / actual - 1})
     mare = float(np.mean([abs(r["rel_error"]) for r in rows])) if rows else None
-    base = float(np.mean([abs(r["baseline_rel_error"]) for r in rows])) if rows else None
+    base_err = float(np.mean([abs(r["baseline_rel_error"]) for r in rows])) if rows else None
     return {"until": until, "runs": rows, "mean_abs_rel_error": mare, "baseline": "last value seen",
-            "baseline_mean_abs_rel_error": base, "decay": {k: v.decay for k, v in law.laws.items()}}
+            "baseline_mean_abs_rel_error": base_err, "decay": {k: v.decay for k, v in law.laws.items()}}
 

@@ -9,16 +9,20 @@ into summary.json.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import display
 from ..analyses.metric import MetricAnalysis, analyze_metric
+from ..analyses.sweeps import Sweep
 from ..checks.base import Finding, severity_counts
 from ..checks.registry import run_checks
 from ..data.batch import Batch
+from ..jsonsafe import jsonable
+from ..laws.schedule_law import ScheduleLawFit
 from ..options import Options, resolve_options
 from .summary import batch_summary
+from .training import schedule_laws, sweeps
 
 __all__ = ["BatchAnalysis", "analyze"]
 
@@ -31,6 +35,8 @@ class BatchAnalysis:
     metrics: dict[str, MetricAnalysis]
     findings: tuple[Finding, ...]
     options: Options
+    sweeps: dict[str, Sweep] = field(default_factory=dict)  # per metric, when the batch declares hparams
+    schedule_laws: dict[str, ScheduleLawFit] = field(default_factory=dict)  # per metric, when runs carry a schedule
 
     @property
     def primary(self) -> MetricAnalysis:
@@ -38,7 +44,13 @@ class BatchAnalysis:
 
     def summary(self) -> dict[str, Any]:
         """The summary.json contract (see ``DESIGN.md``): every fitted number and finding, JSON-safe."""
-        return batch_summary(self.batch, self.metrics, self.findings, self.options)
+        out = batch_summary(self.batch, self.metrics, self.findings, self.options)
+        # sections only for batches that have them (summary.json contract: `hparams`, `schedule_law`)
+        if self.sweeps:
+            out["hparams"] = jsonable({k: v.summary() for k, v in self.sweeps.items()})
+        if self.schedule_laws:
+            out["schedule_law"] = jsonable({k: v.summary() for k, v in self.schedule_laws.items()})
+        return out
 
     def report(self) -> str:
         """Text summary: the law per metric, the optimum by approach, and the findings."""
@@ -71,4 +83,5 @@ def analyze(batch: Batch, *, options: Options | None = None, **overrides: Any) -
     names = list(opts.only_metrics) or list(batch.metrics)
     metrics = {batch.metric(n).name: analyze_metric(batch, n, opts) for n in names}
     findings = tuple(run_checks(batch, metrics, opts.thresholds)) if opts.checks else ()
-    return BatchAnalysis(batch, metrics, findings, opts)
+    return BatchAnalysis(batch, metrics, findings, opts, sweeps(batch, list(metrics), opts),
+                         schedule_laws(batch, list(metrics), opts))
