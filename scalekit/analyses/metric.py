@@ -26,6 +26,7 @@ from .profiles import (
     optimal_allocation,
     target_value,
 )
+from .schedules import envelope_rows
 
 __all__ = ["MetricAnalysis", "analyze_metric", "budgets_for"]
 
@@ -92,7 +93,8 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     tlist: tuple[Target, ...] = ()
     allocs: tuple[Allocation, ...] = ()
     cap: Cap | None = None
-    optimal: dict[str, OptimalLaw] = {"envelope": envelope(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed),
+    optimal: dict[str, OptimalLaw] = {"envelope": envelope(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed,
+                                                           **envelope_rows(batch)),
                                       "isoflop": isoflop(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed)}
     if fit is not None and fit.form.name == "two_var":
         tlist = tuple(cheapest_for_target(fit, target_value(best["value"], t, spec.direction), k=k, improvement=t,

@@ -135,20 +135,29 @@ def lower_hull(x: FloatArray, y: FloatArray) -> IndexArray:
 
 
 def envelope(batch: Batch, metric: str | None = None, *, method: str = "hull", n_boot: int = 200,
-             seed: int = 0, trim_edges: bool = True) -> OptimalLaw:
-    """Approach 1 from every checkpoint (or final points only, when that is all there is)."""
+             seed: int = 0, trim_edges: bool = True, rows: str = "all", why: str | None = None) -> OptimalLaw:
+    """Approach 1 from every checkpoint (or final points only, when that is all there is).
+
+    ``rows="final"`` uses each run's endpoint only: when every run's schedule decays to its own end,
+    intermediate checkpoints are not annealed and sit above what that data size reaches; ``why`` is
+    the note saying so.
+    """
     if method not in ("hull", "pareto"):
         raise ConfigError(f"option 'method': got {method!r}; allowed: 'hull' or 'pareto'", key="method")
+    if rows not in ("all", "final"):
+        raise ConfigError(f"option 'rows': got {rows!r}; allowed: 'all' or 'final'", key="rows")
     f = _error(batch, metric or batch.metric().name)
+    if rows == "final" and batch.has_checkpoints:
+        f = f.loc[f.index.isin(batch.finals().index)]
     label, scale = data_scale(batch)
     pick = lower_hull if method == "hull" else pareto_front
     x, y = np.log(f["C"].to_numpy()), np.log(f["err"].to_numpy())
     idx = pick(x, y)
     pts = f.iloc[idx]
-    notes: list[str] = []
+    notes: list[str] = [why] if why and rows == "final" else []
     if pts["N"].nunique() < 2 or len(pts) < 3:
         return OptimalLaw("envelope", None, None, None, None, None, None, label, len(pts),
-                          ("the envelope has fewer than 3 points or a single model size: no N_opt(C) law",), pts)
+                          (*notes, "the envelope has fewer than 3 points or a single model size: no N_opt(C) law"), pts)
     nmin, nmax = f["N"].min(), f["N"].max()
 
     def trim(sel: IndexArray) -> IndexArray:
@@ -182,7 +191,7 @@ def envelope(batch: Batch, metric: str | None = None, *, method: str = "hull", n
         notes.append("final points only: the envelope is over runs, not curves")
     return OptimalLaw("envelope", a, percentile_ci(A_s), b, percentile_ci(B_s), float(np.exp(ca)), float(np.exp(cb)), label,
                       len(pts), tuple(notes), pts.assign(value=pts[batch.metric(metric).name]),
-                      {"method": method, "points_fitted": int(used.size),
+                      {"method": method, "points_fitted": int(used.size), "rows": rows,
                        "runs_on_envelope": sorted(map(str, pts["run"].unique())), "n_boot": n_boot})
 
 

@@ -18,6 +18,7 @@ from .identifiability import check_identifiability
 from .returns import check_diminishing_returns
 from .runs import check_not_converged, check_overfitting
 from .shape import check_broken_law, check_non_monotonic, check_residual_structure
+from .sweeps import check_hparams
 from .transfer import check_transfer
 
 __all__ = ["CHECKS", "run_checks"]
@@ -34,6 +35,7 @@ CHECKS: tuple[tuple[str, CheckFn], ...] = (
     ("broken_law", check_broken_law),
     ("residual_structure", check_residual_structure),
     ("excluded_runs", check_excluded),
+    ("hparams", check_hparams),
 )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..analyses.grid import level_index, levels
+from ..data.schedule import run_status
 from ..laws.evaluate import law_error
 from ..options import Thresholds
 from .base import Context, Finding, error_of, fitted, train_partner
@@ -20,12 +21,18 @@ def check_not_converged(ctx: Context, o: Thresholds) -> list[Finding]:
     if not b.has_checkpoints:
         return []
     out: list[Finding] = []
+    # Where each run stopped in its schedule: a run that finished its decay ends steep because the
+    # learning rate fell, not because it stopped early.
+    status = run_status(b.frame, b.schedule) if b.has_schedule else {}
     for ma in fitted(ctx):
         assert ma.fit is not None  # fitted() yields only metrics with a law
         p, spec, sig = ma.fit.params, ma.spec, ctx.sigma[ma.name]
         rows: list[dict[str, Any]] = []
         for run, g in b.frame[np.isfinite(b.frame[ma.name])].groupby("run", sort=False):
             if ctx.flagged.get(str(run)) == "overfitting":  # already explained
+                continue
+            st = status.get(str(run))
+            if st is not None and st.state == "finished":
                 continue
             g = g.sort_values("D")
             if len(g) < 6:
@@ -42,25 +49,40 @@ def check_not_converged(ctx: Context, o: Thresholds) -> list[Finding]:
             N, Dm = float(g["N"].iloc[0]), float(np.exp(x.mean()))
             law = float(law_error(p, N, Dm))
             s_law = float(-p["beta"] * p["B"] * Dm ** -p["beta"] / law)
-            if s_obs < s_law - o.noise_k * se and s_obs < s_law * (1 + o.slope_excess) and s_obs < -o.noise_k * se:
+            if st is not None and st.state == "mid_decay":
+                # stopped while the learning rate was still falling: its end is no annealed endpoint, whatever the law says
+                fires = bool(s_obs < -o.noise_k * se)
+            else:
+                fires = bool(s_obs < s_law - o.noise_k * se and s_obs < s_law * (1 + o.slope_excess) and s_obs < -o.noise_k * se)
+            if fires:
                 rows.append({"run": str(run), "N": N, "D_end": float(g["D"].iloc[-1]), "tail_slope": s_obs,
-                             "law_slope": s_law, "z": (s_obs - s_law) / se, "final": float(g[ma.name].iloc[-1])})
+                             "law_slope": s_law, "z": (s_obs - s_law) / se, "final": float(g[ma.name].iloc[-1]),
+                             "schedule": None if st is None else st.summary()})
         if not rows:
             continue
         for r in rows:
             ctx.flagged.setdefault(r["run"], "not_converged")
         largest = max(r["N"] for r in rows) == b.frame["N"].max()
+        mid = [r for r in rows if r["schedule"] and r["schedule"]["state"] == "mid_decay"]
+        sched = ""
+        if mid:
+            sched = " Stopped mid-schedule: " + "; ".join(
+                f"{r['run']} at learning rate {r['schedule']['lr_fraction']:.0%} of its peak"
+                + (f" ({r['schedule']['position']:.0%} of its decay)" if r["schedule"]["position"] is not None else "")
+                for r in mid) + "."
         out.append(Finding(
             "not_converged", "warning", ma.name, "Runs still improving at the end of training",
             f"{len(rows)} run(s) ({', '.join(r['run'] for r in rows)}) end with {ma.name} falling "
             + ", ".join(f"{r['tail_slope']:.3f}" for r in rows) + " per log-unit of data, against the law's "
-            + ", ".join(f"{r['law_slope']:.3f}" for r in rows) + (" (the largest model among them)" if largest else "") + ".",
+            + ", ".join(f"{r['law_slope']:.3f}" for r in rows) + (" (the largest model among them)" if largest else "") + "."
+            + sched,
             "A run stopped before it converged reports a worse final value than the model can reach, so the law and the "
             "envelope understate that size.",
             "Train these runs longer (or with a schedule that anneals), or leave them out of the fit.",
             {"runs": [r["run"] for r in rows], "tail_slope": [r["tail_slope"] for r in rows],
              "law_slope": [r["law_slope"] for r in rows], "z": [r["z"] for r in rows], "N": [r["N"] for r in rows],
              "D_end": [r["D_end"] for r in rows],
+             **({"schedule": [r["schedule"] for r in rows]} if status else {}),
              "noise": ctx.sigma[ma.name], "runs_plotted": [r["run"] for r in rows][:4]}))
     return out
 
@@ -152,6 +174,9 @@ def check_overfitting(ctx: Context, o: Thresholds) -> list[Finding]:
                                      "N_smaller": float(g["N"].iloc[0]), "N_larger": float(g["N"].iloc[-1]),
                                      "worse_by": None, "rise_from_best": None,
                                      "gap": {str(g["run"].iloc[0]): float(gaps[0]), run: float(gaps[-1])}})
+        likely = False
+        if not rows and partner is None and not b.has_checkpoints:
+            rows, likely = _small_data_signature(ctx, name, o), True
         if not rows:
             continue
         for r in rows:
@@ -166,12 +191,32 @@ def check_overfitting(ctx: Context, o: Thresholds) -> list[Finding]:
             if r["gap"]:
                 s += f"; {name} - {partner} gap {r['gap'][r['smaller']]:.3g} -> {r['gap'][r['larger']]:.3g}"
             parts.append(s)
+        cells = sorted({(r["N_larger"], r["D"]) for r in rows})
         out.append(Finding(
-            "overfitting", "warning", name, "Larger models overfit the smaller data scales",
-            "; ".join(parts) + ".",
+            "overfitting", "warning", name,
+            "Larger models overfit the smaller data scales" + (" (likely)" if likely else ""),
+            "; ".join(parts) + "." + (" With final points only, larger models worse only at the smallest data scales is the "
+                                      "signature of overfitting (no curves or train metric to confirm it)." if likely else ""),
             "An overfitting run sits above the law; fitted naively it bends the exponents and hides that more data, not more "
             "parameters, is what that size needs.",
             "Train the large models on more data (or regularise them); read the law only where data is sufficient for the size.",
-            {"pairs": rows, "train_metric": partner, "noise": ctx.sigma[name],
+            {"pairs": rows, "train_metric": partner, "noise": ctx.sigma[name], "likely": likely,
+             "cells": [{"N": n, "D": d} for n, d in cells],
              "runs_plotted": sorted({r["larger"] for r in rows} | {r["smaller"] for r in rows})[:4], "also_plot": partner}))
     return out
+
+
+def _small_data_signature(ctx: Context, metric: str, o: Thresholds) -> list[dict[str, Any]]:
+    """Model-size inversions that occur only at the smaller data scales (none at the largest): overfitting's signature."""
+    inv = inversions(ctx, metric, o)
+    if not inv:
+        return []
+    f = ctx.batch.finals()
+    lv = np.sort(levels(f["D"].to_numpy()))
+    if lv.size < 3:
+        return []
+    inv_levels = {float(lv[np.argmin(np.abs(np.log(lv) - np.log(r["D"])))]) for r in inv}
+    small = set(map(float, lv[: (lv.size + 1) // 2]))
+    if not inv_levels <= small or float(lv[-1]) in inv_levels:
+        return []
+    return [{**r, "rise_from_best": None, "gap": None} for r in inv]

@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from ..analyses.grid import level_index, levels
 from ..analyses.optimal import pareto_front
+from ..data.batch import Batch
 from ..options import Thresholds
 from .base import Context, Finding, FloatArray, error_of, fitted
 from .runs import inversions, turns_up
@@ -35,6 +37,12 @@ def check_non_monotonic(ctx: Context, o: Thresholds) -> list[Finding]:
             continue
         parts = [f"{r['larger']} (N={r['N_larger']:.3g}) is {r['worse_by']:.1%} worse than the smaller {r['smaller']} "
                  f"at D={r['D']:.3g}" for r in inv[:3]]
+        every = _at_every_data_size(b, inv)
+        if every:
+            parts.append("larger models are worse at every data size: that points to the models' shape or hyperparameters "
+                         "(e.g. a learning rate tuned for the small models), not to overfitting"
+                         + (f"; runs at one (N, D) differ in {', '.join(repr(u['column']) for u in b.undeclared_hparams)}"
+                            if b.undeclared_hparams else ""))
         parts += [f"{r['run']} gets {r['rise_from_best']:.1%} worse late in training" for r in rising[:3]]
         parts += [f"{r['larger']} is {r['worse_by']:.1%} worse than {r['smaller']} with more data at N={r['N']:.3g}"
                   for r in data_inv[:3]]
@@ -43,11 +51,26 @@ def check_non_monotonic(ctx: Context, o: Thresholds) -> list[Finding]:
             "; ".join(parts) + ".",
             "A power law assumes more parameters, data or compute always help; inverse or U-shaped scaling breaks every "
             "extrapolation made from it.",
-            "Look at these runs (overfitting, instability, a broken eval); fit the law only on the monotonic range.",
-            {"model_size_inversions": inv, "late_rises": rising, "data_inversions": data_inv, "noise": ctx.sigma[name],
+            ("Check the large models' shape and hyperparameters (tune the learning rate per size, or declare a sweep with "
+             "`hparams:`); fit the law only on the monotonic range." if every else
+             "Look at these runs (overfitting, instability, a broken eval); fit the law only on the monotonic range."),
+            {"model_size_inversions": inv, "every_data_size": every, "late_rises": rising, "data_inversions": data_inv,
+             "noise": ctx.sigma[name],
              "runs_plotted": ([r["larger"] for r in inv] + [r["run"] for r in rising]
                               + [r["larger"] for r in data_inv])[:4]}))
     return out
+
+
+def _at_every_data_size(b: Batch, inv: list[dict[str, Any]]) -> bool:
+    """Whether model-size inversions occur at every data scale that has 2 or more sizes."""
+    if not inv:
+        return False
+    f = b.finals()
+    lv = levels(f["D"].to_numpy())
+    li = level_index(f["D"].to_numpy(), lv)
+    multi = [j for j in range(len(lv)) if f["N"][li == j].nunique() >= 2]
+    hit = {int(np.argmin(np.abs(np.log(lv) - np.log(r["D"])))) for r in inv}
+    return len(multi) >= 2 and set(multi) <= hit
 
 
 def _bnsl(c: FloatArray, a: float, b: float, c0: float, d1: float, c1: float, f1: float) -> FloatArray:

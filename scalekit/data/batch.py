@@ -13,6 +13,7 @@ from .. import display
 from ..exceptions import ConfigError
 from .config import BatchConfig
 from .metric import MetricSpec
+from .schedule import Schedule
 from .slug import slugify
 
 __all__ = ["Batch", "Exclusion"]
@@ -65,6 +66,16 @@ class Batch:
     config: BatchConfig
     has_checkpoints: bool
     notes: tuple[str, ...] = field(default=())
+    hparams: tuple[str, ...] = ()  # declared hyperparameter columns (a sweep)
+    sweep: pd.DataFrame | None = field(default=None, repr=False)  # every run of a sweep; ``frame`` keeps the best per cell
+    schedule: Schedule | None = None  # the declared learning-rate schedule
+    lr_column: str | None = None  # the table's learning-rate column, read into ``frame["lr"]``
+    undeclared_hparams: tuple[dict[str, Any], ...] = ()  # hyperparameter-like columns varying within (N, D), undeclared
+
+    @property
+    def has_schedule(self) -> bool:
+        """Whether the batch says where each run is in its learning-rate schedule (an ``lr`` column or ``schedule:``)."""
+        return self.has_checkpoints and (self.lr_column is not None or self.schedule is not None)
 
     @property
     def runs(self) -> int:
@@ -103,7 +114,8 @@ class Batch:
             raise ConfigError(f"no version {version!r}; this batch has {self.versions}", source=self.source, key="version")
         frame = self.frame[self.frame["version"] == version].reset_index(drop=True)
         name = f"{self.name} {version}"
-        return replace(self, name=name, slug=slugify(name), frame=frame)
+        sweep = None if self.sweep is None else self.sweep[self.sweep["version"] == version].reset_index(drop=True)
+        return replace(self, name=name, slug=slugify(name), frame=frame, sweep=sweep)
 
     def ranges(self) -> dict[str, tuple[float, float]]:
         return {k: (float(self.frame[k].min()), float(self.frame[k].max())) for k in ("N", "D", "C")}
@@ -124,6 +136,9 @@ class Batch:
             "distinct_N": int(self.frame["N"].nunique()),
             "excluded": [e.summary() for e in self.excluded],
             "notes": list(self.notes),
+            **({"hparams": list(self.hparams)} if self.hparams else {}),
+            **({"schedule": self.schedule.summary()} if self.schedule is not None else {}),
+            **({"lr_column": self.lr_column} if self.lr_column is not None else {}),
         }
 
     def best_run(self, metric: str | None = None, exclude: Iterable[str] = ()) -> dict[str, Any]:

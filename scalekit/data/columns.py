@@ -25,6 +25,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "run": ("run", "run_name", "run_id", "name", "model", "model_name"),
     "step": ("step", "_step", "global_step", "checkpoint_step", "iteration"),
     "group": ("group",),
+    "lr": ("lr", "learning_rate", "optim/learning_rate_group0", "optim/learning_rate", "optim/lr", "train/learning_rate",
+           "train/lr", "lr_group0", "learning_rate_group0", "current_lr"),
     "version": ("version", "model_version"),
 }
 _KEYS = tuple(ALIASES)

@@ -16,12 +16,13 @@ import yaml
 from ..exceptions import ConfigError
 from ..options import FIELDS, Options, resolve_options
 from .metric import MetricSpec, infer_direction
+from .schedule import Schedule, parse_schedule
 
 __all__ = ["BatchConfig", "MetricSpec", "find_config_file", "infer_direction", "read_config", "read_config_mapping"]
 
 _TOP_OPTIONS = ("target", "targets", "budgets", "max_params")  # run options also accepted at the top level
 _KNOWN_KEYS = {"name", "columns", "metrics", "ignore", "compute", "baseline", "options", "description", "source", "missing",
-               "long", *_TOP_OPTIONS}
+               "long", "hparams", "schedule", *_TOP_OPTIONS}
 # Options of the tracker readers (scalekit.data.sources), under `source:`.
 _SOURCE_KEYS = {"experiment", "kind", "run_pattern", "runs", "run_column", "step_key"}
 
@@ -47,6 +48,8 @@ class BatchConfig:
     options: dict[str, Any] = field(default_factory=dict)
     source_options: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
+    hparams: tuple[str, ...] = ()  # columns that vary within (N, D): a sweep, reduced to the best run per cell
+    schedule: Schedule | None = None  # the learning-rate schedule every run follows
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any] | None, *, source: str | None = None) -> BatchConfig:
@@ -100,6 +103,18 @@ class BatchConfig:
                 raise ConfigError(f"got {src_opts!r}; expected a mapping with some of {sorted(_SOURCE_KEYS)} "
                                   "(options of the tracker readers)", source=source, key="source")
             kw["source_options"] = dict(src_opts)
+        if raw.get("hparams"):
+            hp = raw["hparams"]
+            if isinstance(hp, str):
+                hp = [hp]
+            if not isinstance(hp, (list, tuple)) or not all(isinstance(x, str) and x for x in hp):
+                raise ConfigError(f"got {hp!r}; expected a column name or a list of them, e.g. [lr, batch_size]",
+                                  source=source, key="hparams")
+            if len(set(hp)) < len(hp):
+                raise ConfigError(f"got {hp!r}; a column is named twice", source=source, key="hparams")
+            kw["hparams"] = tuple(hp)
+        if raw.get("schedule") is not None:
+            kw["schedule"] = parse_schedule(raw["schedule"], source)
         layer: dict[str, Any] = {}
         if raw.get("options") is not None:
             if not isinstance(raw["options"], dict):

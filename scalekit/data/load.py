@@ -25,6 +25,7 @@ from .metric import MetricSpec, infer_direction
 from .read import read_table
 from .slug import slugify
 from .sources import detect_source, read_source
+from .sweep import find_undeclared_hparams, hparam_columns, reduce_sweep
 
 __all__ = ["load_batch"]
 
@@ -166,6 +167,8 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
     if cfg.long:
         raw = pivot_long(raw, cfg, src, notes)
     cols = resolve_columns(raw, cfg, src)
+    if cols.get("lr") in cfg.hparams:  # a swept peak learning rate, not a schedule logged along each run
+        del cols["lr"]
     available = ", ".join(map(repr, raw.columns[:20]))
 
     if "params" not in cols:
@@ -270,6 +273,15 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
     else:
         frame["run"] = [f"row {line_of(i)}" for i in range(len(raw))]
     frame["_line"] = [line_of(i) for i in range(len(raw))]
+    if "lr" in cols:
+        lr = pd.to_numeric(raw[cols["lr"]], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero((np.isnan(lr) & raw[cols["lr"]].notna().to_numpy()) | (lr < 0) | np.isinf(lr))
+        if bad.size:
+            v0 = raw[cols["lr"]].iloc[bad[0]]
+            shown = repr(v0) if isinstance(v0, str) else f"{float(v0):g}"
+            raise BatchValidationError(src, f"learning rate {shown} is not a non-negative number",
+                                       column=cols["lr"], rows=[line_of(i) for i in bad], expected="learning rates >= 0")
+        frame["lr"] = lr
 
     dup = frame.duplicated(["run", "step"], keep=False)
     if has_ckpt and dup.any():
@@ -338,8 +350,20 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
         if frame[m.name].isna().all():
             raise BatchValidationError(src, f"metric {m.name!r} has no values", column=m.column, expected="numbers")
     frame = frame.reset_index(drop=True)
+    sweep = None
+    undeclared: tuple[dict[str, Any], ...] = ()
+    if cfg.hparams:
+        frame = hparam_columns(frame, raw, cfg, src, metrics, line_of)
+        sweep = frame
+        frame, note = reduce_sweep(frame, next(iter(metrics.values())), cfg.hparams)
+        notes.append(note)
+    else:
+        undeclared = find_undeclared_hparams(frame, raw, set(cols.values()) | {m.column for m in metrics.values()},
+                                              frame["_line"].to_numpy() - line_of(0))
     return Batch(name=name, slug=slugify(name), source=src, frame=frame, metrics=metrics, excluded=tuple(excluded),
-                 compute=compute, data_unit=data_unit, columns=cols, config=cfg, has_checkpoints=has_ckpt, notes=tuple(notes))
+                 compute=compute, data_unit=data_unit, columns=cols, config=cfg, has_checkpoints=has_ckpt, notes=tuple(notes),
+                 hparams=cfg.hparams, sweep=sweep, schedule=cfg.schedule, lr_column=cols.get("lr"),
+                 undeclared_hparams=undeclared)
 
 
 def _resolve_metrics(raw: pd.DataFrame, cols: dict[str, str], cfg: BatchConfig, src: str,
@@ -350,7 +374,7 @@ def _resolve_metrics(raw: pd.DataFrame, cols: dict[str, str], cfg: BatchConfig, 
     width, a learning rate) are left out with a note, not an error: naming them under ``metrics:``
     makes them metrics.
     """
-    used = set(cols.values()) | set(cfg.ignore)
+    used = set(cols.values()) | set(cfg.ignore) | set(cfg.hparams)
     declared = cfg.metrics
     out: dict[str, MetricSpec] = {}
     if declared is None:

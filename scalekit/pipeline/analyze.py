@@ -14,12 +14,16 @@ from typing import Any
 
 from .. import display
 from ..analyses.metric import MetricAnalysis, analyze_metric
+from ..analyses.sweeps import Sweep
 from ..analyses.transfer import Transfer, transfer_maps
 from ..checks.base import Finding, severity_counts
 from ..checks.registry import run_checks
 from ..data.batch import Batch
+from ..jsonsafe import jsonable
+from ..laws.schedule_law import ScheduleLawFit
 from ..options import Options, resolve_options
 from .summary import batch_summary
+from .training import schedule_laws, sweeps
 
 __all__ = ["BatchAnalysis", "analyze"]
 
@@ -33,6 +37,8 @@ class BatchAnalysis:
     findings: tuple[Finding, ...]
     options: Options
     transfers: dict[str, Transfer] = field(default_factory=dict)
+    sweeps: dict[str, Sweep] = field(default_factory=dict)  # per metric, when the batch declares hparams
+    schedule_laws: dict[str, ScheduleLawFit] = field(default_factory=dict)  # per metric, when runs carry a schedule
 
     @property
     def primary(self) -> MetricAnalysis:
@@ -40,7 +46,13 @@ class BatchAnalysis:
 
     def summary(self) -> dict[str, Any]:
         """The summary.json contract (see ``DESIGN.md``): every fitted number and finding, JSON-safe."""
-        return batch_summary(self.batch, self.metrics, self.findings, self.options, self.transfers)
+        out = batch_summary(self.batch, self.metrics, self.findings, self.options, self.transfers)
+        # sections only for batches that have them (summary.json contract: `hparams`, `schedule_law`)
+        if self.sweeps:
+            out["hparams"] = jsonable({k: v.summary() for k, v in self.sweeps.items()})
+        if self.schedule_laws:
+            out["schedule_law"] = jsonable({k: v.summary() for k, v in self.schedule_laws.items()})
+        return out
 
     def report(self) -> str:
         """Text summary: the law per metric, the optimum by approach, and the findings."""
@@ -74,4 +86,5 @@ def analyze(batch: Batch, *, options: Options | None = None, **overrides: Any) -
     metrics = {batch.metric(n).name: analyze_metric(batch, n, opts) for n in names}
     transfers = transfer_maps(batch, metrics, opts)
     findings = tuple(run_checks(batch, metrics, opts.thresholds, transfers=transfers)) if opts.checks else ()
-    return BatchAnalysis(batch, metrics, findings, opts, transfers)
+    return BatchAnalysis(batch, metrics, findings, opts, transfers, sweeps(batch, list(metrics), opts),
+                         schedule_laws(batch, list(metrics), opts))

@@ -19,9 +19,11 @@ from ..analyses.grid import Grid
 from ..analyses.metric import MetricAnalysis
 from ..analyses.optimal import OptimalLaw, data_scale
 from ..analyses.profiles import flops_factor, profile_curve
+from ..analyses.sweeps import Sweep
 from ..checks.base import Finding
 from ..data.batch import Batch
 from ..laws.result import FitResult
+from ..laws.schedule_law import ScheduleLawFit
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -265,4 +267,49 @@ def inference_cost_figure(ma: MetricAnalysis) -> Figure | None:
            title=f"{ma.name}: total cost of reaching {curve.target:.4g} (dots: the cheapest)")
     _log(ax)
     ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
+def sweep_figure(sw: Sweep) -> Figure:
+    """Per numeric hyperparameter: the metric against its value, one line per model size (at the largest D of each)."""
+    hs = [h for h in sw.hparams if _positive_numbers(sw.sensitivity.loc[sw.sensitivity["hparam"] == h, "value"])]
+    fig, axes = plt.subplots(1, max(len(hs), 1), figsize=(5.5 * max(len(hs), 1), 4), squeeze=False)
+    s = sw.sensitivity
+    norm = _size_norm(s["N"]) if len(s) else None
+    cmap = plt.get_cmap("plasma")
+    for ax, h in zip(axes[0], hs):
+        g = s[s["hparam"] == h]
+        for N, gn in g.groupby("N"):
+            gd = gn[gn["D"] == gn["D"].max()].sort_values("value")
+            ax.plot(gd["value"].astype(float), gd[sw.metric], marker="o", ms=3, color=cmap(norm(N)) if norm else None,
+                    label=f"N={N:.3g}")
+        ax.set(xlabel=h, ylabel=sw.metric, title=f"{sw.metric} against {h} (largest D per size)")
+        _log(ax, y=False)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def _positive_numbers(values: Any) -> bool:
+    """Whether every value is a positive number (a hyperparameter that can go on a log axis)."""
+    try:
+        v = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return bool(v.size and np.all(np.isfinite(v)) and np.all(v > 0))
+
+
+def schedule_law_figure(law: ScheduleLawFit, batch: Batch, max_sizes: int = 4) -> Figure:
+    """Each run's curve (points) and the schedule law through it (lines), one panel per model size."""
+    sizes = list(law.laws.values())[:max_sizes]
+    fig, axes = plt.subplots(1, len(sizes), figsize=(4.6 * len(sizes), 3.8), squeeze=False)
+    f = batch.frame
+    for ax, c in zip(axes[0], sizes):
+        for i, run in enumerate(c.runs):
+            g = f[(f["run"] == run) & np.isfinite(f[law.metric])].sort_values("step")
+            color = plt.get_cmap("tab10")(i % 10)
+            ax.plot(g["step"], g[law.metric], "o", ms=2.5, color=color, alpha=0.7)
+            steps = np.unique(np.geomspace(max(1.0, float(g["step"].min())), float(g["step"].max()), 80).round())
+            ax.plot(steps, law.predict(run, steps), "-", color=color, lw=1.2)
+        ax.set(xlabel="step", ylabel=law.metric, title=f"N={c.N:.3g}: lambda {c.decay:g}")
+        _log(ax, y=False)
     return fig

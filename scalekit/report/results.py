@@ -14,13 +14,15 @@ from typing import Any
 
 from ..analyses.metric import MetricAnalysis
 from ..analyses.optimal import Comparison
+from ..analyses.sweeps import Sweep
 from ..checks.base import Finding
 from ..data.batch import Batch
 from ..laws.result import FitResult
+from ..laws.schedule_law import ScheduleLawFit
 from ..pipeline.analyze import BatchAnalysis
 from .format import fmt
 from .html import table
-from .sections import batch_html, findings_summary, headline
+from .sections import batch_html, findings_summary, headline, schedule_law_html, sweep_html
 
 __all__ = ["to_html", "to_text"]
 
@@ -153,3 +155,13 @@ def _(obj: MetricAnalysis) -> str:
     if obj.fit is not None:
         return to_html(obj.fit)
     return f"<p>{escape(obj.name)}: the law could not be fitted: {escape(obj.fit_error or '')}</p>"
+
+
+@to_html.register
+def _(obj: Sweep) -> str:
+    return sweep_html(obj).html
+
+
+@to_html.register
+def _(obj: ScheduleLawFit) -> str:
+    return schedule_law_html(obj).html

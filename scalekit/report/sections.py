@@ -16,7 +16,9 @@ import numpy as np
 from .. import __version__
 from ..analyses.metric import MetricAnalysis
 from ..analyses.profiles import Allocation, Target
+from ..analyses.sweeps import Sweep
 from ..data.batch import Batch
+from ..laws.schedule_law import ScheduleLawFit
 from ..pipeline.analyze import BatchAnalysis
 from ..pipeline.compare import MetricComparison
 from .format import fmt, fmt_ci
@@ -40,6 +42,8 @@ __all__ = [
     "no_grid",
     "optimal_notes",
     "overview",
+    "schedule_law_html",
+    "sweep_html",
     "targets_html",
     "title",
 ]
@@ -227,3 +231,35 @@ def transfer_html(transfers: dict[str, Any]) -> HTML:
     return HTML(table(["source", "target", "K", "kappa", "E_A", "E_B", "RMSE (relative)", "held-out error via map",
                        "held-out error, own law", "map"], rows,
                       caption="L_target = K (L_source - E_A)^kappa + E_B, fitted over every run and checkpoint"))
+
+
+def sweep_html(sw: Sweep) -> HTML:
+    """A declared sweep: its sentence, the best run per cell and, per hyperparameter, how the best value moves with N."""
+    cols = ["N", "D", "run", "value", "runs", *sw.hparams]
+    rows = [[r.get(c) for c in cols] for r in sw.best.to_dict(orient="records")]
+    moves = [[h, m.get("k"), fmt_ci(m["k"], m.get("k_ci")) if m.get("k") is not None else m.get("note", "–"),
+              ", ".join(f"{v:.3g} at N={n}" for n, v in (m.get("at_N") or {}).items())] for h, m in sw.moves.items()]
+    return HTML(paragraph(sw.sentence()).html
+                + table(["hyperparameter", "k (best ~ N^k)", "k [95%]", "best value by size"], moves,
+                        caption=f"How the best value moves with model size ({sw.metric})")
+                + table([*cols[:3], f"best {sw.metric}", *cols[4:]], rows, caption="Best run per (N, D) cell: what the laws use"))
+
+
+def schedule_law_html(law: ScheduleLawFit) -> HTML:
+    """The loss-curve law with annealing per model size, and its half-curve backtest."""
+    rows = []
+    for c in law.laws.values():
+        ci = c.ci or {}
+        rows.append([c.N, *(fmt_ci(c.params[k], ci.get(k)) for k in ("L0", "A", "alpha", "C")), c.decay, c.rmse_log, c.ndata,
+                     len(c.runs)])
+    out = table(["N", "L0 [95%]", "A [95%]", "alpha [95%]", "C [95%]", "lambda", "RMSE log", "points", "runs"], rows,
+                caption=f"{law.metric}: L(s) = L0 + A*S1^-alpha - C*S2 per model size (S1 in steps at peak learning rate)")
+    bt = law.backtest
+    if bt and bt.get("runs"):
+        out += paragraph(f"Backtest: fitted on the first {bt['until']:.0%} of each run, the law predicts each run's last "
+                         f"{law.metric} with mean absolute relative error {bt['mean_abs_rel_error']:.2%}, against "
+                         f"{bt['baseline_mean_abs_rel_error']:.2%} for the last value seen.").html
+        out += table(["run", "N", "actual", "predicted", "rel. error", "last value seen"],
+                     [[r["run"], r["N"], r["actual"], r["predicted"], f"{r['rel_error']:+.2%}", r["baseline"]]
+                      for r in bt["runs"]], caption="Half-curve backtest")
+    return HTML(out)

@@ -168,14 +168,14 @@ def test_too_few_sizes(tmp_path):
 
 
 def test_columns_that_say_no_direction_are_left_out_with_a_note(tmp_path):
-    df = pd.DataFrame({"params": [1e6, 1e7], "tokens": [1e8, 1e9], "loss": [3.0, 2.9], "lr": [1e-3, 1e-3],
+    df = pd.DataFrame({"params": [1e6, 1e7], "tokens": [1e8, 1e9], "loss": [3.0, 2.9], "width": [256.0, 512.0],
                        "gpu_power_w": [300.0, 310.0], "upgrade_steps": [1.0, 2.0]})
     b = scalekit.load_batch(df)
     assert b.metrics.keys() == {"loss"}  # whole words: "wer" in gpu_power_w and "ade" in upgrade_steps say nothing
-    assert any("'lr'" in n and "gpu_power_w" in n and "metrics:" in n for n in b.notes)
-    assert scalekit.load_batch(df, metrics=[{"name": "lr", "direction": "min"}]).metrics.keys() == {"lr"}
+    assert any("'width'" in n and "gpu_power_w" in n and "metrics:" in n for n in b.notes)
+    assert scalekit.load_batch(df, metrics=[{"name": "width", "direction": "min"}]).metrics.keys() == {"width"}
     msg = err(tmp_path, df.drop(columns="loss"))
-    assert "no metric column says which way is better" in msg and "--metric lr" in msg
+    assert "no metric column says which way is better" in msg and "--metric width" in msg
 
 
 def test_bad_config_key(tmp_path):

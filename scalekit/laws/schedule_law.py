@@ -1,0 +1,464 @@
+"""The loss-curve law with learning-rate annealing (Tissue, Wang and Wang 2024, "Scaling law with learning
+rate annealing", arXiv:2408.11029)::
+
+    L(s) = L0 + A * S1(s)^-alpha - C * S2(s)
+
+with, over the optimizer steps i = 1..s and learning rates eta_i,
+
+* S1(s) = sum_i eta_i, the forward area under the learning-rate curve, and
+* S2(s) = sum_i m_i with m_i = lambda * m_{i-1} + (eta_{i-1} - eta_i), the annealing area with
+  momentum: a drop of the learning rate keeps lowering the loss for a while after it happens, with
+  decay factor lambda (0.999 in the paper, per step).
+
+Learning rates are taken relative to the peak of the fitted runs (S1 counts steps at peak rate).
+Rises of the learning rate (warmup) add no annealing area. One law per model size is fitted over the
+whole curves of its runs (every checkpoint), Huber loss on log residuals as for the other laws, with
+a bootstrap over runs; the law then predicts the loss of a run under another or a longer schedule.
+
+Fitted on constant-LR ("hot") curves plus a few annealed endpoints, it predicts annealed losses at
+any point, which is what lets one long run serve many data sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .. import display
+from ..data.batch import Batch
+from ..data.metric import from_error
+from ..data.schedule import Schedule, lr_per_step
+from ..exceptions import FitError
+from ..jsonsafe import jsonable
+
+__all__ = ["DECAY", "CurveLaw", "ScheduleLawFit", "annealing_areas", "fit_schedule_law", "schedule_backtest"]
+
+FloatArray = npt.NDArray[np.float64]
+DECAY = 0.999  # lambda of the annealing momentum (Tissue et al. 2024)
+FORMULA = "L0 + A*S1^-alpha - C*S2"
+# lambda per optimizer step: runs with few, large steps forget a drop within tens of steps, small-batch runs
+# within thousands, so "fit" searches both ends.
+_DECAY_GRID = (0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995)
+_ALPHA_GRID = (0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.4)
+LRSpec = str | Schedule | npt.ArrayLike
+
+
+def annealing_areas(lr: npt.ArrayLike, decay: float = DECAY) -> tuple[FloatArray, FloatArray]:
+    """S1 and S2 at every step 0..T of a learning-rate curve given per step (``lr[0]`` is the rate before step 1).
+
+    >>> S1, S2 = annealing_areas([1.0, 1.0, 0.5, 0.0], decay=0.5)
+    >>> S1.tolist(), S2.tolist()
+    ([0.0, 1.0, 1.5, 1.5], [0.0, 0.0, 0.5, 1.25])
+    """
+    from scipy.signal import lfilter  # heavy: only when a schedule law is fitted
+
+    eta = np.asarray(lr, dtype=float)
+    S1 = np.concatenate([[0.0], np.cumsum(eta[1:])])
+    drop = np.maximum(eta[:-1] - eta[1:], 0.0)  # warmup rises are no annealing
+    m = lfilter([1.0], [1.0, -decay], drop)
+    S2 = np.concatenate([[0.0], np.cumsum(m)])
+    return S1, S2
+
+
+def _predict(theta: FloatArray, S1: FloatArray, S2: FloatArray) -> FloatArray:
+    L0, logA, alpha, C = theta[..., 0:1], theta[..., 1:2], theta[..., 2:3], theta[..., 3:4]
+    with np.errstate(over="ignore", divide="ignore"):
+        out: FloatArray = L0 + np.exp(logA) * np.power(S1, -alpha) - C * S2
+    return out
+
+
+def _huber(r: FloatArray, delta: float) -> float:
+    a = np.abs(r)
+    return float(np.sum(np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))))
+
+
+def _solve(S1: FloatArray, S2: FloatArray, y: FloatArray, delta: float, starts: list[FloatArray],
+           fit_C: bool) -> tuple[FloatArray, float]:
+    from scipy.optimize import least_squares
+
+    logy = np.log(y)
+
+    def res(t: FloatArray) -> FloatArray:
+        th = t if fit_C else np.r_[t, 0.0]
+        p = _predict(th, S1, S2)
+        out: FloatArray = np.log(np.maximum(p, 1e-12)) - logy
+        return out
+
+    lo = [0.0, -50.0, 1e-3, 0.0][: 4 if fit_C else 3]
+    hi = [np.inf, 50.0, 5.0, np.inf][: 4 if fit_C else 3]  # annealing takes the loss below L0: no cap on it
+    best: tuple[FloatArray, float] | None = None
+    for x0 in starts:
+        x0 = np.clip(x0[: len(lo)], np.add(lo, 1e-9), np.subtract(hi, 1e-9))
+        # squared loss first (smooth, converges fast), then the Huber loss from there
+        r = least_squares(res, x0, bounds=(lo, hi), x_scale="jac", max_nfev=300)
+        r = least_squares(res, r.x, bounds=(lo, hi), loss="huber", f_scale=delta, x_scale="jac", max_nfev=300)
+        f = _huber(res(r.x), delta)
+        if best is None or f < best[1]:
+            best = (r.x if fit_C else np.r_[r.x, 0.0], f)
+    assert best is not None  # at least one start
+    return best
+
+
+def _starts(S1: FloatArray, S2: FloatArray, y: FloatArray, delta: float, fit_C: bool, k: int = 4) -> list[FloatArray]:
+    """Starting points by variable projection: for each alpha on a grid, L0, A, C >= 0 by non-negative least squares."""
+    from scipy.optimize import nnls
+
+    cand: list[tuple[float, FloatArray]] = []
+    for a in _ALPHA_GRID:
+        x = np.power(S1, -a)
+        M = np.column_stack([np.ones_like(x), x] + ([-S2] if fit_C else []))
+        scale = np.abs(M).max(axis=0)
+        scale[scale == 0] = 1.0
+        coef = nnls(M / scale, y)[0] / scale
+        if not coef[1] > 0:
+            continue
+        th = np.array([coef[0], np.log(coef[1]), a, coef[2] if fit_C else 0.0])
+        p = _predict(th, S1, S2)
+        if np.all(p > 0):
+            cand.append((_huber(np.log(p) - np.log(y), delta), th))
+    if not cand:
+        cand = [(0.0, np.array([0.5 * float(y.min()), np.log(float(y.max())), 0.3, 0.0]))]
+    cand.sort(key=lambda t: t[0])
+    return [c[1] for c in cand[:k]]
+
+
+@dataclass(frozen=True)
+class CurveLaw:
+    """The schedule law of one model size: parameters, bootstrap intervals and what it was fitted to."""
+
+    size: str
+    N: float
+    params: dict[str, float]  # L0, A, alpha, C (error space; S1 in peak-LR steps)
+    ci: dict[str, tuple[float, float]] | None
+    decay: float
+    lr_ref: float  # the peak learning rate the areas are relative to
+    objective: float
+    ndata: int
+    rmse_log: float
+    runs: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    draws: FloatArray | None = field(default=None, repr=False)  # (n_boot, 4) theta draws
+
+    @property
+    def theta(self) -> FloatArray:
+        p = self.params
+        return np.array([p["L0"], np.log(p["A"]), p["alpha"], p["C"]])
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = jsonable({"size": self.size, "N": self.N, "params": self.params, "ci": self.ci,
+                                        "decay": self.decay, "lr_ref": self.lr_ref, "objective": self.objective,
+                                        "ndata": self.ndata, "rmse_log": self.rmse_log, "runs": list(self.runs),
+                                        "notes": list(self.notes)})
+        return out
+
+
+@dataclass(frozen=True)
+class ScheduleLawFit:
+    """Loss-curve laws with annealing, one per model size; :meth:`predict` gives a run's loss under any schedule.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, scalekit
+    >>> from scalekit.data.schedule import Schedule
+    >>> from scalekit.laws.schedule_law import annealing_areas
+    >>> rows = []
+    >>> for T in (2000, 4000, 8000):
+    ...     lr = Schedule("cosine").lr(np.arange(T + 1), T)
+    ...     S1, S2 = annealing_areas(lr)
+    ...     for s in range(100, T + 1, 100):
+    ...         rows.append({"run": f"T{T}", "params": 1e8, "step": s, "tokens": s * 1e6, "lr": lr[s],
+    ...                      "loss": 2.0 + 3.0 * S1[s] ** -0.4 - 4e-4 * S2[s]})
+    >>> df = pd.DataFrame(rows)
+    >>> df = pd.concat([df, df.assign(run=df["run"] + "b", params=2e8)])
+    >>> law = scalekit.fit_schedule_law(scalekit.load_batch(df), n_boot=0)
+    >>> round(law.laws["1e+08"].params["alpha"], 2)
+    0.41
+    >>> round(float(law.predict(Schedule("cosine"), [16000], size=1e8)[0]), 3)  # true value 1.690
+    1.69
+    """
+
+    metric: str
+    direction: str
+    bound: float | None
+    laws: dict[str, CurveLaw]
+    run_size: dict[str, str]
+    lr_curves: dict[str, FloatArray] = field(repr=False)
+    method: dict[str, Any] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
+    backtest: dict[str, Any] | None = None
+
+    def _law(self, size: float | str | None, run: str | None = None) -> CurveLaw:
+        if size is None and run is not None:
+            return self.laws[self.run_size[run]]
+        if size is None:
+            if len(self.laws) == 1:
+                return next(iter(self.laws.values()))
+            raise ValueError(f"several model sizes have a law ({sorted(self.laws)}); say which with size=")
+        key = size if isinstance(size, str) else f"{float(size):.6g}"
+        if key not in self.laws:
+            raise ValueError(f"no schedule law for size {size!r}; fitted: {sorted(self.laws)}")
+        return self.laws[key]
+
+    def lr_curve(self, run_or_schedule: LRSpec, last: int, law: CurveLaw) -> FloatArray:
+        """The learning rate at steps 0..``last`` for a fitted run's name, a :class:`Schedule`, or per-step rates."""
+        if isinstance(run_or_schedule, str):
+            lr = self.lr_curves[run_or_schedule]
+        elif isinstance(run_or_schedule, Schedule):
+            s = run_or_schedule
+            # a relative schedule (peak_lr 1) runs at the fitted runs' peak rate
+            peak = law.lr_ref if s.peak_lr == 1.0 else s.peak_lr
+            lr = s.lr(np.arange(last + 1), s.total if s.total is not None else last) / s.peak_lr * peak
+        else:
+            lr = np.asarray(run_or_schedule, dtype=float)
+        if lr.size < last + 1:  # beyond its recorded end a run keeps its last rate
+            lr = np.r_[lr, np.full(last + 1 - lr.size, lr[-1] if lr.size else 0.0)]
+        return lr
+
+    def predict(self, run_or_schedule: LRSpec, steps: npt.ArrayLike, *, size: float | str | None = None,
+                draws: bool = False) -> FloatArray:
+        """The metric at ``steps`` of a run (a fitted run's name), a :class:`Schedule` or per-step learning rates.
+
+        ``size`` picks the model size's law (a run name picks its own). With ``draws``, one row per
+        bootstrap draw.
+        """
+        run = run_or_schedule if isinstance(run_or_schedule, str) else None
+        if run is not None and run not in self.lr_curves:
+            raise ValueError(f"no run {run!r} in this fit; runs: {sorted(self.lr_curves)[:10]}")
+        law = self._law(size, run)
+        st = np.asarray(steps, dtype=float).ravel()
+        idx = np.round(st).astype(int)
+        if np.any(idx < 1):
+            raise ValueError("steps must be >= 1 (the law is undefined before the first step)")
+        lr = self.lr_curve(run_or_schedule, int(idx.max()), law) / law.lr_ref
+        S1, S2 = annealing_areas(lr, law.decay)
+        theta = law.draws if draws else law.theta[None, :]
+        if theta is None:
+            raise ValueError("the law has no bootstrap draws (n_boot=0)")
+        err = np.stack([_predict(t, S1[idx], S2[idx]) for t in theta])
+        out = np.asarray(from_error(err, self.direction, self.bound), dtype=float)
+        return out if draws else out[0]
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = jsonable({"metric": self.metric, "formula": FORMULA, "method": self.method,
+                                        "laws": [law.summary() for law in self.laws.values()],
+                                        "skipped": list(self.skipped), "backtest": self.backtest})
+        return out
+
+    def _repr_html_(self) -> str:
+        return display.html(self)
+
+
+def _rows(batch: Batch, metric: str, runs: list[str], until: float | None) -> pd.DataFrame:
+    f = batch.frame
+    f = f[f["run"].isin(runs) & np.isfinite(f[metric]) & (f["step"] >= 1)]
+    if until is not None:
+        last = f.groupby("run")["step"].transform("max")
+        f = f[f["step"] <= until * last]
+    return f
+
+
+def _fit_one(S1: FloatArray, S2: FloatArray, y: FloatArray, groups: npt.NDArray[np.str_], delta: float, n_boot: int,
+             seed: int) -> tuple[FloatArray, float, FloatArray | None, bool]:
+    fit_C = bool(np.any(S2 > 1e-9))
+    x0s = _starts(S1, S2, y, delta, fit_C)
+    theta, f = _solve(S1, S2, y, delta, x0s, fit_C)
+    boots: FloatArray | None = None
+    if n_boot > 0:
+        rng = np.random.default_rng(seed)
+        uniq = np.unique(groups)
+        where = {g: np.flatnonzero(groups == g) for g in uniq}
+        out = []
+        for _ in range(n_boot):
+            pick = rng.choice(uniq, size=uniq.size, replace=True)
+            idx = np.concatenate([where[g] for g in pick])
+            if np.unique(S1[idx]).size < 5:
+                continue
+            th, _ = _solve(S1[idx], S2[idx], y[idx], delta, [theta], fit_C and bool(np.any(S2[idx] > 1e-9)))
+            out.append(th)
+        boots = np.asarray(out) if out else None
+    return theta, f, boots, fit_C
+
+
+def _choose_decay(areas: Any, y: FloatArray, grp: npt.NDArray[np.str_], delta: float, seed: int) -> float:
+    """lambda by leave-one-run-out: each run's last point predicted from the other runs, mean |log error| over runs.
+
+    The in-sample objective cannot choose lambda (it prefers the fastest forgetting whatever comes
+    next); predicting a run never seen does. With fewer than 3 runs, the paper's 0.999.
+    """
+    uniq = np.unique(grp)
+    if uniq.size < 3:
+        return DECAY
+    scores: list[tuple[float, float]] = []
+    for lam in _DECAY_GRID:
+        S1, S2 = areas(lam)
+        theta, _, _, fit_C = _fit_one(S1, S2, y, grp, delta, 0, seed)
+        errs = []
+        for r in uniq:
+            out = grp == r
+            keep = ~out
+            if keep.sum() < 6 or (np.any(S2[out] > 1e-9) and not np.any(S2[keep] > 1e-9)):
+                continue
+            th, _ = _solve(S1[keep], S2[keep], y[keep], delta, [theta], fit_C and bool(np.any(S2[keep] > 1e-9)))
+            last = np.flatnonzero(out)[np.argmax(S1[out])]
+            errs.append(abs(float(np.log(max(_predict(th, S1[last:last + 1], S2[last:last + 1])[0], 1e-12)) - np.log(y[last]))))
+        if errs:
+            scores.append((float(np.mean(errs)), lam))
+    return min(scores)[1] if scores else DECAY
+
+
+def fit_schedule_law(batch: Batch, metric: str | None = None, *, schedules: Mapping[str, Schedule | npt.ArrayLike] | None = None,
+                     runs: list[str] | None = None, until: float | None = None, decay: float | str = "fit",
+                     n_boot: int = 200, seed: int = 0, delta: float = 1e-3) -> ScheduleLawFit:
+    """Fit L(s) = L0 + A S1^-alpha - C S2 per model size over whole curves (Tissue et al. 2024).
+
+    Parameters
+    ----------
+    batch : Batch
+        Curves (a ``step`` column) with a learning-rate column or a declared ``schedule:``.
+    metric : str, optional
+        Default: the batch's first metric.
+    schedules : mapping, optional
+        Per run, a :class:`~scalekit.data.schedule.Schedule` or the learning rate at every step
+        0..T; overrides what the batch says (e.g. runs whose rows are endpoints only).
+    runs : list of str, optional
+        Fit only these runs.
+    until : float, optional
+        Fit only each run's steps up to this fraction of its last step (a backtest).
+    decay : float or "fit"
+        lambda of the annealing momentum, per step. ``"fit"`` (the default) picks it per model size
+        from 0.9 to 0.9995 by the fit's objective: the paper's 0.999 suits small-batch runs, while runs
+        with few large steps forget a drop of the learning rate within tens of steps.
+    n_boot, seed : int
+        Bootstrap resamples over runs (0: none).
+    delta : float
+        Huber threshold on log residuals.
+
+    Returns
+    -------
+    ScheduleLawFit
+
+    Raises
+    ------
+    FitError
+        When no run has a learning-rate curve, or no model size has enough points.
+    """
+    spec = batch.metric(metric)
+    if not batch.has_checkpoints:
+        raise FitError("the schedule law is fitted over training curves; this batch has no step column", metric=spec.name)
+    f = batch.frame
+    chosen = [str(r) for r in (runs if runs is not None else f["run"].unique())]
+    schedules = dict(schedules or {})
+    curves: dict[str, FloatArray] = {}
+    skipped: list[str] = []
+    for r in chosen:
+        g = f[f["run"] == r]
+        if g.empty:
+            raise FitError(f"no run {r!r} in the batch", metric=spec.name)
+        last = int(g["step"].max())
+        if r in schedules:
+            s = schedules[r]
+            lr = (s.lr(np.arange(last + 1), s.total if s.total is not None else last) if isinstance(s, Schedule)
+                  else np.asarray(s, dtype=float))
+        else:
+            lr_opt = lr_per_step(f, r, batch.schedule) if (batch.lr_column or batch.schedule) else None
+            if lr_opt is None:
+                skipped.append(r)
+                continue
+            lr = lr_opt
+        if lr.size < last + 1:
+            raise FitError(f"run {r!r}: its learning-rate curve ends at step {lr.size - 1}, before its last row (step {last})",
+                           metric=spec.name)
+        curves[r] = lr
+    if not curves:
+        raise FitError("no run has a learning-rate curve: add an lr column, declare `schedule:`, or pass schedules=",
+                       metric=spec.name)
+    rows = _rows(batch, spec.name, list(curves), until)
+    keys = rows["N"].map("{:.6g}".format)
+    if "group" in rows:
+        keys = keys + "/" + rows["group"].astype(str)
+    laws: dict[str, CurveLaw] = {}
+    run_size: dict[str, str] = {}
+    for key, g in rows.groupby(keys, sort=False):
+        size = str(key)
+        rr = [str(x) for x in g["run"].unique()]
+        lr_ref = max(float(np.max(curves[r])) for r in rr)
+        if not lr_ref > 0:
+            continue
+        y = spec.to_error(g[spec.name].to_numpy(dtype=float))
+        ok = y > 0
+        g, y = g[ok], y[ok]
+        if len(g) < 6:
+            skipped.extend(rr)
+            continue
+        steps = np.round(g["step"].to_numpy()).astype(int)
+        grp = g["run"].astype(str).to_numpy()
+
+        def areas(lam: float, grp: npt.NDArray[np.str_] = grp, steps: npt.NDArray[np.int_] = steps,
+                  rr: list[str] = rr, lr_ref: float = lr_ref) -> tuple[FloatArray, FloatArray]:
+            S1 = np.empty(steps.size)
+            S2 = np.empty(steps.size)
+            for r in rr:
+                m = grp == r
+                a1, a2 = annealing_areas(curves[r] / lr_ref, lam)
+                S1[m], S2[m] = a1[steps[m]], a2[steps[m]]
+            return S1, S2
+
+        if decay == "fit":
+            lam = _choose_decay(areas, y, grp, delta, seed)
+        else:
+            lam = float(decay)
+        S1, S2 = areas(lam)
+        theta, fv, boots, fit_C = _fit_one(S1, S2, y, grp, delta, n_boot, seed)
+        resid = np.log(_predict(theta, S1, S2)) - np.log(y)
+        names = ("L0", "A", "alpha", "C")
+        nat = np.array([theta[0], np.exp(theta[1]), theta[2], theta[3]])
+        ci = None
+        if boots is not None and len(boots) >= 20:
+            bn = np.column_stack([boots[:, 0], np.exp(boots[:, 1]), boots[:, 2], boots[:, 3]])
+            lo, hi = np.percentile(bn, [2.5, 97.5], axis=0)
+            ci = {k: (float(a), float(b)) for k, a, b in zip(names, lo, hi)}
+        notes = () if fit_C else ("no annealing in the fitted curves: C is not identified and set to 0",)
+        laws[size] = CurveLaw(size, float(g["N"].iloc[0]), {k: float(v) for k, v in zip(names, nat)}, ci, lam, lr_ref, fv,
+                              len(g), float(np.sqrt(np.mean(resid ** 2))), tuple(rr), notes, boots)
+        run_size.update({r: size for r in rr})
+    if not laws:
+        raise FitError("no model size has 6 or more usable points on its curves", metric=spec.name)
+    method = {"formula": FORMULA, "decay": decay, "loss": "huber", "delta": delta, "space": "log", "n_boot": n_boot,
+              "bootstrap_unit": "run", "seed": seed, "until": until, "lr_relative_to": "peak of the fitted runs",
+              "reference": "Tissue, Wang and Wang 2024, arXiv:2408.11029"}
+    return ScheduleLawFit(spec.name, spec.direction, spec.bound, laws, run_size, curves, method, tuple(skipped))
+
+
+def schedule_backtest(batch: Batch, metric: str | None = None, *, until: float = 0.5, decay: float | str = "fit",
+                      schedules: Mapping[str, Schedule | npt.ArrayLike] | None = None, seed: int = 0,
+                      delta: float = 1e-3) -> dict[str, Any]:
+    """Fit on each run's first ``until`` of steps and predict its last point, against the last value seen.
+
+    Returns per-run rows (``run``, ``N``, ``actual``, ``predicted``, ``rel_error``, ``baseline``,
+    ``baseline_rel_error``) and their mean absolute relative errors.
+    """
+    spec = batch.metric(metric)
+    law = fit_schedule_law(batch, spec.name, schedules=schedules, until=until, decay=decay, n_boot=0, seed=seed, delta=delta)
+    rows: list[dict[str, Any]] = []
+    f = batch.frame
+    for run in law.run_size:
+        g = f[(f["run"] == run) & np.isfinite(f[spec.name])].sort_values("step")
+        last = g.iloc[-1]
+        seen = g[g["step"] <= until * float(last["step"])]
+        if seen.empty:
+            continue
+        pred = float(law.predict(run, [float(last["step"])])[0])
+        actual = float(last[spec.name])
+        base = float(seen[spec.name].iloc[-1])
+        rows.append({"run": run, "N": float(last["N"]), "step": float(last["step"]), "actual": actual, "predicted": pred,
+                     "rel_error": pred / actual - 1, "baseline": base, "baseline_rel_error": base / actual - 1})
+    mare = float(np.mean([abs(r["rel_error"]) for r in rows])) if rows else None
+    base_err = float(np.mean([abs(r["baseline_rel_error"]) for r in rows])) if rows else None
+    return {"until": until, "runs": rows, "mean_abs_rel_error": mare, "baseline": "last value seen",
+            "baseline_mean_abs_rel_error": base_err, "decay": {k: v.decay for k, v in law.laws.items()}}
+
