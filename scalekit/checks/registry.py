@@ -16,6 +16,7 @@ from .extrapolation import check_extrapolation, check_extreme_bias
 from .identifiability import check_identifiability
 from .returns import check_diminishing_returns
 from .runs import check_not_converged, check_overfitting
+from .scaling import check_no_scaling
 from .shape import check_broken_law, check_non_monotonic, check_residual_structure
 from .transfer import check_transfer
 
@@ -33,6 +34,7 @@ CHECKS: tuple[tuple[str, CheckFn], ...] = (
     ("broken_law", check_broken_law),
     ("residual_structure", check_residual_structure),
     ("excluded_runs", check_excluded),
+    ("no_scaling", check_no_scaling),
 )
 
 
