@@ -187,9 +187,9 @@ def minimize(
 CHUNK_CELLS = 2_000_000
 
 
-def chunk_size(n_rows: int, width: int = 1, cells: int = CHUNK_CELLS) -> int:
+def chunk_size(n_rows: int, width: int = 1) -> int:
     """How many problems (of ``n_rows`` x ``width`` cells each) one chunk holds."""
-    return max(1, cells // max(1, n_rows * width))
+    return max(1, CHUNK_CELLS // max(1, n_rows * width))
 
 
 def minimize_chunked(

@@ -125,8 +125,8 @@ def show(fig: Figure | None) -> None:
     report would come out without a figure.
     """
     import matplotlib.pyplot as plt
-    from IPython.core.pylabtools import print_figure
     from IPython.core.display import Image
+    from IPython.core.pylabtools import print_figure
     from IPython.display import display
 
     if fig is not None:
