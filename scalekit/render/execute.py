@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +56,19 @@ def execute(notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
             pm.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3", progress_bar=False,
                                 log_output=False, request_save_on_cell_execute=False, cwd=str(cwd),
                                 shutdown_kernel="immediate", **extra)  # the notebook is saved; a graceful shutdown only waits
-            return
         except Exception as exc:
+            if warm_cwd is not None and output.is_file():
+                with contextlib.suppress(Exception):  # a half-written notebook (full disk) must not hide the real error
+                    _renumber(output)
             # A kernel that died while starting ran no cell: start another once (see kernels.start_kernel).
             if attempt == 2 or not is_kernel_start_failure(exc):
                 raise
             if warm_cwd is not None:
                 shutdown_warm()
-        finally:
+        else:
             if warm_cwd is not None and output.is_file():
                 _renumber(output)
+            return
 
 
 def error_text(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ import ctypes.util
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from functools import cache
 
@@ -54,8 +55,8 @@ def die_with_parent_preexec() -> Callable[[], None] | None:
     The signal follows the thread that forks: kernels are started from the main thread of the
     process that runs the notebook, which lives as long as the process.
     """
-    if _prctl() is None:
-        return None
+    if _prctl() is None or threading.current_thread() is not threading.main_thread():
+        return None  # a kernel forked from a worker thread would die with that thread, not with the process
     me = os.getpid()
 
     def preexec() -> None:
