@@ -17,8 +17,6 @@ Targets are read off these figures, never asserted (the machine's load varies).
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import statistics
 import subprocess
 import sys

@@ -48,7 +48,7 @@ def colliding(tmp_path_factory):
 
 
 def test_slugs_are_unique_and_reserved_names_are_not_folders(colliding):
-    data, out, p = colliding
+    _, out, _ = colliding
     site = json.loads((out / "site.json").read_text())
     slugs = {Path(k.split("#")[0]).name: v for k, v in site["inputs"].items()}
     assert len(set(slugs.values())) == 5, slugs  # before: Foo -> foo, foo-2 -> foo-2, foo -> foo-2 (overwritten)
