@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,23 @@ def _assignments(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
     return {**file_opts, **opts}, cfg
 
 
+def _bootstrap_progress(after: float = 2.0, every: float = 2.0) -> Callable[[int, int], None]:
+    """A progress line on stderr for fits that take long (a million rows): silent for the first ``after`` seconds."""
+    t0 = time.monotonic()
+    last = [t0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - t0 < after or (now - last[0] < every and done < total):
+            return
+        last[0] = now
+        rate = done / (now - t0)
+        eta = f", about {(total - done) / rate:.0f} s left" if done < total and rate > 0 else ""
+        print(f"scalekit: bootstrap {done}/{total} resamples ({now - t0:.0f} s{eta})", file=sys.stderr, flush=True)
+
+    return show
+
+
 def _fit(args: argparse.Namespace) -> int:
     from .data.load import load_batch
     from .laws.fit import fit_law
@@ -63,7 +81,7 @@ def _fit(args: argparse.Namespace) -> int:
     if "source" in cfg and "experiment" in cfg["source"] and "," in str(cfg["source"]["experiment"]):
         raise ConfigError("fit reads one batch: give one --experiment", key="experiment")
     batch = load_batch(args.file, **cfg)
-    res = fit_law(batch, metric=args.metric, **opts)
+    res = fit_law(batch, metric=args.metric, progress=_bootstrap_progress(), **opts)
     if args.json:
         print(json.dumps(res.summary(), indent=2, allow_nan=False))
     else:

@@ -174,14 +174,16 @@ def envelope(batch: Batch, metric: str | None = None, *, method: str = "hull", n
         notes.append(f"{idx.size - used.size} envelope point(s) at the smallest or largest size trained left out of the fit")
     a, ca = _loglinear(C_all[used], N_all[used])
     b, cb = _loglinear(C_all[used], D_all[used])
-    runs = f["run"].to_numpy()
-    uniq = np.unique(runs)
+    # Runs as integer codes: a resample is a boolean per run, gathered per row in O(rows)
+    # (np.isin on string ids sorted strings every resample: 16 s per resample at 50k rows).
+    uniq, codes = np.unique(f["run"].to_numpy(), return_inverse=True)
     rng = np.random.default_rng(seed)
     A_s: list[float] = []
     B_s: list[float] = []
     for _ in range(n_boot):
-        chosen = np.unique(rng.choice(uniq, size=uniq.size, replace=True))
-        m = np.isin(runs, chosen)
+        chosen = np.zeros(uniq.size, dtype=bool)
+        chosen[rng.integers(0, uniq.size, uniq.size)] = True  # the draws of rng.choice(uniq, uniq.size): same stream
+        m = chosen[codes]
         sel = trim(np.flatnonzero(m)[pick(x[m], y[m])])
         if np.unique(N_all[sel]).size < 2 or sel.size < 3:
             continue
@@ -196,6 +198,8 @@ def envelope(batch: Batch, metric: str | None = None, *, method: str = "hull", n
 
 
 def _isoflop_points(f: pd.DataFrame, has_ckpt: bool, tol: float, n_budgets: int) -> pd.DataFrame:
+    if f.empty:  # no positive error to model: no budget, and isoflop says so
+        return f.assign(budget_id=[], budget=[])
     if not has_ckpt:
         logc = np.log(f["C"].to_numpy())
         order = np.argsort(logc)

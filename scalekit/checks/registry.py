@@ -17,6 +17,7 @@ from .extrapolation import check_extrapolation, check_extreme_bias
 from .identifiability import check_identifiability
 from .returns import check_diminishing_returns
 from .runs import check_not_converged, check_overfitting
+from .scaling import check_no_scaling
 from .shape import check_broken_law, check_non_monotonic, check_residual_structure
 from .sweeps import check_hparams
 from .transfer import check_transfer
@@ -36,6 +37,7 @@ CHECKS: tuple[tuple[str, CheckFn], ...] = (
     ("residual_structure", check_residual_structure),
     ("excluded_runs", check_excluded),
     ("hparams", check_hparams),
+    ("no_scaling", check_no_scaling),
 )
 
 

@@ -113,9 +113,11 @@ class Batch:
         if version not in self.versions:
             raise ConfigError(f"no version {version!r}; this batch has {self.versions}", source=self.source, key="version")
         frame = self.frame[self.frame["version"] == version].reset_index(drop=True)
+        frame["run"] = frame["run"].str.removesuffix(f" [{version}]")  # within one version a run's name is unique again
         name = f"{self.name} {version}"
         sweep = None if self.sweep is None else self.sweep[self.sweep["version"] == version].reset_index(drop=True)
-        return replace(self, name=name, slug=slugify(name), frame=frame, sweep=sweep)
+        notes = tuple(n for n in self.notes if "appear in more than one version" not in n)
+        return replace(self, name=name, slug=slugify(name), frame=frame, sweep=sweep, notes=notes)
 
     def ranges(self) -> dict[str, tuple[float, float]]:
         return {k: (float(self.frame[k].min()), float(self.frame[k].max())) for k in ("N", "D", "C")}

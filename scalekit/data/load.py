@@ -22,7 +22,7 @@ from .columns import ALIASES, resolve_columns, split_unit
 from .config import BatchConfig, find_config_file, read_config
 from .long import pivot_long
 from .metric import MetricSpec, infer_direction
-from .read import read_table
+from .read import RowNumbers, read_table
 from .slug import slugify
 from .sources import detect_source, read_source
 from .sweep import find_undeclared_hparams, hparam_columns, reduce_sweep
@@ -68,7 +68,7 @@ def load_batch(source: str | Path | pd.DataFrame, /, **config: Any) -> Batch:
     if isinstance(source, pd.DataFrame):
         raw, src, cfg = source.copy(), "<DataFrame>", BatchConfig()
         cfg = cfg.merged(config) if config else cfg
-        offset = 0  # a DataFrame's rows are numbered by position
+        offset: RowNumbers = 0  # a DataFrame's rows are numbered by position
     elif detect_source(source) is not None:  # an experiment tracker's store or export
         cfg = BatchConfig().merged(config) if config else BatchConfig()
         raw, src, cfg = _from_tracker(source, cfg)
@@ -89,7 +89,7 @@ def load_batch(source: str | Path | pd.DataFrame, /, **config: Any) -> Batch:
         cfg = cfg.merged(config) if config else cfg
 
     def line_of(i: SupportsInt) -> int:
-        return int(i) + offset
+        return int(i) + offset if isinstance(offset, int) else int(offset[int(i)])
 
     return _validate(raw, src, cfg, line_of, cfg.name or default_name)
 
@@ -249,7 +249,9 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
     if flops is not None and cfg.compute != "6ND":
         C, compute = flops, f"flops column {cols['flops']!r}"
     else:
-        C, compute = 6.0 * N * D, "6ND"
+        with np.errstate(over="ignore"):
+            C, compute = 6.0 * N * D, "6ND"
+    _refuse_overflow(src, line_of, cols, N=N, D=D, C=C)
 
     # runs and checkpoints
     has_ckpt = "step" in cols
@@ -282,6 +284,8 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
             raise BatchValidationError(src, f"learning rate {shown} is not a non-negative number",
                                        column=cols["lr"], rows=[line_of(i) for i in bad], expected="learning rates >= 0")
         frame["lr"] = lr
+    if "version" in frame:
+        _qualify_runs_across_versions(frame, notes)
 
     dup = frame.duplicated(["run", "step"], keep=False)
     if has_ckpt and dup.any():
@@ -294,6 +298,8 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
         raise BatchValidationError(src, "duplicate run names in a table without a step column", column=cols["run"], rows=rows,
                                    expected="one row per run, or a `step` column for checkpoints")
 
+    if cfg.metrics is None:
+        _refuse_text_in_numbers(raw, set(cols.values()) | set(cfg.ignore) | set(cfg.hparams), src, line_of)
     metrics = _resolve_metrics(raw, cols, cfg, src, notes)
     for m in metrics.values():
         vals = pd.to_numeric(raw[m.column], errors="coerce")
@@ -341,6 +347,13 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
             raise BatchValidationError(src, f"metric {m.name!r} reaches its bound exactly, leaving no error to fit",
                                        column=m.column, rows=frame["_line"].to_numpy()[np.flatnonzero(v == m.bound)].tolist(),
                                        expected=f"values strictly below {m.bound:g}, or a larger bound")
+    for m in metrics.values():
+        err = m.to_error(frame[m.name].to_numpy())
+        if len(err) and not (err > 0).any():
+            what = f"values below the bound {m.bound:g}" if m.direction == "max" else "positive values (a loss, an error rate)"
+            raise BatchValidationError(src, f"metric {m.name!r} has no value the laws can model: every one is "
+                                       f"{'at or above its bound' if m.direction == 'max' else 'zero or negative'}",
+                                       column=m.column, rows=frame["_line"].tolist(), expected=what)
     if frame.empty:
         raise BatchValidationError(src, "every run was excluded as diverged", expected="at least some finite metric values")
     if frame["N"].nunique() < 2:
@@ -410,3 +423,40 @@ def _resolve_metrics(raw: pd.DataFrame, cols: dict[str, str], cfg: BatchConfig, 
             bound = 1.0
         out[m["name"]] = MetricSpec(m["name"], m["column"], d, bound)
     return out
+
+
+def _refuse_overflow(src: str, line_of: LineOf, cols: dict[str, str], **values: FloatArray) -> None:
+    """N, D and C must be finite: 1e308 parameters pass as a number, then 6ND is inf and every fit breaks."""
+    for key, v in values.items():
+        bad = np.flatnonzero(~np.isfinite(v))
+        if bad.size:
+            col = cols.get({"N": "params", "D": "tokens"}.get(key, "flops"), cols["params"])
+            what = {"N": "model size N", "D": "data size D", "C": "compute C = 6 N D"}[key]
+            raise BatchValidationError(src, f"{what} overflows to infinity", column=col, rows=[line_of(i) for i in bad],
+                                       expected="values whose product 6 N D stays below 1.8e308")
+
+
+def _qualify_runs_across_versions(frame: pd.DataFrame, notes: list[str]) -> None:
+    """A run name used in two versions names two runs (v1's r0 is not v2's r0): give each its version."""
+    per_run = frame.groupby("run", sort=False)["version"].nunique()
+    shared = per_run.index[per_run > 1]
+    if len(shared):
+        mask = frame["run"].isin(shared)
+        frame.loc[mask, "run"] = frame.loc[mask, "run"] + " [" + frame.loc[mask, "version"] + "]"
+        notes.append(f"{len(shared)} run name(s) appear in more than one version; each is named with its version, "
+                     f"e.g. {shared[0]!r} [{frame.loc[mask, 'version'].iloc[0]}].")
+
+
+def _refuse_text_in_numbers(raw: pd.DataFrame, used: set[str], src: str, line_of: LineOf) -> None:
+    """A numeric column with a few text cells would silently stop being a metric: name the column and the rows."""
+    for c in raw.columns:
+        if c in used or pd.api.types.is_numeric_dtype(raw[c]):
+            continue
+        col = raw[c]
+        vals = pd.to_numeric(col, errors="coerce")
+        bad = vals.isna() & col.notna()
+        if vals.notna().sum() >= max(1, bad.sum()) and bad.any():  # mostly numbers: a metric with a bad cell
+            rows = np.flatnonzero(bad.to_numpy())
+            raise BatchValidationError(src, f"non-numeric value {col.iloc[rows[0]]!r} in the numeric column {c!r}",
+                                       column=c, rows=[line_of(r) for r in rows], expected="numbers (or list the column "
+                                       "under `ignore:` in the config if it is not a metric)")

@@ -7,6 +7,7 @@ residuals, summed; global optimum over many starts; uncertainty by bootstrap ove
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,13 @@ def fit_curve(
     n_starts: int = 8,
     excluded: tuple[dict[str, Any], ...] = (),
     extra_method: dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FitResult:
     """Fit a law to arrays. ``x`` is (n,) or (n, V); ``y`` on the metric's own scale.
 
     ``groups`` labels the unit of resampling (a run); by default each point is its own.
+    ``progress(done, total)`` is called as bootstrap resamples finish (they are solved in chunks
+    of bounded memory, see :data:`scalekit.laws.engine.CHUNK_CELLS`).
 
     Examples
     --------
@@ -79,13 +83,16 @@ def fit_curve(
     if n < f.n_params + 1:
         raise FitError(f"{n} usable points cannot determine the {f.n_params} parameters of {f.formula}",
                        metric=metric, form=f.name)
+    if np.ptp(np.log(err)) <= 1e-12:  # a flat line fits any exponent: intervals of zero width around nothing
+        raise FitError(f"every one of the {n} values is the same ({yv[0]:.6g}): the metric does not change with scale, "
+                       "so there is no law to fit", metric=metric, form=f.name)
     for j, v in enumerate(f.variables):
         if np.unique(X[:, j]).size < 2:
             raise FitError(f"variable {v} takes a single value; it cannot be fitted", metric=metric, form=f.name)
 
     prob = engine.Problem(f, np.log(X), np.log(err), np.inf if loss == "squared" else float(delta))
     theta0 = _starting_points(prob, starts, n_starts)
-    sol = engine.minimize(prob, theta0)
+    sol = engine.minimize_chunked(prob, np.asarray(theta0, dtype=np.float64))
     order = np.argsort(sol.f)
     best = order[0]
     theta = sol.theta[best]
@@ -104,9 +111,9 @@ def fit_curve(
         rng = np.random.default_rng(seed)
         uniq, inv = np.unique(labels, return_inverse=True)
         counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot).astype(float)
-        w = counts[:, inv]
         # Resamples need 4-5 digits, not 13: a looser stop saves iterations.
-        bs = engine.minimize(prob, np.repeat(theta[None], n_boot, axis=0), w, ftol=1e-9)
+        bs = engine.minimize_chunked(prob, np.repeat(theta[None], n_boot, axis=0), counts, inv, ftol=1e-9,
+                                     progress=progress)
         boot_theta = bs.theta
         nat = f.natural(boot_theta)
         sd = nat.std(axis=0, ddof=1)
@@ -149,7 +156,7 @@ def _starting_points(prob: engine.Problem, starts: str, n_starts: int) -> npt.ND
     if not pools:
         raise FitError(f"starts must be 'projection', 'hoffmann' or 'both', not {starts!r}")
     cand = np.concatenate(pools)
-    f0 = prob.objective(cand, np.ones(prob.n))
+    f0 = engine.objective_chunked(prob, cand)
     f0 = np.where(np.isfinite(f0), f0, np.inf)
     return cand[np.argsort(f0)[: max(1, n_starts)]]
 
@@ -159,6 +166,7 @@ def fit_law(
     metric: str | None = None,
     *,
     options: Options | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **overrides: Any,
 ) -> FitResult:
     """Fit a scaling law to a batch.
@@ -179,6 +187,8 @@ def fit_law(
         ``seed``, ``loss`` ("huber" or "squared", on log residuals), ``delta``, ``points``
         ("auto", "final" or "all": ``auto`` takes final points when they take 3 or more values
         of D spanning at least 10x, else all checkpoints), ``starts`` and ``n_starts``.
+    progress : callable, optional
+        ``progress(done, total)`` as bootstrap resamples finish (for a display on long fits).
 
     Returns
     -------
@@ -209,6 +219,7 @@ def fit_law(
         delta=opts.delta, starts=opts.starts, n_starts=opts.n_starts,
         excluded=tuple({"run": e.run, "reason": e.reason} for e in batch.excluded),
         extra_method={"points": used, "variables": cols, "compute": batch.compute, "data_unit": batch.data_unit},
+        progress=progress,
     )
 
 

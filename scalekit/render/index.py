@@ -56,7 +56,9 @@ def index_context(results: list[BatchResult], compare: BatchResult | None) -> di
     }
 
 
-def write_index(out: Path, results: list[BatchResult], compare: BatchResult | None) -> Path:
+def write_index(out: Path, results: list[BatchResult], compare: BatchResult | None,
+                inputs: dict[str, str] | None = None) -> Path:
+    """index.html and site.json (``inputs``: input id -> slug, so the next run gives each input the same folder)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(loader=FileSystemLoader(str(templates_dir())), autoescape=select_autoescape(["html", "j2"]))
@@ -64,5 +66,6 @@ def write_index(out: Path, results: list[BatchResult], compare: BatchResult | No
     path = out / "index.html"
     atomic_write_text(path, html)
     atomic_write_json(out / "site.json", {"scalekit_version": __version__,
-                                          "batches": [{k: v for k, v in asdict(r).items() if k != "summary"} for r in results]})
+                                          "batches": [{k: v for k, v in asdict(r).items() if k != "summary"} for r in results],
+                                          "inputs": dict(inputs or {})})
     return path

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,11 @@ from ..data.read import DATA_SUFFIXES
 from ..data.slug import slugify
 from ..data.sources import detect_source, read_sources
 from ..examples import EXAMPLES, example_source
-from ..exceptions import RenderError, ScalekitError
+from ..exceptions import ConfigError, ScalekitError
 from ..pipeline.summary import Summary
 from .resources import report_notebook, report_template_files
 
-__all__ = ["BatchResult", "Job", "discover_jobs"]
+__all__ = ["RESERVED", "BatchResult", "Job", "assign_slugs", "discover_jobs"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Job:
     name: str
     parameters: dict[str, Any]
     inputs: tuple[str, ...] = ()  # files whose bytes make up the cache key
+    input_id: str = ""  # what was rendered (file and version, or example): keeps its slug across runs
     fingerprint: str = ""  # a tracker store's state (runs, metric points): new runs re-render the batch
 
     def key(self) -> str:
@@ -54,10 +55,14 @@ class BatchResult:
     summary: Summary | None = field(default=None, repr=False)
 
 
-def discover_jobs(batches: Sequence[str | Path], *, base_params: dict[str, Any] | None = None) -> list[Job]:
+def discover_jobs(batches: Sequence[str | Path], *, base_params: dict[str, Any] | None = None,
+                  previous: Mapping[str, str] | None = None, occupied: Iterable[str] = ()) -> list[Job]:
     """Jobs for data files or folders of them; with no batches, the embedded examples.
 
-    A file with a ``version`` column gives one job per version.
+    A file with a ``version`` column gives one job per version. Slugs are unique within the run,
+    never one of the site's own names (:data:`RESERVED`), never one in ``occupied`` (folders of
+    other batches already on the site), and stable: an input found in ``previous`` (input id ->
+    slug, from the site's ``site.json``) keeps its slug.
     """
     base = dict(base_params or {})
     jobs: list[Job] = []
@@ -67,8 +72,8 @@ def discover_jobs(batches: Sequence[str | Path], *, base_params: dict[str, Any] 
             versions = sorted(frame["version"].unique()) if "version" in frame else [""]
             for v in versions:
                 name = f"{cfg.get('name', ex)} {v}".strip()
-                jobs.append(Job(slugify(name), name, {**base, "example": ex, "version": v}))
-        return _unique(jobs)
+                jobs.append(Job(slugify(name), name, {**base, "example": ex, "version": v}, (), f"example:{ex}#{v}"))
+        return assign_slugs(jobs, previous or {}, occupied)
     files: list[Path] = []
     config = json.loads(base.get("config_json") or "{}")
     for b in batches:
@@ -79,12 +84,14 @@ def discover_jobs(batches: Sequence[str | Path], *, base_params: dict[str, Any] 
         if p.is_dir():
             found = sorted(q for q in p.iterdir() if q.suffix.lower() in DATA_SUFFIXES and q.is_file())
             if not found:
-                raise RenderError(f"{p}: the folder holds no batch file ({', '.join(DATA_SUFFIXES)}) and no tracker runs")
+                raise ConfigError(f"no data file in the folder {str(p)!r}; expected files ending in "
+                                  + ", ".join(DATA_SUFFIXES), source="scalekit report")
             files += found
-        elif p.is_file():
-            files.append(p)
+        elif not p.is_file():
+            raise ConfigError(f"no such file or folder: {str(p)!r} (nor a tracker URI such as sqlite:///... or http://...)",
+                              source="scalekit report")
         else:
-            raise RenderError(f"{b}: no such file or folder, and not a tracker URI (sqlite:///..., http://...)")
+            files.append(p)
     for f in files:
         inputs = tuple(str(x) for x in (f, find_config_file(f)) if x is not None and x.is_file())
         params = {**base, "batch_path": str(f.resolve())}
@@ -96,8 +103,8 @@ def discover_jobs(batches: Sequence[str | Path], *, base_params: dict[str, Any] 
             versions, name = [""], f.stem  # the notebook fails at loading and shows the error
         for v in versions:
             nm = f"{name} {v}".strip()
-            jobs.append(Job(slugify(nm), nm, {**params, "version": v}, inputs))
-    return _unique(jobs)
+            jobs.append(Job(slugify(nm), nm, {**params, "version": v}, inputs, f"{f.resolve()}#{v}"))
+    return assign_slugs(jobs, previous or {}, occupied)
 
 
 def _tracker_jobs(spec: str | Path, base: dict[str, Any], config: dict[str, Any]) -> list[Job]:
@@ -115,17 +122,36 @@ def _tracker_jobs(spec: str | Path, base: dict[str, Any], config: dict[str, Any]
     for t in tables:
         name = str(config.get("name") or t.name)
         params = {**base, "batch_path": where, "version": "", "experiment": t.name if t.kind == "mlflow" else ""}
-        jobs.append(Job(slugify(name), name, params, (), t.fingerprint))
+        jobs.append(Job(slugify(name), name, params, (), input_id=f"{where}#{t.name}", fingerprint=t.fingerprint))
     return jobs
 
 
-def _unique(jobs: list[Job]) -> list[Job]:
-    seen: dict[str, int] = {}
-    out = []
-    for j in jobs:
-        n = seen.get(j.slug, 0)
-        seen[j.slug] = n + 1
-        out.append(j if n == 0 else Job(f"{j.slug}-{n + 1}", j.name, j.parameters, j.inputs, j.fingerprint))
-    return out
+# The site's own names: a batch folder called index.html would break the site for every later run.
+RESERVED = frozenset({"index.html", "compare.html", "compare.ipynb", "compare-failed.html", "site.json"})
+
+
+def _reserved(slug: str) -> bool:
+    return slug.lower() in RESERVED or slug.startswith(".")
+
+
+def assign_slugs(jobs: list[Job], previous: Mapping[str, str], occupied: Iterable[str] = ()) -> list[Job]:
+    """Each job's final slug: its earlier one if it had one, else its name's, made unique (see discover_jobs)."""
+    used = set(occupied)
+    final: list[str | None] = [None] * len(jobs)
+    for i, j in enumerate(jobs):  # first the inputs the site already knows: they keep their folder
+        s = previous.get(j.input_id)
+        if s and s not in used and not _reserved(s) and s == slugify(s):
+            final[i] = s
+            used.add(s)
+    for i, j in enumerate(jobs):
+        if final[i] is None:
+            base = slugify(j.name)
+            stem = base.replace(".", "-") if _reserved(base) else base
+            s, k = stem, 2
+            while s in used or _reserved(s):
+                s, k = f"{stem}-{k}", k + 1
+            final[i] = s
+            used.add(s)
+    return [replace(j, slug=s) for j, s in zip(jobs, final) if s is not None]
 
 

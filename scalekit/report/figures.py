@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 plt.style.use("seaborn-v0_8-whitegrid" if "seaborn-v0_8-whitegrid" in plt.style.available else "default")
+# Titles, labels and legends carry user strings (metric, run, batch names): a `$` in one must stay a
+# dollar sign, not start mathtext (an unbalanced one makes the figure fail to draw). Our own labels
+# use no mathtext.
+plt.rcParams["text.parse_math"] = False
 
 # Plain-text log ticks: mathtext labels and constrained layout triple the time a report spends drawing.
 _EXP = mticker.FuncFormatter(lambda v, _: f"{v:.0e}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-"))

@@ -123,13 +123,23 @@ def run(params: Parameters, batch: Batch) -> BatchAnalysis:
 
 
 def show(fig: Figure | None) -> None:
-    """Display a figure once and free it (figures pile up in long notebooks otherwise)."""
+    """Display a figure once, as PNG bytes, and free it (figures pile up in long notebooks otherwise).
+
+    The PNG is drawn here, the way IPython's inline backend draws it, rather than left to the
+    backend: under ``MPLBACKEND=Agg`` displaying a Figure shows only its text repr, and every
+    report would come out without a figure.
+    """
     import matplotlib.pyplot as plt
+    from IPython.core.display import Image
+    from IPython.core.pylabtools import print_figure
     from IPython.display import display
 
     if fig is not None:
-        display(fig)  # type: ignore[no-untyped-call]  # IPython.display.display has no annotations
-        plt.close(fig)
+        try:
+            png = print_figure(fig, "png", bbox_inches="tight")  # type: ignore[no-untyped-call]  # IPython has no annotations
+            display(Image(data=png, format="png"))  # type: ignore[no-untyped-call]  # nor here
+        finally:
+            plt.close(fig)
 
 
 def write_summary(an: BatchAnalysis, path: str) -> None:

@@ -26,7 +26,8 @@ def fired(an, check=None):
 
 def test_catalog_is_complete():
     assert [c for c, _ in CHECKS] and {c for c, _ in CHECKS} == {"extrapolation", "extreme_bias", "transfer", "diminishing_returns", "overfitting", "not_converged",
-                           "identifiability", "non_monotonic", "broken_law", "residual_structure", "excluded_runs", "hparams"}
+                           "identifiability", "non_monotonic", "broken_law", "residual_structure", "excluded_runs", "hparams",
+                           "no_scaling"}
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -154,7 +154,7 @@ def test_interrupted_rerender_never_leaves_a_half_written_page(tmp_path):
     # Kill while the notebook executes: the batch's scratch folder exists from just before execution until after
     # the pages are moved into place, and execution alone (kernel start, imports) takes well over 0.3 s.
     deadline = time.monotonic() + 120
-    while not list((out / ".scratch").glob("intr-*")) and time.monotonic() < deadline and proc.poll() is None:
+    while not list(out.glob(".scalekit-scratch-*/intr-*")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
     time.sleep(0.3)
     os.killpg(proc.pid, signal.SIGKILL)

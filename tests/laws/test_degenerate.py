@@ -1,0 +1,80 @@
+"""Degenerate data is an error or a finding, never a confident law (issue 13, item 9)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scalekit
+from scalekit.exceptions import FitError
+from scalekit.laws import engine
+from scalekit.laws.fit import fit_curve
+
+from ..helpers import finals_frame, law
+
+
+def test_all_losses_identical_is_a_fit_error_and_a_critical_finding():
+    df = finals_frame(value=lambda N, D: np.full(N.shape, 2.5), noise=0.0)
+    with pytest.raises(FitError, match=r"every one of the 30 values is the same \(2.5\)"):
+        scalekit.fit_law(df, n_boot=20)
+    an = scalekit.analyze(scalekit.load_batch(df), n_boot=20, n_boot_optimal=10)
+    assert an.primary.fit is None and "the same" in an.primary.fit_error
+    assert [f.severity for f in an.findings if f.check == "no_scaling"] == ["critical"]
+
+
+def test_metric_growing_with_scale_gets_a_critical_finding():
+    df = finals_frame(value=lambda N, D: 10 - law(N, D))
+    an = scalekit.analyze(scalekit.load_batch(df), n_boot=20, n_boot_optimal=10)
+    (f,) = [f for f in an.findings if f.check == "no_scaling"]
+    assert f.severity == "critical" and f.metric == "loss" and "gets worse" in f.message
+    assert f.evidence["slope_log_error_per_log_C"] > 0 and f.evidence["relative_change"] > 0
+    assert an.findings[0] is f  # critical findings come first
+    summary = an.summary()
+    assert any(x["check"] == "no_scaling" and x["severity"] == "critical" for x in summary["findings"])
+
+
+def test_a_metric_that_scales_does_not_get_it():
+    an = scalekit.analyze(scalekit.load_batch(finals_frame()), n_boot=20, n_boot_optimal=10)
+    assert not [f for f in an.findings if f.check == "no_scaling"]
+
+
+def test_higher_is_better_metric_direction_is_respected():
+    acc = finals_frame(value=lambda N, D: 1 - 0.8 * law(N, D) / law(1e7, 2e9), metric="accuracy")
+    an = scalekit.analyze(scalekit.load_batch(acc), n_boot=10, n_boot_optimal=10)
+    assert not [f for f in an.findings if f.check == "no_scaling"]  # accuracy rising with scale is scaling
+    an = scalekit.analyze(scalekit.load_batch(acc.assign(accuracy=1.9 - acc["accuracy"]), metrics=[
+        {"name": "accuracy", "direction": "max", "bound": 2}]), n_boot=10, n_boot_optimal=10)
+    assert [f.severity for f in an.findings if f.check == "no_scaling"] == ["critical"]
+
+
+def test_one_denormal_loss_is_not_a_successful_nan_fit():
+    df = finals_frame(noise=0.0)
+    df.loc[3, "loss"] = 1e-320
+    try:
+        fit = scalekit.fit_law(df, n_boot=0)
+    except FitError as exc:
+        assert "no finite optimum" in str(exc)
+    else:
+        assert all(np.isfinite(v) for v in fit.params.values()), fit.params
+
+
+def test_chunked_bootstrap_gives_the_same_numbers_as_one_solve(monkeypatch):
+    """Resamples are independent problems: cutting them into chunks changes nothing but rounding.
+
+    (BLAS sums over rows in blocks that depend on how many problems a call holds, so the last bits
+    can move; below :data:`engine.CHUNK_CELLS` nothing is chunked and the numbers are bit for bit
+    those of one solve, which keeps the examples' summaries unchanged.)
+    """
+    rng = np.random.default_rng(4)
+    N, D = np.meshgrid(np.geomspace(1e7, 1e9, 6), np.geomspace(1e9, 1e11, 6), indexing="ij")
+    x = np.column_stack([N.ravel(), D.ravel()])
+    y = law(x[:, 0], x[:, 1]) * np.exp(0.01 * rng.standard_normal(36))
+    whole = fit_curve(x, y, form="two_var", n_boot=60, seed=3)
+    seen = []
+    monkeypatch.setattr(engine, "CHUNK_CELLS", 36 * 7)  # 7 resamples per chunk: 9 chunks, the last one short
+    chunked = fit_curve(x, y, form="two_var", n_boot=60, seed=3, progress=lambda d, t: seen.append((d, t)))
+    assert seen[0] == (7, 60) and seen[-1] == (60, 60) and len(seen) == 9
+    np.testing.assert_allclose(chunked.boot_theta, whole.boot_theta, rtol=1e-9, atol=0)
+    np.testing.assert_allclose([chunked.params[k] for k in whole.params], list(whole.params.values()), rtol=1e-9)
+    for k, (lo, hi) in whole.ci.items():
+        np.testing.assert_allclose(chunked.ci[k], (lo, hi), rtol=1e-9)
