@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import display
+from ..analyses.bottom_line import BottomLine
 from ..analyses.metric import MetricAnalysis
 from ..data.batch import Batch
 from ..data.metric import MetricSpec
@@ -76,6 +77,7 @@ class Context:
     metrics: dict[str, MetricAnalysis]
     sigma: dict[str, float]
     flagged: dict[str, str] = field(default_factory=dict)
+    bottom_lines: dict[str, BottomLine] = field(default_factory=dict)  # metric -> what the top of the report says
 
 
 def error_of(spec: MetricSpec, values: npt.ArrayLike) -> FloatArray:

@@ -9,15 +9,17 @@ into summary.json.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import display
+from ..analyses.bottom_line import BottomLine
 from ..analyses.metric import MetricAnalysis, analyze_metric
 from ..checks.base import Finding, severity_counts
 from ..checks.registry import run_checks
 from ..data.batch import Batch
 from ..options import Options, resolve_options
+from .bottom import add_extrapolation, bottom_lines, with_caveats
 from .summary import batch_summary
 
 __all__ = ["BatchAnalysis", "analyze"]
@@ -31,6 +33,7 @@ class BatchAnalysis:
     metrics: dict[str, MetricAnalysis]
     findings: tuple[Finding, ...]
     options: Options
+    bottom_lines: dict[str, BottomLine] = field(default_factory=dict)  # metric -> the top of the report
 
     @property
     def primary(self) -> MetricAnalysis:
@@ -38,7 +41,9 @@ class BatchAnalysis:
 
     def summary(self) -> dict[str, Any]:
         """The summary.json contract (see ``DESIGN.md``): every fitted number and finding, JSON-safe."""
-        return batch_summary(self.batch, self.metrics, self.findings, self.options)
+        out = add_extrapolation(batch_summary(self.batch, self.metrics, self.findings, self.options), self.batch)
+        out["bottom_line"] = {k: v.summary() for k, v in self.bottom_lines.items()}
+        return out
 
     def report(self) -> str:
         """Text summary: the law per metric, the optimum by approach, and the findings."""
@@ -70,5 +75,6 @@ def analyze(batch: Batch, *, options: Options | None = None, **overrides: Any) -
     opts = resolve_options(batch.config.options, options.as_dict() if options else None, overrides)
     names = list(opts.only_metrics) or list(batch.metrics)
     metrics = {batch.metric(n).name: analyze_metric(batch, n, opts) for n in names}
-    findings = tuple(run_checks(batch, metrics, opts.thresholds)) if opts.checks else ()
-    return BatchAnalysis(batch, metrics, findings, opts)
+    lines = bottom_lines(batch, metrics, opts)
+    findings = tuple(run_checks(batch, metrics, opts.thresholds, bottom_lines=lines)) if opts.checks else ()
+    return BatchAnalysis(batch, metrics, findings, opts, with_caveats(lines, findings))
