@@ -63,11 +63,13 @@ def check_outliers(ctx: Context, o: Thresholds) -> list[Finding]:
         bad = np.flatnonzero((np.abs(z) > o.outlier_z) & (np.abs(np.expm1(r - med)) > o.outlier_min_error))
         if bad.size == 0:
             continue
-        items = [{"run": str(runs[i]), "log_residual": float(r[i]), "z": float(z[i])} for i in bad[np.argsort(-np.abs(z[bad]))]]
+        order = bad[np.argsort(-np.abs(z[bad]))]
+        items = [{"run": str(runs[i]), "log_residual": float(r[i]), "z": float(z[i]), "error_vs_law": float(np.expm1(-r[i]))}
+                 for i in order]
         out.append(Finding(
             "outliers", "warning", ma.name, "Runs far off the fitted law",
             f"{len(items)} run(s) lie more than {o.outlier_z:g} robust standard deviations and {o.outlier_min_error:.0%} "
-            "from the law: " + ", ".join(f"{it['run']} (error {np.expm1(-it['log_residual']):+.1%} against the law)"
+            "from the law: " + ", ".join(f"{it['run']} (error {it['error_vs_law']:+.1%} against the law)"
                                          for it in items[:6]) + ".",
             "One bad run (a bug, a diverged restart, a different recipe) pulls a least-squares-like fit and every "
             "optimum derived from it.",

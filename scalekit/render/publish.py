@@ -30,6 +30,12 @@ from .resources import compare_notebook, report_notebook
 __all__ = ["KEY_FILE", "render_batch", "render_compare"]
 
 KEY_FILE = ".inputs.sha256"
+# Every report links back to the site (it sits in <slug>/) and to its own files.
+REPORT_NAV = [("← All reports", "../index.html"), ("Batches compared", "../compare.html"),
+              ("summary.json", "summary.json"), ("Executed notebook", "report.ipynb")]
+FAILED_NAV = [("← All reports", "../index.html"), ("Batches compared", "../compare.html"),
+              ("Executed notebook", "failed.ipynb")]
+COMPARE_NAV = [("← All reports", "index.html"), ("Executed notebook", "compare.ipynb")]
 
 
 @contextlib.contextmanager
@@ -72,12 +78,12 @@ def render_batch(job: Job, out: str | Path, force: bool = False, warm: bool = Fa
                 dest.mkdir(parents=True, exist_ok=True)
                 link = None
                 if nb_out.is_file():
-                    html = export_html(nb_out, show_input=True, title=f"FAILED: {job.name}")
+                    html = export_html(nb_out, show_input=True, title=f"FAILED: {job.name}", nav=FAILED_NAV)
                     os.replace(nb_out, dest / "failed.ipynb")
                     atomic_write_text(dest / "failed.html", html)
                     link = f"{job.slug}/failed.html#papermill-error-cell"
                 return BatchResult(job.slug, job.name, "failed", msg, time.perf_counter() - t0, link)
-            html = export_html(nb_out, title=f"{job.name}: scaling-law report")
+            html = export_html(nb_out, title=f"{job.name}: scaling-law report", nav=REPORT_NAV)
             summary_file = tmp / "summary.json"
             if not summary_file.is_file():
                 raise RenderError("the notebook ran but wrote no summary.json", batch=job.name)
@@ -95,10 +101,21 @@ def render_batch(job: Job, out: str | Path, force: bool = False, warm: bool = Fa
                            time.perf_counter() - t0)
 
 
+COMPARE_STUB = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark"><title>Batches compared</title></head>
+<body style="font-family: system-ui, sans-serif; margin: 2em auto; max-width: 50em; padding: 0 1em;">
+<main><h1>Batches compared</h1><p><a href="index.html">← All reports</a></p>
+<p>Fewer than two batches rendered, so there is nothing to compare yet.</p></main></body></html>
+"""
+
+
 def render_compare(out: Path, results: list[BatchResult]) -> BatchResult | None:
     """The cross-batch comparison page (compare.html), when two or more batches rendered."""
     paths = [str((out / r.slug / "summary.json").resolve()) for r in results if r.summary is not None]
     if len(paths) < 2 or not compare_notebook().is_file():
+        if not (out / "compare.html").is_file():  # every report links the comparison: say why there is none
+            atomic_write_text(out / "compare.html", COMPARE_STUB)
         return None
     t0 = time.perf_counter()
     with _scratch(out, "compare-") as tmp:
@@ -107,10 +124,11 @@ def render_compare(out: Path, results: list[BatchResult]) -> BatchResult | None:
             execute(compare_notebook(), nb_out, {"summaries_json": json.dumps(paths)}, tmp)
         except Exception as exc:
             if nb_out.is_file():
-                atomic_write_text(out / "compare-failed.html", export_html(nb_out, show_input=True, title="FAILED: comparison"))
+                atomic_write_text(out / "compare-failed.html", export_html(nb_out, show_input=True, title="FAILED: comparison",
+                                                                           nav=COMPARE_NAV))
             return BatchResult("compare", "comparison", "failed", error_text(exc), time.perf_counter() - t0,
                                "compare-failed.html#papermill-error-cell")
-        atomic_write_text(out / "compare.html", export_html(nb_out, title="Batches compared"))
+        atomic_write_text(out / "compare.html", export_html(nb_out, title="Batches compared", nav=COMPARE_NAV))
         os.replace(nb_out, out / "compare.ipynb")
         (out / "compare-failed.html").unlink(missing_ok=True)
         return BatchResult("compare", "comparison", "rendered", "ok", time.perf_counter() - t0)
