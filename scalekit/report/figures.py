@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import matplotlib.patheffects as patheffects
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
@@ -164,7 +165,8 @@ def law_contour(ma: MetricAnalysis, batch: Batch) -> Figure:
     # the trained range: beyond this box every number is an extrapolation
     r = batch.ranges()
     ax.add_patch(Rectangle((r["N"][0], r["D"][0]), r["N"][1] - r["N"][0], r["D"][1] - r["D"][0], fill=False,
-                               ls="--", lw=1.2, ec="white", zorder=2, label="trained range"))
+                               ls="--", lw=1.2, ec="black", zorder=2, label="trained range",
+                               path_effects=[patheffects.Stroke(linewidth=3, foreground="white"), patheffects.Normal()]))
     colors = run_colors(batch)
     sc = ax.scatter(f["N"], f["D"], c=[colors[str(x)] for x in f["run"]], edgecolor="white", linewidths=0.8, s=45, zorder=3,
                     label="runs (final)")

@@ -70,22 +70,22 @@ def batch_html(batch: Batch) -> str:
 
 
 def targets_html(targets: list[Target], metric: str, unit: str = "tokens", rng: TrainedRange | None = None,
-                 extrapolation_factor: float = 2.0) -> str:
+                 extrapolation_factor: float = 2.0) -> HTML:
     rows = [[pct(t.improvement), metric_value(t.value), params(t.N), data(t.D, unit), compute(t.C), factor(t.compute_multiple),
              prose(t.note) or beyond_label(rng.distance(N=t.N, D=t.D, C=t.C) if rng else None, extrapolation_factor)]
             for t in targets]
-    return table(["better by", f"target {metric}", "N", "D", "C", "× compute of best run", "beyond the trained range"], rows,
-                 caption=f"Cheapest run predicted to reach each target ({metric})")
+    return HTML(table(["better by", f"target {metric}", "N", "D", "C", "× compute of best run", "beyond the trained range"],
+                      rows, caption=f"Cheapest run predicted to reach each target ({metric})"))
 
 
 def allocations_html(allocs: list[Allocation], metric: str, unit: str = "tokens", rng: TrainedRange | None = None,
-                     extrapolation_factor: float = 2.0) -> str:
+                     extrapolation_factor: float = 2.0) -> HTML:
     rows = [[compute(a.C), fmt_ci(a.N, a.N_ci, params), fmt_ci(a.D, a.D_ci, partial(data, unit=unit)),
              fmt_ci(a.value, a.value_ci), "capped" if a.capped else "",
              beyond_label(rng.distance(N=a.N, D=a.D, C=a.C) if rng else None, extrapolation_factor)]
             for a in allocs]
-    return table(["budget C", "optimal N [95%]", "optimal D [95%]", f"predicted {metric} [95%]", "", "beyond the trained range"],
-                 rows, caption=f"Compute-optimal allocation at each budget ({metric})")
+    return HTML(table(["budget C", "optimal N [95%]", "optimal D [95%]", f"predicted {metric} [95%]", "",
+                       "beyond the trained range"], rows, caption=f"Compute-optimal allocation at each budget ({metric})"))
 
 
 def overview(batch: Batch) -> HTML:
@@ -172,7 +172,7 @@ def cap_html(ma: MetricAnalysis, unit: str = "tokens", rng: TrainedRange | None 
            f"The target {fmt(c.target_value)} cannot be reached at N = {params(c.max_params)} with any amount of data.")
     return HTML(f"<p>With model size capped at N = {params(c.max_params)}, the best {escape(ma.name)} reachable with "
                 f"unlimited data is {fmt(c.floor)}{escape(ci)}. {escape(tgt)}</p>"
-                + allocations_html(list(c.allocations), ma.name, unit, rng, extrapolation_factor))
+                + allocations_html(list(c.allocations), ma.name, unit, rng, extrapolation_factor).html)
 
 
 def title(batch: Batch) -> HTML:
@@ -219,6 +219,11 @@ def comparison_sentence(mc: MetricComparison | None) -> HTML:
 
 
 # --- the bottom line, extrapolation labels, reproduce box (issue: reports read at a glance) -------------------------
+def short_unit(data_unit: str) -> str:
+    """The data unit without how it was counted: "samples (step x batch_size)" reads "samples" beside a number."""
+    return data_unit.split(" (")[0]
+
+
 def beyond_label(distance: dict[str, float | None] | None, factor: float) -> str:
     """How far a point lies beyond the trained range, in words: inside, near (within ``factor``), or an extrapolation."""
     from .format import factor as fx
@@ -261,7 +266,7 @@ def bottom_line(an: BatchAnalysis) -> HTML:
             out.append(f"<p>The law could not be fitted: {escape(prose(bl.fit_error or ''))}</p>")
         else:
             out.append(f'<p class="sk-law">{_law_words(bl)}</p>')
-        unit = bl.data_unit
+        unit = short_unit(bl.data_unit)
         for op in bl.optima:
             others = ", ".join(f"{escape(k)} {params(v)}" for k, v in op.by_approach.items() if k != op.approach)
             pred = (f"; predicted {escape(name)} {escape(fmt_ci(op.value, op.value_ci))}" if op.value is not None else "")
@@ -293,8 +298,9 @@ def bottom_line(an: BatchAnalysis) -> HTML:
         out.append(f'<p class="{cav_cls}"><b>Caveat:</b> {escape(prose(bl.caveat))}</p></section>')
         parts.append("".join(out))
     t = an.batch.ranges()
+    u = short_unit(an.batch.data_unit)
     head = (f'<p class="sk-range">Trained range: N {escape(params(t["N"][0]))}–{escape(params(t["N"][1]))}, '
-            f'D {escape(data(t["D"][0], an.batch.data_unit))}–{escape(data(t["D"][1], an.batch.data_unit))}, '
+            f'D {escape(data(t["D"][0], u))}–{escape(data(t["D"][1], u))}, '
             f'C {escape(compute(t["C"][0]))}–{escape(compute(t["C"][1]))}. Points more than '
             f"{escape(factor(an.options.thresholds.extrapolation_factor))} beyond it are labelled extrapolations.</p>")
     return HTML('<div class="sk-bottom-line">' + head + "".join(parts) + "</div>")

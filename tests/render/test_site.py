@@ -74,7 +74,7 @@ def test_report_html_is_self_contained_and_code_hidden(example_site):
     assert not re.search(r'(src|href)\s*=\s*["\']?(https?:)?//', html), "no resource from another host"
     assert "<script src" not in html
     assert "import scalekit" not in html and "skn.validate_parameters" not in html  # code hidden
-    assert html.count("data:image/png;base64") >= 10  # figures embedded
+    assert html.count('<figure class="sk-figure"><svg') >= 10  # figures embedded as inline SVG
     assert 'id="sk-toc"' in html and "<li><a href=" in html  # table of contents
     assert "@media print" in html
     for section in ("Key findings", "The batch at a glance", "Fitted performance law", "Compute-optimal model and data size",
