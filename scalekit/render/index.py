@@ -29,19 +29,20 @@ def _floor(row: dict[str, Any]) -> str:
     return f"{row['metric']} ≤ {fmt(b)} − E = " + fmt_ci(b - row["E"], [b - ci[1], b - ci[0]] if ci else None)
 
 
-def _beyond(dist: dict[str, Any] | None, limit: float) -> tuple[str, bool]:
+def _beyond(dist: dict[str, Any] | None, limit: float) -> tuple[str, str]:
+    """The label of a distance beyond the trained range and its kind: inside, near or extrap."""
     far = {k: v for k, v in (dist or {}).items() if v is not None and v > 1.02}
     if not far:
-        return "inside the trained range", False
+        return "inside the trained range", "inside"
     what = ", ".join(f"{factor(v)} {k}" for k, v in sorted(far.items(), key=lambda kv: -kv[1]))
-    return (f"extrapolation: {what} beyond", True) if max(far.values()) > limit else (f"slightly beyond: {what}", False)
+    return (f"extrapolation: {what} beyond", "extrap") if max(far.values()) > limit else (f"slightly beyond: {what}", "near")
 
 
 def bottom_rows(raw: dict[str, Any]) -> list[dict[str, Any]]:
     """The bottom line of each metric of a summary.json, as the index shows it (formatted like the reports)."""
     out = []
     for metric, bl in (raw.get("bottom_line") or {}).items():
-        unit = bl.get("data_unit") or "tokens"
+        unit = str(bl.get("data_unit") or "tokens").split(" (")[0]
         limit = float(bl.get("extrapolation_factor") or 2.0)
         optima = []
         for op in bl.get("optimum") or []:

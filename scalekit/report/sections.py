@@ -271,7 +271,7 @@ def bottom_line(an: BatchAnalysis) -> HTML:
             others = ", ".join(f"{escape(k)} {params(v)}" for k, v in op.by_approach.items() if k != op.approach)
             pred = (f"; predicted {escape(name)} {escape(fmt_ci(op.value, op.value_ci))}" if op.value is not None else "")
             label = beyond_label(op.extrapolation, bl.extrapolation_factor)
-            cls = "sk-extrap" if label.startswith("extrapolation") else "sk-inside"
+            cls = "sk-extrap" if label.startswith("extrapolation") else "sk-near" if label.startswith("slightly") else "sk-inside"
             out.append(
                 f'<p class="sk-optimum" data-C="{op.C:.6g}" data-N="{op.N:.6g}" data-D="{op.D:.6g}">At '
                 f"<b>{escape(compute(op.C))}</b>, train <b>N = {escape(fmt_ci(op.N, op.N_ci, params))}</b> on "
