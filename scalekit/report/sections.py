@@ -8,7 +8,6 @@ error texts that quote them). Notebooks build no HTML themselves.
 from __future__ import annotations
 
 import json
-from functools import partial
 from html import escape
 from typing import Any
 
@@ -80,7 +79,7 @@ def targets_html(targets: list[Target], metric: str, unit: str = "tokens", rng: 
 
 def allocations_html(allocs: list[Allocation], metric: str, unit: str = "tokens", rng: TrainedRange | None = None,
                      extrapolation_factor: float = 2.0) -> HTML:
-    rows = [[compute(a.C), fmt_ci(a.N, a.N_ci, params), fmt_ci(a.D, a.D_ci, partial(data, unit=unit)),
+    rows = [[compute(a.C), fmt_ci(a.N, a.N_ci, params), f"{fmt_ci(a.D, a.D_ci, params)} {unit}",
              fmt_ci(a.value, a.value_ci), "capped" if a.capped else "",
              beyond_label(rng.distance(N=a.N, D=a.D, C=a.C) if rng else None, extrapolation_factor)]
             for a in allocs]
@@ -275,11 +274,12 @@ def bottom_line(an: BatchAnalysis) -> HTML:
             out.append(
                 f'<p class="sk-optimum" data-C="{op.C:.6g}" data-N="{op.N:.6g}" data-D="{op.D:.6g}">At '
                 f"<b>{escape(compute(op.C))}</b>, train <b>N = {escape(fmt_ci(op.N, op.N_ci, params))}</b> on "
-                f"<b>D = {escape(fmt_ci(op.D, op.D_ci, partial(data, unit=unit)))}</b>{pred}. "
+                f"<b>D = {escape(fmt_ci(op.D, op.D_ci, params))} {escape(unit)}</b>{pred}. "
                 f'<span class="{cls}">{escape(label)}</span>'
                 f"<br><small>From {escape(bl.approach_reason)}"
-                + (f"; the other approaches give N = {others} (spread {escape(factor(op.spread))} over "
-                   f"{escape(', '.join(op.compared))})" if others else "") + ".</small></p>")
+                + (f"; the other approaches give N = {others}" if others else "")
+                + (f" (spread {escape(factor(op.spread))} over {escape(', '.join(op.compared))})" if len(op.compared) > 1 else
+                   " (the envelope of final points only is left out of the comparison)" if others else "") + ".</small></p>")
         if bl.costs:
             rows = [[pct(c.improvement), metric_value(c.value), params(c.N) if c.reachable else "not reachable",
                      data(c.D, unit) if c.reachable else "–", compute(c.C) if c.reachable else "–",
