@@ -18,6 +18,7 @@ from scalekit.examples import TRUTH
 from scalekit.render import execute, kernels
 from scalekit.render.resources import report_notebook
 from scalekit.render.site import render_site
+from scalekit.report.format import num
 
 from ..conftest import ROOT
 from ..helpers import scalekit_cli, small_batch
@@ -88,7 +89,7 @@ def test_index_lists_batches_with_headline_numbers(example_site):
         assert f'href="{slug}/report.html"' in html
     s = load_summary(example_site, "behavior")
     alpha = s["fits"]["eval_loss"]["params"]["alpha"]
-    assert f"{alpha:.4g}" in html
+    assert num(alpha) in html  # through the one formatter, as on the reports
     assert "Batches compared" in html and "perception v1" in html and "frontier gain" in html
 
 
