@@ -14,7 +14,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .exceptions import BatchValidationError, ConfigError, FitError, RenderError, ScalekitError
+from .exceptions import BatchValidationError, ConfigError, ExtrapolationWarning, FitError, RenderError, ScalekitError
 
 __version__ = "0.1.0"
 
@@ -44,7 +44,8 @@ _LAZY = {
     "transfer_backtest": ".laws.loss_to_loss",
 }
 
-__all__ = ["__version__", "ScalekitError", "BatchValidationError", "ConfigError", "FitError", "RenderError", *_LAZY]
+__all__ = ["__version__", "ScalekitError", "BatchValidationError", "ConfigError", "ExtrapolationWarning", "FitError",
+           "RenderError", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 __all__ = [
     "BatchValidationError",
     "ConfigError",
+    "ExtrapolationWarning",
     "FitError",
     "RenderError",
     "ScalekitError",
@@ -123,3 +124,7 @@ class RenderError(ScalekitError, RuntimeError):
         if self.notebook:
             s += f" (executed notebook: {self.notebook})"
         return s
+
+
+class ExtrapolationWarning(UserWarning):
+    """A prediction lies further beyond the range a law was fitted on than the threshold allows."""

@@ -79,6 +79,16 @@ THRESHOLD_FIELDS: dict[str, tuple[float, Rule]] = {
     "residual_p": (1e-4, Rule("fraction", "residual structure: p-value of the trend test")),
     "excluded_warning": (0.2, Rule("fraction", "excluded runs: share of runs that makes the finding a warning")),
     "n_boot_checks": (100.0, Rule("int", "bootstrap resamples of the refits inside checks", low=0)),
+    "extrapolation_factor": (2.0, Rule(
+        "float", "a prediction this many times beyond the trained N, D or C is labelled an extrapolation", low=1)),
+    "approach_ratio": (2.0, Rule("float", "approaches disagree when their N_opt at a budget asked for differ by this factor",
+                                 low=1)),
+    "param_ci_ratio": (10.0, Rule("float", "identifiability: a positive parameter whose 95% interval spans this factor",
+                                  low=1)),
+    "outlier_z": (5.0, Rule("float", "outlying runs: robust z-score (median absolute deviation) of a run's log residual",
+                            low=0, low_open=True)),
+    "outlier_min_error": (0.01, Rule("float", "outlying runs: smallest relative miss of the law that counts (as the backtest's)",
+                                     low=0)),
 }
 
 
@@ -111,6 +121,11 @@ class Thresholds:
     residual_p: float = 1e-4
     excluded_warning: float = 0.2
     n_boot_checks: int = 100
+    extrapolation_factor: float = 2.0
+    approach_ratio: float = 2.0
+    param_ci_ratio: float = 10.0
+    outlier_z: float = 5.0
+    outlier_min_error: float = 0.01
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None, *, source: str | None = None) -> Thresholds:

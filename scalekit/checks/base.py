@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import display
+from ..analyses.bottom_line import BottomLine
 from ..analyses.metric import MetricAnalysis
 from ..analyses.transfer import Transfer
 from ..data.batch import Batch
@@ -78,6 +79,7 @@ class Context:
     sigma: dict[str, float]
     flagged: dict[str, str] = field(default_factory=dict)
     transfers: dict[str, Transfer] = field(default_factory=dict)  # target metric -> map from the primary loss
+    bottom_lines: dict[str, BottomLine] = field(default_factory=dict)  # metric -> what the top of the report says
 
 
 def error_of(spec: MetricSpec, values: npt.ArrayLike) -> FloatArray:

@@ -47,7 +47,7 @@ def check_extrapolation(ctx: Context, o: Thresholds) -> list[Finding]:
             if refit is None:
                 continue
             h = fin[fin["run"].isin(held)]
-            pr = refit.predict(h["N"].to_numpy(), h["D"].to_numpy(), interval="prediction")
+            pr = refit.predict(h["N"].to_numpy(), h["D"].to_numpy(), interval="prediction", warn=False)
             obs = h[ma.name].to_numpy()
             rel = (pr.value - obs) / obs
             inside = (obs >= pr.lo) & (obs <= pr.hi) if pr.lo is not None else np.ones_like(obs, dtype=bool)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -10,7 +11,8 @@ import numpy.typing as npt
 
 from .. import display
 from ..data.metric import ArrayOrFloat, from_error
-from ..exceptions import FitError
+from ..data.ranges import beyond
+from ..exceptions import ExtrapolationWarning, FitError
 from ..jsonsafe import jsonable
 from .forms import LawForm
 
@@ -28,10 +30,12 @@ class Prediction:
     hi: FloatArray | None
     level: float
     kind: str  # "confidence" (the law) or "prediction" (a new run, with scatter)
+    # variable -> factor beyond the range the law was fitted on (1 inside it), per point
+    extrapolation: dict[str, FloatArray] | None = None
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable({"value": self.value, "lo": self.lo, "hi": self.hi, "level": self.level,
-                                        "kind": self.kind})
+                                        "kind": self.kind, "extrapolation": self.extrapolation})
         return out
 
     def _repr_html_(self) -> str:
@@ -98,13 +102,38 @@ class FitResult:
         """Values of the fitted error quantity back on the metric's own scale."""
         return from_error(err, self.direction, self.bound)
 
+    def extrapolation(self, *x: npt.ArrayLike) -> dict[str, FloatArray]:
+        """How far the point(s) lie beyond the range fitted: variable -> factor (1 inside it).
+
+        The two-variable law also gets ``C``, compute as N D against the fitted points' N D
+        (the FLOPs factor cancels in the ratio).
+
+        Examples
+        --------
+        >>> fit.extrapolation(1e9, 2e10)  # doctest: +SKIP
+        {'N': array(10.), 'D': array(140.), 'C': array(...)}
+        """
+        arrs = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in x])
+        if len(arrs) != len(self.form.variables):
+            raise FitError(f"extrapolation takes {len(self.form.variables)} argument(s) {self.form.variables}",
+                           form=self.form.name)
+        out = {v: beyond(a, float(self.x[:, j].min()), float(self.x[:, j].max()))
+               for j, (v, a) in enumerate(zip(self.form.variables, arrs))}
+        if tuple(self.form.variables) == ("N", "D"):
+            nd = self.x[:, 0] * self.x[:, 1]
+            out["C"] = beyond(arrs[0] * arrs[1], float(nd.min()), float(nd.max()))
+        return out
+
     @overload
-    def predict(self, *x: npt.ArrayLike, interval: None = None, level: float = 0.95, seed: int = 0) -> FloatArray: ...
+    def predict(self, *x: npt.ArrayLike, interval: None = None, level: float = 0.95, seed: int = 0,
+                warn: bool = True, threshold: float | None = None) -> FloatArray: ...
     @overload
-    def predict(self, *x: npt.ArrayLike, interval: str, level: float = 0.95, seed: int = 0) -> Prediction: ...
+    def predict(self, *x: npt.ArrayLike, interval: str, level: float = 0.95, seed: int = 0,
+                warn: bool = True, threshold: float | None = None) -> Prediction: ...
 
     def predict(
-        self, *x: npt.ArrayLike, interval: str | None = None, level: float = 0.95, seed: int = 0
+        self, *x: npt.ArrayLike, interval: str | None = None, level: float = 0.95, seed: int = 0,
+        warn: bool = True, threshold: float | None = None,
     ) -> FloatArray | Prediction:
         """The law at the given point(s), on the metric's own scale.
 
@@ -114,24 +143,37 @@ class FitResult:
             One argument per variable of the form (``N, D`` for the two-variable law).
         interval : {None, "confidence", "prediction"}
             None returns an array. "confidence" gives the bootstrap interval of the law itself;
-            "prediction" adds the scatter of a new run (resampled log residuals).
+            "prediction" adds the scatter of a new run (resampled log residuals). Both return a
+            :class:`Prediction` whose ``extrapolation`` says how far each point lies beyond the
+            range fitted (``{"N": x, "D": x, "C": x}``, 1 inside it).
+        warn, threshold : bool, float
+            Warn (:class:`scalekit.ExtrapolationWarning`) when a point lies more than ``threshold``
+            times beyond the range fitted (default: ``Thresholds().extrapolation_factor``, 2).
 
         Returns
         -------
         ndarray or Prediction
+
+        Examples
+        --------
+        >>> p = fit.predict(1e9, 2e10, interval="prediction")  # doctest: +SKIP
+        >>> p.value, p.lo, p.hi, p.extrapolation["N"]  # doctest: +SKIP
         """
         arrs = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in x])
         if len(arrs) != len(self.form.variables):
             raise FitError(f"predict takes {len(self.form.variables)} argument(s) {self.form.variables}",
                            form=self.form.name)
         shape = arrs[0].shape
+        dist = self.extrapolation(*arrs) if (warn or interval is not None) else None
+        if warn and dist:
+            self._warn_extrapolation(dist, threshold)
         logx = np.log(np.stack([a.ravel() for a in arrs], axis=1))
         err = np.exp(self.form.log_predict(self.theta, logx))
         value: FloatArray = self.to_metric(err).reshape(shape)
         if interval is None:
             return value
         if self.boot_theta is None:
-            return Prediction(value, None, None, level, interval)
+            return Prediction(value, None, None, level, interval, dist)
         draws = self.form.log_predict(self.boot_theta, logx)  # (B, m)
         if interval == "prediction":
             rng = np.random.default_rng(seed)
@@ -142,7 +184,19 @@ class FitResult:
         lo_e, hi_e = np.percentile(np.exp(draws), [q, 100 - q], axis=0)
         lo, hi = self.to_metric(lo_e), self.to_metric(hi_e)
         lo, hi = np.minimum(lo, hi).reshape(shape), np.maximum(lo, hi).reshape(shape)
-        return Prediction(value, lo, hi, level, interval)
+        return Prediction(value, lo, hi, level, interval, dist)
+
+    def _warn_extrapolation(self, dist: dict[str, FloatArray], threshold: float | None) -> None:
+        if threshold is None:
+            from ..options import Thresholds
+
+            threshold = Thresholds().extrapolation_factor
+        worst = {k: float(np.nanmax(v)) for k, v in dist.items() if np.size(v) and np.isfinite(v).any()}
+        far = {k: v for k, v in worst.items() if v > threshold}
+        if far:
+            warnings.warn(f"{self.metric}: predicting {', '.join(f'{v:.3g}x {k}' for k, v in far.items())} beyond the range "
+                          f"fitted (more than {threshold:g}x): an extrapolation; the law is untested there",
+                          ExtrapolationWarning, stacklevel=3)
 
     def param_draws(self) -> FloatArray | None:
         """Bootstrap draws of the published parameters, shape (n_boot, nfree)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import display
+from ..analyses.bottom_line import BottomLine
 from ..analyses.metric import MetricAnalysis, analyze_metric
 from ..analyses.sweeps import Sweep
 from ..analyses.transfer import Transfer, transfer_maps
@@ -22,6 +23,7 @@ from ..data.batch import Batch
 from ..jsonsafe import jsonable
 from ..laws.schedule_law import ScheduleLawFit
 from ..options import Options, resolve_options
+from .bottom import add_extrapolation, bottom_lines, with_caveats
 from .summary import batch_summary
 from .training import schedule_laws, sweeps
 
@@ -39,6 +41,7 @@ class BatchAnalysis:
     transfers: dict[str, Transfer] = field(default_factory=dict)
     sweeps: dict[str, Sweep] = field(default_factory=dict)  # per metric, when the batch declares hparams
     schedule_laws: dict[str, ScheduleLawFit] = field(default_factory=dict)  # per metric, when runs carry a schedule
+    bottom_lines: dict[str, BottomLine] = field(default_factory=dict)  # metric -> the top of the report
 
     @property
     def primary(self) -> MetricAnalysis:
@@ -46,7 +49,8 @@ class BatchAnalysis:
 
     def summary(self) -> dict[str, Any]:
         """The summary.json contract (see ``DESIGN.md``): every fitted number and finding, JSON-safe."""
-        out = batch_summary(self.batch, self.metrics, self.findings, self.options, self.transfers)
+        out = add_extrapolation(batch_summary(self.batch, self.metrics, self.findings, self.options, self.transfers), self.batch)
+        out["bottom_line"] = {k: v.summary() for k, v in self.bottom_lines.items()}
         # sections only for batches that have them (summary.json contract: `hparams`, `schedule_law`)
         if self.sweeps:
             out["hparams"] = jsonable({k: v.summary() for k, v in self.sweeps.items()})
@@ -85,6 +89,8 @@ def analyze(batch: Batch, *, options: Options | None = None, **overrides: Any) -
     names = list(opts.only_metrics) or list(batch.metrics)
     metrics = {batch.metric(n).name: analyze_metric(batch, n, opts) for n in names}
     transfers = transfer_maps(batch, metrics, opts)
-    findings = tuple(run_checks(batch, metrics, opts.thresholds, transfers=transfers)) if opts.checks else ()
+    lines = bottom_lines(batch, metrics, opts)
+    findings = (tuple(run_checks(batch, metrics, opts.thresholds, transfers=transfers, bottom_lines=lines))
+                if opts.checks else ())
     return BatchAnalysis(batch, metrics, findings, opts, transfers, sweeps(batch, list(metrics), opts),
-                         schedule_laws(batch, list(metrics), opts))
+                         schedule_laws(batch, list(metrics), opts), with_caveats(lines, findings))

@@ -15,21 +15,36 @@ __all__ = ["add_toc", "export_html"]
 _HEADING = re.compile(r"<h([23])(\s[^>]*)?>(.*?)</h\1>", re.S)
 
 
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "-", text).strip("-") or "section"
+
+
 def add_toc(html: str) -> str:
-    """Fill the template's table-of-contents slot from the page's h2/h3 headings."""
+    """Fill the template's table-of-contents slot from the page's h2/h3 headings.
+
+    A heading without an id gets a stable one from its text and its section's (``Fitted-performance-law--eval_loss``),
+    so links to a section or a metric survive re-renders.
+    """
     entries: list[tuple[int, str, str]] = []
-    counter = [0]
+    section = [""]
+    used: set[str] = set(re.findall(r'id="([^"]+)"', html))
 
     def sub(m: re.Match[str]) -> str:
         level, attrs, inner = int(m.group(1)), m.group(2) or "", m.group(3)
         idm = re.search(r'id="([^"]+)"', attrs)
+        text = re.sub(r"<[^>]+>", "", inner).replace("¶", "").strip()
         if idm:
             anchor = idm.group(1)
         else:
-            counter[0] += 1
-            anchor = f"sk-sec-{counter[0]}"
+            base = _slug(unescape(text)) if level == 2 or not section[0] else f"{section[0]}--{_slug(unescape(text))}"
+            anchor, n = base, 1
+            while anchor in used:
+                n += 1
+                anchor = f"{base}-{n}"
+            used.add(anchor)
             attrs = f' id="{anchor}"' + attrs
-        text = re.sub(r"<[^>]+>", "", inner).replace("¶", "").strip()
+        if level == 2:
+            section[0] = anchor
         entries.append((level, anchor, text))
         return f"<h{level}{attrs}>{inner}</h{level}>"
 
@@ -59,14 +74,20 @@ def _system_templates() -> list[str]:
     return [str(base)] if sys.base_prefix != sys.prefix and base.is_dir() else []
 
 
-def export_html(notebook: str | Path, *, show_input: bool = False, title: str | None = None) -> str:
-    """The executed notebook as one self-contained HTML page (our template; code hidden by default)."""
+def export_html(notebook: str | Path, *, show_input: bool = False, title: str | None = None,
+                nav: list[tuple[str, str]] | None = None) -> str:
+    """The executed notebook as one self-contained HTML page (our template; code hidden by default).
+
+    ``nav``: (label, relative link) pairs shown at the top of the page (the index, the comparison, the downloads).
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook), as_version=4)  # type: ignore[no-untyped-call]  # nbformat.read has no annotations
     if title:
         nb.metadata["title"] = title
+    if nav:
+        nb.metadata["scalekit_nav"] = [list(x) for x in nav]
     exporter = HTMLExporter(  # type: ignore[no-untyped-call]  # nbconvert's exporters have an unannotated __init__
         template_name="scalekit_report", extra_template_basedirs=[str(templates_dir()), *_system_templates()],
                             extra_template_paths=_system_templates())

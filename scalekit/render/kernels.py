@@ -150,7 +150,9 @@ def start_kernel(cwd: Path, attempts: int = 2) -> AsyncKernelManager:
 def reset_kernel(km: AsyncKernelManager, cwd: Path) -> None:
     from jupyter_client.blocking.client import BlockingKernelClient
 
-    kc = BlockingKernelClient()
+    # parent=km: "is the kernel alive" asks the process, not the heartbeat, which a loaded machine misses
+    # (then every warm render failed with "Kernel died before replying to kernel_info")
+    kc = BlockingKernelClient(parent=km)
     kc.load_connection_info(km.get_connection_info())
     kc.start_channels()
     try:

@@ -21,6 +21,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..exceptions import RenderError
 from ..iorw import atomic_write_text
@@ -58,6 +59,13 @@ def output_error(exc: BaseException, out: Path) -> OutputError | None:
             return OutputError(f"cannot write into {out}: {t}")
     return None
 
+# Every report links back to the site (it sits in <slug>/) and to its own files.
+REPORT_NAV = [("← All reports", "../index.html"), ("Batches compared", "../compare.html"),
+              ("summary.json", "summary.json"), ("Executed notebook", "report.ipynb")]
+FAILED_NAV = [("← All reports", "../index.html"), ("Batches compared", "../compare.html"),
+              ("Executed notebook", "failed.ipynb")]
+COMPARE_NAV = [("← All reports", "index.html"), ("Executed notebook", "compare.ipynb")]
+
 
 @contextlib.contextmanager
 def _scratch(root: Path, prefix: str) -> Iterator[Path]:
@@ -71,10 +79,14 @@ def _scratch(root: Path, prefix: str) -> Iterator[Path]:
 
 
 def count_images(notebook: Path) -> int:
-    """How many image outputs an executed notebook holds."""
+    """How many figures an executed notebook holds: image outputs, or inline SVG in HTML outputs."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))
-    return sum(1 for c in nb.get("cells", []) for o in c.get("outputs", [])
-               if any(k.startswith("image/") for k in (o.get("data") or {})))
+
+    def is_figure(data: dict[str, Any]) -> bool:
+        html = data.get("text/html", "")
+        return any(k.startswith("image/") for k in data) or "<svg" in ("".join(html) if isinstance(html, list) else str(html))
+
+    return sum(1 for c in nb.get("cells", []) for o in c.get("outputs", []) if is_figure(o.get("data") or {}))
 
 
 def _cached(dest: Path, key: str) -> Summary | None:
@@ -124,7 +136,7 @@ def render_batch(job: Job, out: str | Path, force: bool = False, warm: bool = Fa
                 dest.mkdir(parents=True, exist_ok=True)
                 link = None
                 if nb_out.is_file():
-                    html = export_html(nb_out, show_input=True, title=f"FAILED: {job.name}")
+                    html = export_html(nb_out, show_input=True, title=f"FAILED: {job.name}", nav=FAILED_NAV)
                     os.replace(nb_out, dest / "failed.ipynb")
                     atomic_write_text(dest / "failed.html", html)
                     link = f"{job.slug}/failed.html#papermill-error-cell"
@@ -137,7 +149,7 @@ def render_batch(job: Job, out: str | Path, force: bool = False, warm: bool = Fa
             if summary.fits and count_images(nb_out) == 0:
                 raise RenderError(f"the report has no figure although {len(summary.fits)} law(s) were fitted: matplotlib "
                                   "drew nothing in the kernel", batch=job.name)
-            html = export_html(nb_out, title=f"{job.name}: scaling-law report")
+            html = export_html(nb_out, title=f"{job.name}: scaling-law report", nav=REPORT_NAV)
             (tmp / "report.html").write_text(html, encoding="utf-8")
             dest.mkdir(parents=True, exist_ok=True)
             for name in ("report.ipynb", "summary.json", "report.html"):  # page last: it links the others
@@ -152,6 +164,17 @@ def render_batch(job: Job, out: str | Path, force: bool = False, warm: bool = Fa
             raise disk from None
         return BatchResult(job.slug, job.name, "failed", f"{error_text(exc)}\n{traceback.format_exc(limit=3)}",
                            time.perf_counter() - t0)
+
+
+COMPARE_STUB = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark"><title>Batches compared</title></head>
+<body style="font-family: system-ui, sans-serif; margin: 2em auto; max-width: 50em; padding: 0 1em;">
+<main><h1>Batches compared</h1><p><a href="index.html">← All reports</a></p>
+<p>Fewer than two batches rendered, so there is nothing to compare yet.</p></main></body></html>
+"""
+
+
 
 
 def _set_slug(summary_file: Path, slug: str) -> None:
@@ -177,8 +200,9 @@ def render_compare(out: Path, summaries: list[Path], scratch: Path, force: bool 
     removed, so the comparison never disagrees with the index.
     """
     if len(summaries) < 2:
-        for stale in ("compare.html", "compare.ipynb", "compare-failed.html", COMPARE_KEY_FILE):
+        for stale in ("compare.ipynb", "compare-failed.html", COMPARE_KEY_FILE):
             (out / stale).unlink(missing_ok=True)
+        atomic_write_text(out / "compare.html", COMPARE_STUB)  # every report links the comparison: say why there is none
         return None
     key = _fingerprint(summaries)
     if not force and (out / "compare.html").is_file() and (out / COMPARE_KEY_FILE).is_file() \
@@ -194,11 +218,12 @@ def render_compare(out: Path, summaries: list[Path], scratch: Path, force: bool 
             if disk is not None:
                 raise disk from None
             if nb_out.is_file():
-                atomic_write_text(out / "compare-failed.html", export_html(nb_out, show_input=True, title="FAILED: comparison"))
+                atomic_write_text(out / "compare-failed.html", export_html(nb_out, show_input=True, title="FAILED: comparison",
+                                                                           nav=COMPARE_NAV))
             (out / COMPARE_KEY_FILE).unlink(missing_ok=True)
             return BatchResult("compare", "comparison", "failed", error_text(exc), time.perf_counter() - t0,
                                "compare-failed.html#papermill-error-cell")
-        atomic_write_text(out / "compare.html", export_html(nb_out, title="Batches compared"))
+        atomic_write_text(out / "compare.html", export_html(nb_out, title="Batches compared", nav=COMPARE_NAV))
         os.replace(nb_out, out / "compare.ipynb")
         (out / "compare-failed.html").unlink(missing_ok=True)
         atomic_write_text(out / COMPARE_KEY_FILE, key + "\n")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import matplotlib.patheffects as patheffects
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
 import numpy.typing as npt
-from matplotlib.colors import LogNorm, Normalize
+from matplotlib.colors import LogNorm
+from matplotlib.patches import Rectangle
 
 from ..analyses.grid import Grid
 from ..analyses.metric import MetricAnalysis
@@ -24,6 +26,9 @@ from ..checks.base import Finding
 from ..data.batch import Batch
 from ..laws.result import FitResult
 from ..laws.schedule_law import ScheduleLawFit
+from .svg import tooltips
+
+FloatArray = npt.NDArray[np.float64]
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -34,24 +39,74 @@ plt.style.use("seaborn-v0_8-whitegrid" if "seaborn-v0_8-whitegrid" in plt.style.
 # dollar sign, not start mathtext (an unbalanced one makes the figure fail to draw). Our own labels
 # use no mathtext.
 plt.rcParams["text.parse_math"] = False
+# SVG text as text, not glyph outlines: a tenth of the bytes, selectable, and restyled by the page's dark mode
+plt.rcParams["svg.fonttype"] = "none"
+plt.rcParams["font.sans-serif"] = ["DejaVu Sans", *plt.rcParams["font.sans-serif"]]  # has the superscripts of 10¹⁶
+plt.rcParams["svg.hashsalt"] = "scalekit"  # stable ids: the same figure gives the same SVG
 
-# Plain-text log ticks: mathtext labels and constrained layout triple the time a report spends drawing.
-_EXP = mticker.FuncFormatter(lambda v, _: f"{v:.0e}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-"))
-_SIG = mticker.FuncFormatter(lambda v, _: f"{v:.3g}")
+# Plain-text log ticks (unicode, no mathtext: mathtext labels and constrained layout triple the drawing time),
+# in the formatter every page uses: sizes as 10M, 1B; compute as 10¹⁶; other numbers at 3 significant figures.
+_SI_TICK = mticker.FuncFormatter(lambda v, _: _si_short(v))
+_EXP = mticker.FuncFormatter(lambda v, _: _pow10(v))
+_SIG = mticker.FuncFormatter(lambda v, _: f"{v:.3g}" if 1e-3 <= abs(v) < 1e5 else _pow10(v))
 
 
-def _log(ax: Axes, x: bool = True, y: bool = True) -> None:
-    """Log axes with plain tick labels: powers of ten as 1e14, narrow ranges as plain numbers."""
-    for on, axis, setter in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
+def _pow10(v: float) -> str:
+    if v <= 0:
+        return f"{v:g}"
+    e = int(np.floor(np.log10(v) + 1e-9))
+    m = v / 10 ** e
+    sup = str(e).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"10{sup}" if abs(m - 1) < 1e-6 else f"{m:.2g}×10{sup}"
+
+
+def _si_short(v: float) -> str:
+    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div * 0.9995:
+            return f"{v / div:.3g}{suf}"
+    return f"{v:.3g}"
+
+
+def _log(ax: Axes, x: bool = True, y: bool = True, kind: tuple[str, str] = ("si", "si")) -> None:
+    """Log axes with labelled ticks: every decade, and 2 and 5 in between when the range is under 30x.
+
+    ``kind`` per axis: "si" (sizes: 10M, 1B), "pow" (compute: 10¹⁶) or "num" (metric values).
+    """
+    for on, axis, setter, k in ((x, ax.xaxis, ax.set_xscale, kind[0]), (y, ax.yaxis, ax.set_yscale, kind[1])):
         if not on:
             continue
         setter("log")
         lo, hi = (ax.get_xlim() if axis is ax.xaxis else ax.get_ylim())
         wide = hi / max(lo, 1e-300) > 30
-        axis.set_major_formatter(_EXP if wide else _SIG)
-        axis.set_minor_formatter(mticker.NullFormatter() if wide else _SIG)
-        if not wide:
-            axis.set_minor_locator(mticker.LogLocator(subs=(2, 5)))
+        f = {"si": _SI_TICK, "pow": _EXP, "num": _SIG}[k]
+        axis.set_major_locator(mticker.LogLocator(subs=(1.0,)))
+        axis.set_major_formatter(f)
+        if wide:
+            axis.set_minor_formatter(mticker.NullFormatter())
+        else:
+            axis.set_minor_locator(mticker.LogLocator(subs=(2.0, 5.0)))
+            axis.set_minor_formatter(f)
+
+
+def run_colors(batch: Batch) -> dict[str, tuple[float, float, float, float]]:
+    """One colour per run, the same in every figure: plasma by log N, nudged by the run's data so runs differ."""
+    fin = batch.finals()
+    logn = np.log(fin["N"].to_numpy(dtype=float))
+    span = float(np.ptp(logn)) or 1.0
+    pos = 0.05 + 0.8 * (logn - logn.min()) / span
+    rank = fin.groupby("N")["D"].rank(pct=True).to_numpy()
+    pos = np.clip(pos + 0.06 * (rank - 0.5), 0, 0.92)
+    cmap = plt.get_cmap("plasma")
+    return {str(r): tuple(float(c) for c in cmap(p)) for r, p in zip(fin["run"], pos)}  # type: ignore[misc]
+
+
+def _tip(batch: Batch, row: Any, metric: str) -> str:
+    return (f"run {row['run']}: N {_si_short(row['N'])}, D {_si_short(row['D'])} {batch.data_unit}, "
+            f"{metric} {row[metric]:.4g}")
+
+
+def _legend_below(ax: Axes, ncol: int = 2) -> None:
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, fontsize=8, frameon=False)
 
 
 APPROACH_COLORS = {"envelope": "#1f77b4", "isoflop": "#ff7f0e", "parametric": "#2ca02c"}
@@ -61,23 +116,39 @@ def _size_norm(N: npt.ArrayLike) -> LogNorm:
     return LogNorm(vmin=float(np.min(N)), vmax=float(np.max(N)) * 1.0001)
 
 
-def fit_diagnostics(fit: FitResult) -> Figure:
-    """Observed against fitted, and log residuals against each variable."""
+def fit_diagnostics(fit: FitResult, batch: Batch | None = None) -> Figure:
+    """Observed against fitted, and log residuals against each variable (each run in its colour, with a tooltip)."""
     nv = len(fit.form.variables)
     fig, axes = plt.subplots(1, 1 + nv, figsize=(4.2 * (1 + nv), 3.6))
-    fig.subplots_adjust(wspace=0.32)
-    pred = fit.predict(*[fit.x[:, j] for j in range(nv)])
+    fig.subplots_adjust(wspace=0.32, bottom=0.18)
+    pred = fit.predict(*[fit.x[:, j] for j in range(nv)], warn=False)
+    colors = run_colors(batch) if batch is not None else {}
+    c = [colors.get(str(g), "#1f77b4") for g in fit.groups]
+    tips = [f"run {g}: " + ", ".join(f"{v} {_si_short(fit.x[i, j])}" for j, v in enumerate(fit.form.variables))
+            + f", {fit.metric} {fit.y[i]:.4g} (fitted {pred[i]:.4g})" for i, g in enumerate(fit.groups)]
+    dense = fit.ndata > 200  # every checkpoint: one image per panel, and the runs' tooltips live in the other figures
+
+    def points(ax: Axes, x: FloatArray, y: FloatArray) -> None:
+        sc = ax.scatter(x, y, s=10 if dense else 14, c=c, alpha=0.85, rasterized=dense)
+        if not dense:
+            tooltips(fig, sc, tips)
+
     ax = axes[0]
-    ax.scatter(fit.y, pred, s=12, alpha=0.7)
+    points(ax, fit.y, pred)
     lo, hi = np.nanmin([fit.y.min(), pred.min()]), np.nanmax([fit.y.max(), pred.max()])
     ax.plot([lo, hi], [lo, hi], "k--", lw=1)
-    ax.set(xlabel=f"observed {fit.metric}", ylabel="fitted", title="observed vs fitted")
+    ax.set(xlabel=f"observed {fit.metric}", ylabel=f"fitted {fit.metric}", title="observed vs fitted")
     for j, v in enumerate(fit.form.variables):
         ax = axes[1 + j]
-        ax.scatter(fit.x[:, j], fit.residuals, s=12, alpha=0.7)
+        points(ax, fit.x[:, j], fit.residuals)
         ax.axhline(0, color="k", lw=1)
-        ax.set(xlabel=v, ylabel="log residual (fit - obs)", title=f"residuals vs {v}")
-        _log(ax, y=False)
+        ax.set(xlabel=v if v != "D" else f"D ({batch.data_unit if batch is not None else 'data'})",
+               ylabel="log residual (fit − obs)", title=f"residuals vs {v}")
+        _log(ax, y=False, kind=("pow" if v == "C" else "si", "num"))
+    r = fit.residuals
+    fig.set_label(f"Fit diagnostics for {fit.metric}: {fit.ndata} points, fitted against observed values lie near the "
+                  f"diagonal; log residuals range from {r.min():.3g} to {r.max():.3g} "
+                  f"(RMSE {float(np.sqrt(np.mean(r ** 2))):.3g}), plotted against " + " and ".join(fit.form.variables) + ".")
     return fig
 
 
@@ -89,72 +160,99 @@ def law_contour(ma: MetricAnalysis, batch: Batch) -> Figure:
     n_lo, n_hi = f["N"].min() / 3, f["N"].max() * 10
     d_lo, d_hi = batch.frame["D"].min() / 3, f["D"].max() * 10
     N, D = np.meshgrid(np.geomspace(n_lo, n_hi, 120), np.geomspace(d_lo, d_hi, 120))
-    Z = fit.predict(N, D)
-    fig, ax = plt.subplots(figsize=(7.5, 5.6))
+    Z = fit.predict(N, D, warn=False)
+    fig, ax = plt.subplots(figsize=(7.5, 6.2))
+    fig.subplots_adjust(bottom=0.25)
     cs = ax.contourf(N, D, Z, levels=18, cmap="viridis_r" if ma.spec.direction == "min" else "viridis")
-    fig.colorbar(cs, ax=ax, label=f"predicted {ma.name}")
+    cs.set_rasterized(True)  # thousands of paths: one image in the SVG
+    cb = fig.colorbar(cs, ax=ax, label=f"predicted {ma.name}")
+    cb.ax.yaxis.set_major_formatter(_SIG)
     ax.contour(N, D, Z, levels=np.asarray(cs.levels)[::3], colors="white", linewidths=0.5, alpha=0.6)
-    norm = cs.norm
-    assert isinstance(norm, Normalize)  # a filled contour of one variable has a scalar norm
-    ax.scatter(f["N"], f["D"], c=f[ma.name], cmap=cs.cmap, norm=norm, edgecolor="k", s=45, zorder=3, label="runs (final)")
+    # the trained range: beyond this box every number is an extrapolation
+    r = batch.ranges()
+    ax.add_patch(Rectangle((r["N"][0], r["D"][0]), r["N"][1] - r["N"][0], r["D"][1] - r["D"][0], fill=False,
+                               ls="--", lw=1.2, ec="black", zorder=2, label="trained range",
+                               path_effects=[patheffects.Stroke(linewidth=3, foreground="white"), patheffects.Normal()]))
+    colors = run_colors(batch)
+    sc = ax.scatter(f["N"], f["D"], c=[colors[str(x)] for x in f["run"]], edgecolor="white", linewidths=0.8, s=45, zorder=3,
+                    label="runs (final)")
+    tooltips(fig, sc, [_tip(batch, row, ma.name) for _, row in f.iterrows()])
     k = flops_factor(batch)
     for C in np.geomspace(f["C"].min(), f["C"].max() * 10, 4):
-        ax.plot(N[0], C / (k * N[0]), color="grey", lw=0.8, ls=":", zorder=2)
+        ax.plot(N[0], C / (k * N[0]), color="lightgrey", lw=0.8, ls=":", zorder=2)
     t = ma.target
     if t is not None and t.reachable and t.N is not None and t.D is not None:  # a reachable target has its N and D
         Ns = np.geomspace(n_lo, n_hi, 300)
         ax.plot(Ns, profile_curve(fit, t.value, Ns), color="crimson", lw=2.2,
-                label=f"profile: {t.improvement:.0%} better ({t.value:.4g})")
+                label=f"profile: {t.improvement:.0%} better ({t.value:.3g})")
         ax.scatter([t.N], [t.D], marker="*", s=260, color="crimson", edgecolor="white", zorder=4,
-                   label=f"cheapest: N={t.N:.3g}, D={t.D:.3g}")
-    ax.set(xlim=(n_lo, n_hi), ylim=(d_lo, d_hi), xlabel="model size N",
+                   label=f"cheapest: N {_si_short(t.N)}, D {_si_short(t.D)}")
+    ax.set(xlim=(n_lo, n_hi), ylim=(d_lo, d_hi), xlabel="model size N (parameters)",
            ylabel=f"data D ({batch.data_unit})", title=f"{ma.name}: fitted law, runs, and the profile at the target")
     _log(ax)
-    ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
+    _legend_below(ax)
+    tgt = (f" The red curve is every (N, D) predicted to reach {t.improvement:.0%} better ({t.value:.3g}); its cheapest "
+           f"point is N {_si_short(t.N)}, D {_si_short(t.D)}." if t is not None and t.reachable and t.N and t.D else "")
+    fig.set_label(f"Contours of the predicted {ma.name} over model size N ({_si_short(n_lo)} to {_si_short(n_hi)}) and data "
+                  f"D ({_si_short(d_lo)} to {_si_short(d_hi)} {batch.data_unit}), with the {len(f)} runs' final points, "
+                  f"the trained range as a dashed box and dotted lines of constant compute.{tgt}")
     return fig
 
 
 def envelope_figure(ma: MetricAnalysis, batch: Batch) -> Figure:
-    """Every run's curve against C (coloured by N) with the envelope; N_opt(C) and D_opt(C) by approach."""
+    """Every run's curve against C (one colour per run, by N) with the envelope; N_opt(C) and D_opt(C) by approach."""
     f = batch.frame[np.isfinite(batch.frame[ma.name])]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
+    fig.subplots_adjust(wspace=0.38, bottom=0.27)
     ax = axes[0]
     norm = _size_norm(f["N"])
     cmap = plt.get_cmap("plasma")
-    for _, g in f.sort_values("C").groupby("run", sort=False):
-        ax.plot(g["C"], g[ma.name], color=cmap(norm(g["N"].iloc[0])), lw=1.2, alpha=0.8,
-                marker="o" if len(g) == 1 else None, ms=4)
+    colors = run_colors(batch)
+    for run, g in f.sort_values("C").groupby("run", sort=False):
+        line = ax.plot(g["C"], g[ma.name], color=colors.get(str(run), "grey"), lw=1.2, alpha=0.85)
+        line[0].set_rasterized(len(f) > 2000)
+    last = f.loc[f.groupby("run", sort=False)["C"].idxmax()]
+    sc = ax.scatter(last["C"], last[ma.name], c=[colors.get(str(x), "grey") for x in last["run"]], s=16, zorder=3,
+                    edgecolor="k", linewidths=0.4)
+    tooltips(fig, sc, [_tip(batch, row, ma.name) + f", C {_pow10(row['C'])} FLOP" for _, row in last.iterrows()])
     env = ma.optimal.get("envelope")
     if env is not None and env.points is not None and len(env.points):
         p = env.points.sort_values("C")
         ax.plot(p["C"], p[ma.name], "k--", lw=1.5, marker="x", ms=7, label="envelope")
-        ax.legend(fontsize=8, loc="upper right")
-    cb = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="N")
-    cb.ax.yaxis.set_major_formatter(_EXP)
+        _legend_below(ax, 1)
+    cb = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="model size N (run colour)")
+    cb.ax.yaxis.set_major_formatter(_SI_TICK)
     cb.ax.yaxis.set_minor_formatter(mticker.NullFormatter())
-    ax.set(xlabel="compute C", ylabel=ma.name, title="runs against compute")
-    _log(ax)
+    ax.set(xlabel="compute C (FLOP)", ylabel=ma.name, title="runs against compute")
+    _log(ax, kind=("pow", "num"))
     Cs = np.geomspace(f["C"].min(), f["C"].max() * 10, 50)
-    for j, fn in enumerate(("N_opt", "D_opt")):
+    k = flops_factor(batch)
+    for j in range(2):
         ax = axes[1 + j]
         for name, law in ma.optimal.items():
             if not law.ok:
                 continue
-            ax.plot(Cs, getattr(law, fn)(Cs), color=APPROACH_COLORS[name], lw=2,
-                    label=f"{name}: {'a' if j == 0 else 'b'}={law.a if j == 0 else law.b:.3f}")
+            Nc = law.N_opt(Cs)
+            ax.plot(Cs, Nc if j == 0 else Cs / (k * Nc), color=APPROACH_COLORS[name], lw=2,
+                    label=f"{name}: a = {law.a:.3f}" if j == 0 else f"{name}: b = {1 - (law.a or 0):.3f}")
             if name == "envelope" and law.points is not None:
-                y = law.points["N"] if j == 0 else law.points["D"] / _scale(batch, law)
+                y = law.points["N"] if j == 0 else law.points["D"]
                 ax.scatter(law.points["C"], y, color=APPROACH_COLORS[name], s=18)
             if name == "isoflop" and law.extra.get("minima"):
                 mins = [m for m in law.extra["minima"] if m["N_opt"] and not m["note"]]
                 if mins:
-                    ax.scatter([m["C"] for m in mins], [m["N_opt" if j == 0 else "D_opt"] for m in mins],
+                    ax.scatter([m["C"] for m in mins], [m["N_opt"] if j == 0 else m["C"] / (k * m["N_opt"]) for m in mins],
                                color=APPROACH_COLORS[name], marker="s", s=18)
-        label = "N_opt" if j == 0 else (f"{ma.optimal['parametric'].data_label if 'parametric' in ma.optimal else 'D'}_opt")
-        ax.set(xlabel="compute C", ylabel=label, title=f"{label}(C) by approach")
-        _log(ax)
-        ax.legend(fontsize=8, loc="upper left")
-    fig.subplots_adjust(wspace=0.35)
+        ax.axvline(float(f["C"].max()), color="grey", lw=0.8, ls="--")
+        ax.text(float(f["C"].max()), 0.02, " largest run", transform=ax.get_xaxis_transform(), fontsize=7, color="grey")
+        label = "N_opt (parameters)" if j == 0 else f"D_opt = C / ({k:.3g} N_opt), {batch.data_unit}"
+        ax.set(xlabel="compute C (FLOP)", ylabel=label, title=("N_opt" if j == 0 else "D_opt") + "(C) by approach")
+        _log(ax, kind=("pow", "si"))
+        _legend_below(ax, 1)
+    ok = [f"{n} (a = {law.a:.3f})" for n, law in ma.optimal.items() if law.ok]
+    fig.set_label(f"Left: {ma.name} of {f['run'].nunique()} runs against training compute, one colour per run by model size, "
+                  f"with the envelope of the best runs. Middle and right: compute-optimal model size N_opt and data size "
+                  f"D_opt against compute by approach: {', '.join(ok) or 'none applies'}; the dashed line marks the largest run.")
     return fig
 
 
@@ -167,27 +265,40 @@ def isoflop_figure(ma: MetricAnalysis) -> Figure | None:
     if law is None or not law.ok or law.points is None or not len(law.points):
         return None
     p = law.points
-    fig, ax = plt.subplots(figsize=(7, 4.4))
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
     budgets = sorted(p["budget_id"].unique())
-    colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.9, len(budgets)))
-    for c, bid in zip(colors, budgets):
+    bvals = p.groupby("budget_id")["budget"].first()
+    norm = LogNorm(vmin=float(bvals.min()), vmax=float(bvals.max()) * 1.0001)
+    cmap = plt.get_cmap("viridis")
+    drawn = 0
+    for bid in budgets:
         g = p[p["budget_id"] == bid].sort_values("N")
         if g["N"].nunique() < 3:
             continue
-        ax.scatter(g["N"], g["err"], color=c, s=16)
+        c = cmap(norm(float(g["budget"].iloc[0])))
+        sc = ax.scatter(g["N"], g["err"], color=c, s=16)
+        tooltips(fig, sc, [f"run {r['run']}: N {_si_short(r['N'])}, C {_pow10(r['budget'])} FLOP, error {r['err']:.4g}"
+                           for _, r in g.iterrows()])
         co = np.polyfit(np.log(g["N"]), np.log(g["err"]), 2)
         xs = np.geomspace(g["N"].min(), g["N"].max(), 50)
-        ax.plot(xs, np.exp(np.polyval(co, np.log(xs))), color=c, lw=1.3, label=f"C={g['budget'].iloc[0]:.2g}")
-    ax.set(xlabel="model size N", ylabel=f"{ma.name}" + (" error (bound - value)" if ma.spec.direction == "max" else ""),
-           title="IsoFLOP profiles (parabola in log N per budget)")
-    _log(ax)
-    ax.legend(fontsize=7, ncol=2, loc="upper right")
+        ax.plot(xs, np.exp(np.polyval(co, np.log(xs))), color=c, lw=1.3)
+        drawn += 1
+    cb = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="compute budget C (FLOP)")
+    cb.ax.yaxis.set_major_formatter(_EXP)
+    cb.ax.yaxis.set_minor_formatter(mticker.NullFormatter())
+    ylabel = f"{ma.name} error (bound − {ma.name})" if ma.spec.direction == "max" else ma.name
+    ax.set(xlabel="model size N (parameters)", ylabel=ylabel, title="IsoFLOP profiles (parabola in log N per budget)")
+    _log(ax, kind=("si", "num"))
+    fig.set_label(f"IsoFLOP profiles of {ma.name}: {drawn} compute budgets from {_pow10(float(bvals.min()))} to "
+                  f"{_pow10(float(bvals.max()))} FLOP (colour bar), each a parabola in log N whose minimum is that budget's "
+                  f"optimal model size.")
     return fig
 
 
 def grid_figure(grid: Grid) -> Figure:
     """Heatmap of relative change against the baseline cell, and one line per data scale."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    fig.subplots_adjust(bottom=0.2)
     rel = grid.relative * 100
     cmap = "RdYlGn_r" if grid.direction == "min" else "RdYlGn"
     lim = float(np.nanmax(np.abs(rel))) or 1.0
@@ -198,22 +309,26 @@ def grid_figure(grid: Grid) -> Figure:
             if np.isfinite(rel[i, j]):
                 ax.text(j, i, f"{rel[i, j]:.1f}", ha="center", va="center", fontsize=9,
                         color="white" if abs(rel[i, j]) > 0.6 * lim else "black")
-    ax.set_xticks(range(len(grid.D)), [f"{d:.3g}" for d in grid.D])
-    ax.set_yticks(range(len(grid.N)), [f"{n:.3g}" for n in grid.N])
+    ax.set_xticks(range(len(grid.D)), [_si_short(d) for d in grid.D])
+    ax.set_yticks(range(len(grid.N)), [_si_short(n) for n in grid.N])
     ax.grid(False)
     fig.colorbar(im, ax=ax, label="% change vs baseline")
     ax.set(xlabel="data D", ylabel="model size N",
-           title=f"{grid.metric}: % change vs baseline (N={grid.baseline[0]:.3g}, D={grid.baseline[1]:.3g}); "
+           title=f"{grid.metric}: % change vs N {_si_short(grid.baseline[0])}, D {_si_short(grid.baseline[1])}; "
                  f"{grid.better} is better")
     ax = axes[1]
     colors = plt.get_cmap("plasma")(np.linspace(0.1, 0.85, len(grid.D)))
     for j, d in enumerate(grid.D):
         m = np.isfinite(rel[:, j])
-        ax.plot(grid.N[m], rel[m, j], marker="o", color=colors[j], label=f"D={d:.3g}")
+        ax.plot(grid.N[m], rel[m, j], marker="o", color=colors[j], label=f"D {_si_short(d)}")
     ax.axhline(0, color="k", lw=0.8)
-    ax.set(xlabel="model size N", ylabel="% change vs baseline", title="by data scale")
+    ax.set(xlabel="model size N (parameters)", ylabel="% change vs baseline", title="by data scale")
     _log(ax, y=False)
-    ax.legend(fontsize=8, loc="upper left")
+    _legend_below(ax, min(4, len(grid.D)))
+    best = float(np.nanmin(rel) if grid.direction == "min" else np.nanmax(rel))
+    fig.set_label(f"Relative change of {grid.metric} against the baseline cell over {len(grid.N)} model sizes and "
+                  f"{len(grid.D)} data sizes, as a heatmap and as one line per data size; the best cell is {best:+.1f}% "
+                  f"({grid.better} is better).")
     return fig
 
 
@@ -224,16 +339,19 @@ def checks_figure(finding: Finding, batch: Batch) -> Figure | None:
     if not runs or metric is None:
         return None
     f = batch.frame
-    fig, ax = plt.subplots(figsize=(7, 4))
+    colors = run_colors(batch)
+    fig, ax = plt.subplots(figsize=(7, 4.4))
+    fig.subplots_adjust(bottom=0.27)
     for r in runs:
         g = f[f["run"] == r].sort_values("D")
-        ax.plot(g["D"], g[metric], marker="o", ms=3, label=str(r))
+        ax.plot(g["D"], g[metric], marker="o", ms=3, color=colors.get(str(r)), label=str(r))
         extra = finding.evidence.get("also_plot")
         if extra and extra in g:
-            ax.plot(g["D"], g[extra], ls="--", lw=1, label=f"{r} ({extra})")
-    ax.set(xlabel="data D seen", ylabel=metric, title=finding.title)
-    _log(ax)
-    ax.legend(fontsize=7, loc="upper right")
+            ax.plot(g["D"], g[extra], ls="--", lw=1, color=colors.get(str(r)), label=f"{r} ({extra})")
+    ax.set(xlabel=f"data D seen ({batch.data_unit})", ylabel=metric, title=finding.title)
+    _log(ax, kind=("si", "num"))
+    _legend_below(ax, 2)
+    fig.set_label(f"{finding.title}: {metric} against data seen for run(s) {', '.join(map(str, runs))}.")
     return fig
 
 
@@ -254,6 +372,9 @@ def compare_figure(rows: list[dict[str, Any]]) -> Figure:
             ax.errorbar([v], [i], xerr=err, fmt="o", capsize=4, color=palette[r["batch"]])
         ax.set(title=key, xlabel=key)
     axes[0].set_yticks(y, labels)
+    fig.set_label("Exponents alpha, beta and a with 95% intervals, one row per batch and metric: "
+                  + "; ".join(f"{lab}: alpha {r.get('alpha') or float('nan'):.3g}, beta {r.get('beta') or float('nan'):.3g}"
+                              for lab, r in zip(labels, rows)) + ".")
     return fig
 
 

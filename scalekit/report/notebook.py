@@ -31,6 +31,7 @@ __all__ = [
     "JOB_PARAMETERS",
     "PARAMETERS",
     "Parameters",
+    "input_hash",
     "load",
     "load_summaries",
     "show",
@@ -123,23 +124,43 @@ def run(params: Parameters, batch: Batch) -> BatchAnalysis:
 
 
 def show(fig: Figure | None) -> None:
-    """Display a figure once, as PNG bytes, and free it (figures pile up in long notebooks otherwise).
+    """Display a figure once, as inline SVG with run tooltips and alt text, and free it.
 
-    The PNG is drawn here, the way IPython's inline backend draws it, rather than left to the
-    backend: under ``MPLBACKEND=Agg`` displaying a Figure shows only its text repr, and every
-    report would come out without a figure.
+    Inline SVG (dense layers rasterized) rather than a PNG: hover tooltips on each run's marker
+    work offline, text stays sharp, dark mode can restyle it, and the behavior page weighs less.
     """
     import matplotlib.pyplot as plt
-    from IPython.core.display import Image
-    from IPython.core.pylabtools import print_figure
     from IPython.display import display
 
+    from .html import HTML
+    from .svg import figure_html
+
     if fig is not None:
-        try:
-            png = print_figure(fig, "png", bbox_inches="tight")  # type: ignore[no-untyped-call]  # IPython has no annotations
-            display(Image(data=png, format="png"))  # type: ignore[no-untyped-call]  # nor here
-        finally:
-            plt.close(fig)
+        display(HTML(figure_html(fig)))  # type: ignore[no-untyped-call]  # IPython.display.display has no annotations
+        plt.close(fig)
+
+
+def input_hash(params: Parameters, batch: Batch) -> str:
+    """sha256 of what the report was computed from: the data file and its config (or the embedded example), the
+    notebook's parameters and the scalekit version."""
+    import hashlib
+
+    from .. import __version__
+    from ..data.config import find_config_file
+
+    h = hashlib.sha256(f"scalekit {__version__}\n".encode())
+    h.update(json.dumps({"job": {k: v for k, v in params.job.items() if k != "summary_path"}, "options": params.options},
+                        sort_keys=True, default=str).encode())
+    if params.job["batch_path"]:
+        path = Path(params.job["batch_path"])
+        for f in (path, find_config_file(path)):
+            if f is not None and f.is_file():
+                h.update(f.read_bytes())
+    else:
+        frame, cfg = example_source(params.job["example"])
+        h.update(frame.to_csv(index=False).encode())
+        h.update(json.dumps(cfg, sort_keys=True, default=str).encode())
+    return h.hexdigest()
 
 
 def write_summary(an: BatchAnalysis, path: str) -> None:

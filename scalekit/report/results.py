@@ -20,7 +20,7 @@ from ..data.batch import Batch
 from ..laws.result import FitResult
 from ..laws.schedule_law import ScheduleLawFit
 from ..pipeline.analyze import BatchAnalysis
-from .format import fmt
+from .format import compute, fmt, params, prose
 from .html import table
 from .sections import batch_html, findings_summary, headline, schedule_law_html, sweep_html
 
@@ -31,8 +31,8 @@ def _short(v: Any) -> str:
     if isinstance(v, float):
         return fmt(v)
     if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
-        return f"[{fmt(v[0])}, {fmt(v[1])}]"
-    s = str(v)
+        return f"[{fmt(v[0])}–{fmt(v[1])}]"
+    s = fmt(v)
     return s if len(s) <= 160 else s[:157] + "..."
 
 
@@ -97,20 +97,22 @@ def _(obj: FitResult) -> str:
 
 
 def _evidence(v: Any) -> str:
-    if isinstance(v, float):
+    if isinstance(v, (float, bool)) or v is None:
         return fmt(v)
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {_evidence(x)}" for k, x in v.items())
     if isinstance(v, (list, tuple)) and len(v) > 12:
         return ", ".join(_evidence(x) for x in v[:12]) + f", ... ({len(v)} in all)"
     if isinstance(v, (list, tuple)):
         return ", ".join(_evidence(x) for x in v)
-    return str(v)
+    return prose(str(v))
 
 
 @to_html.register
 def _(obj: Finding) -> str:
     ev = "".join(f"<li><code>{escape(str(k))}</code>: {escape(_evidence(v))}</li>" for k, v in obj.evidence.items())
     return (f'<div class="sk-finding sk-{escape(obj.severity)}"><b>[{escape(obj.severity)}] {escape(obj.title)}</b>'
-            f"{' (' + escape(obj.metric) + ')' if obj.metric else ''}<p>{escape(obj.message)}</p>"
+            f"{' (' + escape(obj.metric) + ')' if obj.metric else ''}<p>{escape(prose(obj.message))}</p>"
             f"<p><i>Why it matters:</i> {escape(obj.why)}</p><p><i>What to do:</i> {escape(obj.remedy)}</p>"
             f"<details><summary>evidence</summary><ul>{ev}</ul></details></div>")
 
@@ -120,12 +122,14 @@ def _(obj: Comparison) -> str:
     rows: list[list[Any]] = []
     for k, v in obj.laws.items():
         if v.ok:
-            rows.append([k, v.a, f"[{fmt(v.a_ci[0])}, {fmt(v.a_ci[1])}]" if v.a_ci else "–", v.b,
-                         f"[{fmt(v.b_ci[0])}, {fmt(v.b_ci[1])}]" if v.b_ci else "–", float(v.N_opt(obj.C_ref)), v.n_points])
+            rows.append([k, v.a, f"[{fmt(v.a_ci[0])}–{fmt(v.a_ci[1])}]" if v.a_ci else "–", v.b,
+                         f"[{fmt(v.b_ci[0])}–{fmt(v.b_ci[1])}]" if v.b_ci else "–", params(float(v.N_opt(obj.C_ref))),
+                         v.n_points])
         else:
-            rows.append([k, None, "–", None, "–", None, "; ".join(v.notes[:1])])
-    return (table(["approach", "a (N_opt ~ C^a)", "95% CI", "b (data ~ C^b)", "95% CI", f"N_opt at C={obj.C_ref:.3g}", "points"],
-                  rows) + f"<p>{escape(obj.sentence)}</p>")
+            rows.append([k, None, "–", None, "–", None, prose("; ".join(v.notes[:1]))])
+    return (table(["approach", "a (N_opt ∝ C^a)", "95% CI", "b (data ∝ C^b)", "95% CI", f"N_opt at {compute(obj.C_ref)}",
+                   "points"], rows, caption="The approaches compared at the largest trained compute")
+            + f"<p>{escape(prose(obj.sentence))}</p>")
 
 
 @to_html.register

@@ -14,19 +14,23 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..analyses.bottom_line import BottomLine
 from ..analyses.metric import MetricAnalysis
 from ..analyses.profiles import Allocation, Target
 from ..analyses.sweeps import Sweep
 from ..data.batch import Batch
+from ..data.ranges import TrainedRange
 from ..laws.schedule_law import ScheduleLawFit
 from ..pipeline.analyze import BatchAnalysis
 from ..pipeline.compare import MetricComparison
-from .format import fmt, fmt_ci
-from .html import HTML, paragraph, table
+from .format import compute, data, factor, fmt, fmt_ci, interval, metric_value, num, params, pct, prose
+from .html import HTML, paragraph, slug, table
 
 __all__ = [
     "allocations_html",
     "batch_html",
+    "beyond_label",
+    "bottom_line",
     "cap_html",
     "compare_title",
     "comparison_heading",
@@ -42,6 +46,7 @@ __all__ = [
     "no_grid",
     "optimal_notes",
     "overview",
+    "reproduce",
     "schedule_law_html",
     "sweep_html",
     "targets_html",
@@ -53,9 +58,9 @@ def batch_html(batch: Batch) -> str:
     r = batch.ranges()
     rows: list[list[Any]] = [
         ["runs", batch.runs], ["rows", batch.rows],
-        ["model size N", f"{fmt(r['N'][0])} to {fmt(r['N'][1])} ({batch.frame['N'].nunique()} sizes)"],
-        [f"data D ({batch.data_unit})", f"{fmt(r['D'][0])} to {fmt(r['D'][1])}"],
-        [f"compute C ({batch.compute})", f"{fmt(r['C'][0])} to {fmt(r['C'][1])}"],
+        ["model size N", f"{params(r['N'][0])} to {params(r['N'][1])} ({batch.frame['N'].nunique()} sizes)"],
+        [f"data D ({batch.data_unit})", f"{data(r['D'][0], batch.data_unit)} to {data(r['D'][1], batch.data_unit)}"],
+        [f"compute C ({batch.compute})", f"{compute(r['C'][0])} to {compute(r['C'][1])}"],
         ["metrics", ", ".join(f"{m.name} ({'lower' if m.direction == 'min' else 'higher'} is better)"
                               for m in batch.metrics.values())],
         ["excluded runs", len(batch.excluded)],
@@ -67,16 +72,23 @@ def batch_html(batch: Batch) -> str:
 
 
 
-def targets_html(targets: list[Target], metric: str) -> str:
-    rows = [[f"{t.improvement:.0%}", t.value, t.N, t.D, t.C, t.compute_multiple, t.note or "reachable"] for t in targets]
-    return table(["better by", f"target {metric}", "N", "D", "C", "x compute of best run", ""], rows,
-                 caption="Cheapest run predicted to reach each target")
+def targets_html(targets: list[Target], metric: str, unit: str = "tokens", rng: TrainedRange | None = None,
+                 extrapolation_factor: float = 2.0) -> HTML:
+    rows = [[pct(t.improvement), metric_value(t.value), params(t.N), data(t.D, unit), compute(t.C), factor(t.compute_multiple),
+             prose(t.note) or beyond_label(rng.distance(N=t.N, D=t.D, C=t.C) if rng else None, extrapolation_factor)]
+            for t in targets]
+    return HTML(table(["better by", f"target {metric}", "N", "D", "C", "× compute of best run", "beyond the trained range"],
+                      rows, caption=f"Cheapest run predicted to reach each target ({metric})"))
 
 
-def allocations_html(allocs: list[Allocation], metric: str) -> str:
-    rows = [[fmt(a.C), fmt_ci(a.N, a.N_ci), fmt_ci(a.D, a.D_ci), fmt_ci(a.value, a.value_ci), "capped" if a.capped else ""]
+def allocations_html(allocs: list[Allocation], metric: str, unit: str = "tokens", rng: TrainedRange | None = None,
+                     extrapolation_factor: float = 2.0) -> HTML:
+    rows = [[compute(a.C), fmt_ci(a.N, a.N_ci, params), f"{fmt_ci(a.D, a.D_ci, params)} {unit}",
+             fmt_ci(a.value, a.value_ci), "capped" if a.capped else "",
+             beyond_label(rng.distance(N=a.N, D=a.D, C=a.C) if rng else None, extrapolation_factor)]
             for a in allocs]
-    return table(["budget C", "optimal N [95%]", "optimal D [95%]", f"predicted {metric} [95%]", ""], rows)
+    return HTML(table(["budget C", "optimal N [95%]", "optimal D [95%]", f"predicted {metric} [95%]", "",
+                       "beyond the trained range"], rows, caption=f"Compute-optimal allocation at each budget ({metric})"))
 
 
 def overview(batch: Batch) -> HTML:
@@ -92,7 +104,7 @@ def findings_summary(an: BatchAnalysis) -> HTML:
                     'the laws below can be used as fitted.</p>')
     items = "".join(
         f'<li class="sk-{escape(f.severity)}"><b>{escape(f.severity)}</b> &mdash; {escape(f.title)}'
-        f"{' (' + escape(f.metric) + ')' if f.metric else ''}: {escape(f.message)}</li>" for f in an.findings)
+        f"{' (' + escape(f.metric) + ')' if f.metric else ''}: {escape(prose(f.message))}</li>" for f in an.findings)
     return HTML(f"<p>{c['critical']} critical, {c['warning']} warning(s), {c['info']} note(s).</p>"
                 f"<ul class='sk-findings'>{items}</ul>")
 
@@ -105,10 +117,18 @@ def headline(an: BatchAnalysis) -> HTML:
             continue
         p, ci = m.fit.params, m.fit.ci or {}
         opt = m.optimal.get("parametric")
+        if m.spec.direction == "max":  # the floor of the error is a ceiling of the metric: show it on the metric's scale
+            bound = m.spec.bound if m.spec.bound is not None else 1.0
+            eci = ci.get("E")
+            ceiling_ci = [bound - eci[1], bound - eci[0]] if eci else None
+            floor = f"{m.name} ceiling = {num(bound)} − E = " + fmt_ci(bound - p["E"], ceiling_ci)
+        else:
+            floor = f"floor E = {fmt_ci(p['E'], ci.get('E'))}"
         rows.append([m.name, "lower" if m.spec.direction == "min" else "higher",
-                     *(fmt_ci(p[k], ci.get(k)) for k in ("alpha", "beta", "E")),
+                     *(fmt_ci(p[k], ci.get(k)) for k in ("alpha", "beta")), floor,
                      fmt(opt.a) if opt and opt.ok else "–"])
-    return HTML(table(["metric", "better", "alpha [95%]", "beta [95%]", "E [95%]", "a (N_opt ~ C^a)"], rows))
+    return HTML(table(["metric", "better", "alpha [95%]", "beta [95%]", "floor or ceiling [95%]", "a (N_opt ∝ C^a)"], rows,
+                      caption="The fitted law per metric"))
 
 
 def goodness(ma: MetricAnalysis) -> HTML:
@@ -120,16 +140,17 @@ def goodness(ma: MetricAnalysis) -> HTML:
         ["objective (summed loss)", f.objective, f.method["loss"]],
         ["RMSE of log residuals", float(np.sqrt(np.mean(r ** 2))), "about the typical relative error"],
         ["max |log residual|", float(np.max(np.abs(r))), ""],
-        ["AIC / BIC", f"{f.aic:.1f} / {f.bic:.1f}", "Gaussian, log residuals"],
+        ["AIC / BIC", f"{num(f.aic)} / {num(f.bic)}", "Gaussian, log residuals"],
         ["converged", f.success, f.message]]
-    return HTML(table(["", "value", "note"], rows))
+    return HTML(table(["", "value", "note"], rows, caption=f"Goodness of fit ({ma.name})"))
 
 
 def method(ma: MetricAnalysis, an: BatchAnalysis) -> HTML:
     f = ma.fit
     assert f is not None  # shown only for a metric with a fitted law
     m = dict(f.method)
-    rows = [[k, json.dumps(v) if isinstance(v, (list, dict)) else v] for k, v in m.items()]
+    rows = [[k, ", ".join(fmt(x) for x in v) if isinstance(v, (list, tuple)) else
+             json.dumps(v) if isinstance(v, dict) else v] for k, v in m.items()]
     rows.append(["excluded points", "; ".join(f"{e['run']}: {e['reason']}" for e in f.excluded) or "none"])
     rows.append(["scalekit", __version__])
     return HTML(table(["setting", "value"], rows, caption=f"How {ma.name} was fitted (enough to reproduce it)"))
@@ -139,20 +160,22 @@ def optimal_notes(ma: MetricAnalysis) -> HTML:
     items = []
     for name, law in ma.optimal.items():
         for n in law.notes:
-            items.append(f"<li><b>{escape(name)}</b>: {escape(n)}</li>")
+            items.append(f"<li><b>{escape(name)}</b>: {escape(prose(n))}</li>")
     return HTML(f"<ul>{''.join(items)}</ul>" if items else "")
 
 
-def cap_html(ma: MetricAnalysis) -> HTML:
+def cap_html(ma: MetricAnalysis, unit: str = "tokens", rng: TrainedRange | None = None,
+             extrapolation_factor: float = 2.0) -> HTML:
     c = ma.cap
     if c is None:
         return HTML("<p>No cap on model size was given (set <code>max_params</code> in the batch config).</p>")
-    ci = f" [95%: {fmt(c.floor_ci[0])}, {fmt(c.floor_ci[1])}]" if c.floor_ci else ""
-    tgt = (f"Reaching the target {fmt(c.target_value)} at N = {fmt(c.max_params)} needs D = {fmt(c.D_for_target)} "
-           f"(C = {fmt(c.C_for_target)})." if c.D_for_target else
-           f"The target {fmt(c.target_value)} cannot be reached at N = {fmt(c.max_params)} with any amount of data.")
-    return HTML(f"<p>With model size capped at N = {fmt(c.max_params)}, the best {escape(ma.name)} reachable with "
-                f"unlimited data is {fmt(c.floor)}{ci}. {tgt}</p>" + allocations_html(list(c.allocations), ma.name))
+    ci = f" {interval(c.floor_ci[0], c.floor_ci[1])}" if c.floor_ci else ""
+    tgt = (f"Reaching the target {fmt(c.target_value)} at N = {params(c.max_params)} needs D = {data(c.D_for_target, unit)} "
+           f"(C = {compute(c.C_for_target)})." if c.D_for_target else
+           f"The target {fmt(c.target_value)} cannot be reached at N = {params(c.max_params)} with any amount of data.")
+    return HTML(f"<p>With model size capped at N = {params(c.max_params)}, the best {escape(ma.name)} reachable with "
+                f"unlimited data is {fmt(c.floor)}{escape(ci)}. {escape(tgt)}</p>"
+                + allocations_html(list(c.allocations), ma.name, unit, rng, extrapolation_factor).html)
 
 
 def title(batch: Batch) -> HTML:
@@ -167,12 +190,13 @@ def heading(text: str, level: int = 3) -> HTML:
 def comparison_table(rows: list[dict[str, Any]]) -> HTML:
     body = [[r["batch"], r["metric"], *(fmt_ci(r[k], r[f"{k}_ci"]) for k in ("alpha", "beta", "E", "a")), r["runs"]]
             for r in rows]
-    return HTML(table(["batch", "metric", "alpha", "beta", "E", "a", "runs"], body))
+    return HTML(table(["batch", "metric", "alpha", "beta", "E", "a", "runs"], body, caption="Exponents side by side",
+                      csv_name="exponents"))
 
 
 def fit_failed(ma: MetricAnalysis) -> HTML:
     """The note shown where a metric's law could not be fitted (the error text escaped)."""
-    return paragraph(f"The law could not be fitted: {ma.fit_error}")
+    return paragraph(prose(f"The law could not be fitted: {ma.fit_error}"))
 
 
 def no_grid(ma: MetricAnalysis) -> HTML:
@@ -194,7 +218,7 @@ def comparison_heading(mc: MetricComparison) -> HTML:
 def comparison_sentence(mc: MetricComparison | None) -> HTML:
     if mc is None:
         return paragraph("No metric was fitted in two or more batches.")
-    return paragraph(mc.sentence)
+    return paragraph(prose(mc.sentence))
 
 
 def section(title: str) -> HTML:
@@ -263,3 +287,112 @@ def schedule_law_html(law: ScheduleLawFit) -> HTML:
                      [[r["run"], r["N"], r["actual"], r["predicted"], f"{r['rel_error']:+.2%}", r["baseline"]]
                       for r in bt["runs"]], caption="Half-curve backtest")
     return HTML(out)
+
+
+
+# --- the bottom line, extrapolation labels, reproduce box (issue: reports read at a glance) -------------------------
+def short_unit(data_unit: str) -> str:
+    """The data unit without how it was counted: "samples (step x batch_size)" reads "samples" beside a number."""
+    return data_unit.split(" (")[0]
+
+
+def beyond_label(distance: dict[str, float | None] | None, factor: float) -> str:
+    """How far a point lies beyond the trained range, in words: inside, near (within ``factor``), or an extrapolation."""
+    from .format import factor as fx
+
+    if not distance:
+        return "–"
+    far = {k: v for k, v in distance.items() if v is not None and v > 1.02}
+    if not far:
+        return "inside the trained range"
+    worst = max(far.values())
+    what = ", ".join(f"{fx(v)} {k}" for k, v in sorted(far.items(), key=lambda kv: -kv[1]))
+    return f"extrapolation: {what} beyond" if worst > factor else f"slightly beyond: {what}"
+
+
+def _law_words(bl: BottomLine) -> str:
+    p, ci = bl.params, bl.ci
+    m = escape(bl.metric)
+
+    def v(k: str) -> str:
+        return escape(fmt_ci(p[k], ci.get(k)))
+
+    if bl.direction == "max":
+        bound = bl.bound if bl.bound is not None else 1.0
+        ceil_ci = [bound - ci["E"][1], bound - ci["E"][0]] if ci.get("E") else None
+        floor = (f"toward a ceiling of {m} = {num(bound)} − E = <b>{escape(fmt_ci(bound - p['E'], ceil_ci))}</b>")
+        return (f"{m} (higher is better) rises as its error {num(bound)} − {m} falls with model size as "
+                f"N<sup>−α</sup>, α = <b>{v('alpha')}</b>, and with data as D<sup>−β</sup>, β = <b>{v('beta')}</b>, {floor}.")
+    return (f"{m} (lower is better) falls with model size as N<sup>−α</sup>, α = <b>{v('alpha')}</b>, and with data as "
+            f"D<sup>−β</sup>, β = <b>{v('beta')}</b>, toward a floor E = <b>{v('E')}</b>.")
+
+
+def bottom_line(an: BatchAnalysis) -> HTML:
+    """The top of the report: per metric, the law in words, the optimum at the budgets, the cost of better, the caveat."""
+    parts = []
+    for name, bl in an.bottom_lines.items():
+        anchor = "bottom-line-" + slug(name)
+        out = [f'<section class="sk-bottom" id="{escape(anchor, quote=True)}" data-metric="{escape(name, quote=True)}">',
+               f"<h3>{escape(name)}</h3>"]
+        if not bl.params:
+            out.append(f"<p>The law could not be fitted: {escape(prose(bl.fit_error or ''))}</p>")
+        else:
+            out.append(f'<p class="sk-law">{_law_words(bl)}</p>')
+        unit = short_unit(bl.data_unit)
+        for op in bl.optima:
+            others = ", ".join(f"{escape(k)} {params(v)}" for k, v in op.by_approach.items() if k != op.approach)
+            pred = (f"; predicted {escape(name)} {escape(fmt_ci(op.value, op.value_ci))}" if op.value is not None else "")
+            label = beyond_label(op.extrapolation, bl.extrapolation_factor)
+            cls = "sk-extrap" if label.startswith("extrapolation") else "sk-near" if label.startswith("slightly") else "sk-inside"
+            out.append(
+                f'<p class="sk-optimum" data-C="{op.C:.6g}" data-N="{op.N:.6g}" data-D="{op.D:.6g}">At '
+                f"<b>{escape(compute(op.C))}</b>, train <b>N = {escape(fmt_ci(op.N, op.N_ci, params))}</b> on "
+                f"<b>D = {escape(fmt_ci(op.D, op.D_ci, params))} {escape(unit)}</b>{pred}. "
+                f'<span class="{cls}">{escape(label)}</span>'
+                f"<br><small>From {escape(bl.approach_reason)}"
+                + (f"; the other approaches give N = {others}" if others else "")
+                + (f" (spread {escape(factor(op.spread))} over {escape(', '.join(op.compared))})" if len(op.compared) > 1 else
+                   " (the envelope of final points only is left out of the comparison)" if others else "") + ".</small></p>")
+        if bl.costs:
+            rows = [[pct(c.improvement), metric_value(c.value), params(c.N) if c.reachable else "not reachable",
+                     data(c.D, unit) if c.reachable else "–", compute(c.C) if c.reachable else "–",
+                     factor(c.compute_multiple) if c.compute_multiple else "–",
+                     beyond_label(c.extrapolation, bl.extrapolation_factor) if c.reachable else prose(c.note)]
+                    for c in bl.costs]
+            out.append(table(["better by", f"target {name}", "N", "D", "C", "× compute of best run", "beyond the trained range"],
+                             rows, caption=f"What better {name} costs (cheapest point from the fitted law)",
+                             csv_name=f"{name} cost of better"))
+        if bl.backtest is not None:
+            b = bl.backtest
+            out.append(f"<p><small>Backtest: refitted without the {len(b.held_out)} largest-compute runs, the law predicted "
+                       f"them within {escape(pct(b.mean_abs_error))} on average (worst {escape(pct(b.max_abs_error))}), "
+                       f"{escape(factor(b.distance_C))} beyond its compute range.</small></p>")
+        cav_cls = "sk-caveat" + (" sk-caveat-none" if bl.caveat_check is None else "")
+        out.append(f'<p class="{cav_cls}"><b>Caveat:</b> {escape(prose(bl.caveat))}</p></section>')
+        parts.append("".join(out))
+    t = an.batch.ranges()
+    u = short_unit(an.batch.data_unit)
+    head = (f'<p class="sk-range">Trained range: N {escape(params(t["N"][0]))}–{escape(params(t["N"][1]))}, '
+            f'D {escape(data(t["D"][0], u))}–{escape(data(t["D"][1], u))}, '
+            f'C {escape(compute(t["C"][0]))}–{escape(compute(t["C"][1]))}. Points more than '
+            f"{escape(factor(an.options.thresholds.extrapolation_factor))} beyond it are labelled extrapolations.</p>")
+    return HTML('<div class="sk-bottom-line">' + head + "".join(parts) + "</div>")
+
+
+def reproduce(an: BatchAnalysis, job: dict[str, str], options: dict[str, Any], input_hash: str) -> HTML:
+    """The exact command that renders this report again, the scalekit version, and the hash of the inputs."""
+    import shlex
+
+    cmd = ["scalekit", "report"]
+    if job.get("batch_path"):
+        cmd.append(job["batch_path"])
+    for k, v in sorted(options.items()):
+        if k == "thresholds" and isinstance(v, dict):
+            cmd += [f"--set=thresholds.{tk}={json.dumps(tv)}" for tk, tv in sorted(v.items())]
+        else:
+            cmd.append(f"--set={k}={json.dumps(list(v) if isinstance(v, tuple) else v)}")
+    line = " ".join(shlex.quote(c) for c in cmd)
+    note = (f" (this page is the {escape(job['version'])} report of that run)" if job.get("version") else "")
+    return HTML(f'<div class="sk-reproduce" id="reproduce"><b>Reproduce</b>{note}<pre><code>{escape(line)}</code></pre>'
+                f"<p>scalekit {escape(__version__)} &middot; input sha256 <code>{escape(input_hash[:16])}</code>"
+                f'<span class="sk-visually-hidden">{escape(input_hash[16:])}</span></p></div>')

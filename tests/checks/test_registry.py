@@ -24,34 +24,39 @@ def fired(an, check=None):
     return [f for f in an.findings if check is None or f.check == check]
 
 
+def data_findings(an):
+    """Findings about the data and the fit, without the ones about the questions asked (targets and budgets past the runs)."""
+    return [f for f in an.findings if not (f.check == "extrapolation" and "targets" in f.evidence)]
+
+
 def test_catalog_is_complete():
     assert [c for c, _ in CHECKS] and {c for c, _ in CHECKS} == {"extrapolation", "extreme_bias", "transfer", "diminishing_returns", "overfitting", "not_converged",
                            "identifiability", "non_monotonic", "broken_law", "residual_structure", "excluded_runs", "hparams",
-                           "no_scaling"}
+                           "no_scaling", "beyond_range", "approach_disagreement", "wide_intervals", "outliers"}
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_clean_curve_batch_is_silent(seed):
     an = analyze(curves_frame(seed=seed))
-    assert fired(an) == [], [(f.check, f.message) for f in an.findings]
+    assert data_findings(an) == [], [(f.check, f.message) for f in an.findings]
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_clean_final_points_batch_is_silent(seed):
     an = analyze(finals_frame(seed=seed))
-    assert fired(an) == [], [(f.check, f.message) for f in an.findings]
+    assert data_findings(an) == [], [(f.check, f.message) for f in an.findings]
 
 
 def test_clean_higher_is_better_batch_is_silent():
     df = finals_frame(value=lambda N, D: 1 - law(N, D, E=0.15, A=30.0, B=300.0, alpha=0.3, beta=0.33), metric="map")
     an = analyze(df)
-    assert fired(an) == [], [(f.check, f.message) for f in an.findings]
+    assert data_findings(an) == [], [(f.check, f.message) for f in an.findings]
 
 
 def test_examples_show_exactly_their_problems():
     frame, cfg = example_source("behavior")
     an = scalekit.analyze(scalekit.load_batch(frame, **cfg))
-    assert {f.check for f in an.findings} == {"overfitting", "not_converged"}
+    assert {f.check for f in data_findings(an)} == {"overfitting", "not_converged"}
     over = [f for f in an.findings if f.check == "overfitting"]
     assert {f.metric for f in over} == {"eval_loss", "min_ade"}
     assert all({p["larger"] for p in f.evidence["pairs"]} == {"behavior-32x-1x"} for f in over)
@@ -60,7 +65,11 @@ def test_examples_show_exactly_their_problems():
     frame, cfg = example_source("perception")
     b = scalekit.load_batch(frame, **cfg)
     for v in b.versions:
-        assert scalekit.analyze(b.select_version(v)).findings == ()
+        # only the questions asked reach past the runs: the 1% target needs a larger model than any trained
+        an = scalekit.analyze(b.select_version(v))
+        assert [f.check for f in data_findings(an)] in ([], ["approach_disagreement"])
+        (ext,) = fired(an, "extrapolation")
+        assert ext.evidence["targets"][0]["improvement"] == 0.01 and ext.evidence["targets"][0]["extrapolation"]["N"] > 1
 
 
 def test_excluded_runs():
@@ -102,7 +111,7 @@ def test_not_converged_fires_for_the_lagging_run():
     assert fs and all(f.evidence["runs"] == ["N3.2e+08-D1.4e+10"] for f in fs)
     f = fs[0]
     assert f.evidence["tail_slope"][0] < 1.3 * f.evidence["law_slope"][0] < 0  # falls faster than the law predicts
-    assert {x.check for x in an.findings} == {"not_converged"}
+    assert {x.check for x in data_findings(an)} == {"not_converged"}
 
 
 def _bent(**kw):
@@ -120,7 +129,7 @@ def test_extrapolation_fires_when_the_largest_model_gains_less():
         a_term = np.where(Nb > N, 400 / np.power(N, 0.34), 400 / Nb ** 0.34 * (np.maximum(N, Nb) / Nb) ** -0.05)
         return 1.7 + a_term + 410 / np.power(D, 0.28)
     an = analyze(finals_frame(value=value, noise=0.001))
-    (f,) = fired(an, "extrapolation")
+    (f,) = [f for f in fired(an, "extrapolation") if "backtests" in f.evidence]
     bt = f.evidence["backtests"]["largest model"]
     assert bt["runs"] and bt["mean_abs_error"] > 0.01 and bt["coverage"] < 0.5
     assert all(e < 0 for e in bt["relative_error"])  # the refit promises more than the largest model delivers
@@ -168,7 +177,7 @@ def test_diminishing_returns_fires_near_the_floor():
 def test_identifiability_fires_with_few_sizes_and_narrow_data():
     df = finals_frame(sizes=(1e8, 2e8, 4e8), datas=(1e10, 1.5e10, 2e10, 3e10), noise=0.003)
     an = analyze(df)
-    (f,) = fired(an, "identifiability")
+    (f,) = [f for f in fired(an, "identifiability") if "problems" in f.evidence]
     probs = " ".join(f.evidence["problems"])
     assert "only 3 distinct model sizes" in probs and "data spans only 3.0x" in probs
 

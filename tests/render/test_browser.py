@@ -61,9 +61,10 @@ def test_index_in_browser(browser, example_site):
 def test_report_in_browser(browser, example_site):
     page, console, failed, outside, dialogs = visit(browser, (example_site / "behavior" / "report.html").as_uri(), "report-behavior.png")
     assert console == [] and failed == [] and outside == [] and dialogs == []
-    n_images = page.evaluate("document.images.length")
-    assert n_images >= 10
-    assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+    n_figures = page.evaluate("document.querySelectorAll('figure.sk-figure svg').length")
+    assert n_figures >= 10
+    # every figure drawn: a non-empty box on the page
+    assert page.evaluate("Array.from(document.querySelectorAll('figure.sk-figure svg')).every(s => s.getBoundingClientRect().height > 50)")
     assert page.locator(".jp-CodeCell .jp-InputArea").count() == 0  # no code (markdown cells use .jp-InputArea too)
     assert page.locator(".jp-MarkdownCell").count() >= 8
     body = page.inner_text("body")

@@ -18,6 +18,7 @@ from scalekit.examples import TRUTH
 from scalekit.render import execute, kernels
 from scalekit.render.resources import report_notebook
 from scalekit.render.site import render_site
+from scalekit.report.format import num
 
 from ..conftest import ROOT
 from ..helpers import scalekit_cli, small_batch
@@ -74,7 +75,7 @@ def test_report_html_is_self_contained_and_code_hidden(example_site):
     assert not re.search(r'(src|href)\s*=\s*["\']?(https?:)?//', html), "no resource from another host"
     assert "<script src" not in html
     assert "import scalekit" not in html and "skn.validate_parameters" not in html  # code hidden
-    assert html.count("data:image/png;base64") >= 10  # figures embedded
+    assert html.count('<figure class="sk-figure"><svg') >= 10  # figures embedded as inline SVG
     assert 'id="sk-toc"' in html and "<li><a href=" in html  # table of contents
     assert "@media print" in html
     for section in ("Key findings", "The batch at a glance", "Fitted performance law", "Compute-optimal model and data size",
@@ -88,7 +89,7 @@ def test_index_lists_batches_with_headline_numbers(example_site):
         assert f'href="{slug}/report.html"' in html
     s = load_summary(example_site, "behavior")
     alpha = s["fits"]["eval_loss"]["params"]["alpha"]
-    assert f"{alpha:.4g}" in html
+    assert num(alpha) in html  # through the one formatter, as on the reports
     assert "Batches compared" in html and "perception v1" in html and "frontier gain" in html
 
 

@@ -1,0 +1,162 @@
+"""The bottom line of a metric: what the top of a report says, computed once.
+
+Per metric: the fitted law (exponents and floor with intervals); the compute-optimal N and D at
+each budget asked for (else the largest trained compute) from the approach the data supports
+best, with every other approach's N at the same budget and their spread; what 1%, 2%, 5% better
+costs; each with its distance beyond the trained range. The one caveat that matters most is
+chosen from the findings by :mod:`scalekit.pipeline` (findings come after analyses).
+
+Which approach the data supports best: IsoFLOP minima (Approach 2) when at least three budgets
+have an interior minimum, since they measure the optimum directly (Hoffmann et al. 2022 report
+it as their main estimate); otherwise the closed form from the fitted law (Approach 3), which
+uses every run; the envelope (Approach 1) last, as it is biased toward the extreme models.
+The spread across approaches leaves out the envelope of a batch without checkpoints: over final
+points only it is the best run per compute of the grid's design, not an envelope of curves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .. import display
+from ..data.batch import Batch
+from ..jsonsafe import jsonable
+from .extrapolation import Backtest, backtest, trained_range
+from .metric import MetricAnalysis
+from .optimal import OptimalLaw
+from .profiles import flops_factor
+
+__all__ = ["PREFERENCE", "BottomLine", "Cost", "Optimum", "approaches_at", "bottom_line", "chosen_approach"]
+
+PREFERENCE = ("isoflop", "parametric", "envelope")
+_WHY = {"isoflop": "IsoFLOP minima measured at shared budgets (Approach 2)",
+        "parametric": "the closed form of the fitted law, from every run (Approach 3)",
+        "envelope": "the envelope of the best runs per compute (Approach 1; biased toward extreme models)"}
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """Compute-optimal N and D at one budget from the chosen approach, and every approach's N there."""
+
+    C: float
+    approach: str
+    N: float
+    D: float  # C / (k N), in the batch's data unit
+    N_ci: list[float] | None
+    D_ci: list[float] | None
+    value: float | None  # the metric the fitted law predicts there
+    value_ci: list[float] | None
+    by_approach: dict[str, float]  # approach -> N_opt at C
+    spread: float  # largest / smallest N_opt across the approaches compared (1 with one approach)
+    compared: tuple[str, ...]  # the approaches the spread is over
+    extrapolation: dict[str, float | None]
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = jsonable(self.__dict__)
+        return out
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What an improvement costs: the cheapest (N, D) predicted to reach it."""
+
+    improvement: float
+    value: float
+    reachable: bool
+    N: float | None
+    D: float | None
+    C: float | None
+    compute_multiple: float | None
+    note: str
+    extrapolation: dict[str, float | None]
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = jsonable(self.__dict__)
+        return out
+
+
+@dataclass(frozen=True)
+class BottomLine:
+    """What the top of the report says about one metric (see the module docstring)."""
+
+    metric: str
+    direction: str
+    bound: float | None
+    data_unit: str
+    params: dict[str, float]
+    ci: dict[str, list[float]]
+    approach: str | None
+    approach_reason: str
+    optima: tuple[Optimum, ...]
+    costs: tuple[Cost, ...]
+    best: dict[str, Any]
+    trained: dict[str, list[float]]  # N, D, C: [lo, hi]
+    backtest: Backtest | None
+    extrapolation_factor: float
+    caveat: str = ""
+    caveat_check: str | None = None
+    fit_error: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = jsonable({
+            "metric": self.metric, "direction": self.direction, "bound": self.bound, "data_unit": self.data_unit,
+            "law": {"params": self.params, "ci": self.ci}, "approach": self.approach, "approach_reason": self.approach_reason,
+            "optimum": [o.summary() for o in self.optima], "costs": [c.summary() for c in self.costs], "best": self.best,
+            "trained_range": self.trained, "backtest": self.backtest.summary() if self.backtest else None,
+            "extrapolation_factor": self.extrapolation_factor, "caveat": self.caveat, "caveat_check": self.caveat_check,
+            "fit_error": self.fit_error, "notes": list(self.notes)})
+        return out
+
+    def with_caveat(self, caveat: str, check: str | None) -> BottomLine:
+        return replace(self, caveat=caveat, caveat_check=check)
+
+    def _repr_html_(self) -> str:
+        return display.html(self)
+
+
+def chosen_approach(optimal: dict[str, OptimalLaw]) -> str | None:
+    """The approach the data supports best (see the module docstring), or None if none applies."""
+    return next((k for k in PREFERENCE if k in optimal and optimal[k].ok), None)
+
+
+def approaches_at(ma: MetricAnalysis, C: float) -> dict[str, float]:
+    """N_opt at budget C by every approach that applies to the metric."""
+    return {k: float(v.N_opt(C)) for k, v in ma.optimal.items() if v.ok}
+
+
+def bottom_line(batch: Batch, ma: MetricAnalysis, budgets: Sequence[float], *, extrapolation_factor: float = 2.0,
+                holdout_fraction: float = 0.15) -> BottomLine:
+    """The bottom line of ``ma`` at ``budgets`` (empty: the largest trained compute)."""
+    rng = trained_range(batch)
+    k = flops_factor(batch)
+    Cs = tuple(budgets) or (float(batch.frame["C"].max()),)
+    spec = ma.spec
+    fit = ma.fit
+    allocs = {a.C: a for a in ma.allocations}
+    approach = chosen_approach(ma.optimal)
+    optima = []
+    if approach is not None:
+        for C in Cs:
+            by = approaches_at(ma, C)
+            N = by[approach]
+            D = C / (k * N)
+            a = allocs.get(C) if approach == "parametric" else None
+            value = value_ci = None
+            if fit is not None and fit.form.name == "two_var":
+                value = float(fit.predict(N, D, warn=False))
+                if a is not None:
+                    value, value_ci = a.value, a.value_ci
+            cmp = {kk: v for kk, v in by.items() if kk != "envelope" or batch.has_checkpoints} or by
+            optima.append(Optimum(float(C), approach, N, D, a.N_ci if a else None, a.D_ci if a else None, value, value_ci,
+                                  by, max(cmp.values()) / min(cmp.values()), tuple(cmp), rng.distance(N=N, D=D, C=C)))
+    costs = tuple(Cost(t.improvement, t.value, t.reachable, t.N, t.D, t.C, t.compute_multiple, t.note,
+                       rng.distance(N=t.N, D=t.D, C=t.C)) for t in ma.targets)
+    bt = backtest(fit, batch, fraction=holdout_fraction) if fit is not None else None
+    return BottomLine(
+        spec.name, spec.direction, spec.bound, batch.data_unit,
+        dict(fit.params) if fit else {}, {kk: list(v) for kk, v in (fit.ci or {}).items()} if fit else {},
+        approach, _WHY.get(approach or "", "no approach applies to this batch"), tuple(optima), costs, dict(ma.best),
+        {kk: list(v) for kk, v in rng.bounds.items()}, bt, extrapolation_factor, fit_error=ma.fit_error)

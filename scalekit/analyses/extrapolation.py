@@ -1,0 +1,87 @@
+"""How far each prediction lies beyond the trained range, and how well the law did at such a distance.
+
+Every prediction, target and cheapest point a report shows carries its distance beyond the
+batch's trained range, per variable (``{"N": x, "D": x, "C": x}``, 1 inside it; see
+:mod:`scalekit.data.ranges`). Past ``Thresholds.extrapolation_factor`` it is labelled an
+extrapolation. :func:`backtest` measures what such distances cost on the batch itself: the law
+refitted without its largest-compute runs, predicting them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import display
+from ..data.batch import Batch
+from ..data.ranges import TrainedRange
+from ..exceptions import FitError
+from ..jsonsafe import jsonable
+from ..laws.fit import fit_curve
+from ..laws.result import FitResult
+
+__all__ = ["Backtest", "annotate", "backtest", "is_extrapolation", "trained_range"]
+
+
+def trained_range(batch: Batch) -> TrainedRange:
+    """N, D (every row, checkpoints included) and C as trained in the batch."""
+    return TrainedRange(batch.ranges())
+
+
+def is_extrapolation(distance: Mapping[str, float | None], factor: float) -> bool:
+    """Whether any variable lies more than ``factor`` times beyond the trained range."""
+    return TrainedRange.worst(distance) > factor
+
+
+def annotate(entries: list[dict[str, Any]], rng: TrainedRange) -> list[dict[str, Any]]:
+    """summary.json entries with N, D and C (predictions, targets) given their ``extrapolation`` distance."""
+    return [{**e, "extrapolation": rng.distance(N=e.get("N"), D=e.get("D"), C=e.get("C"))} for e in entries]
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """The law refitted without the largest-compute runs, predicting them: its error at a known distance."""
+
+    held_out: tuple[str, ...]
+    distance_C: float  # how far the held-out runs reach beyond the refit's compute range (largest factor)
+    mean_abs_error: float  # mean |predicted - observed| / observed over the held-out runs
+    max_abs_error: float
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = jsonable(self.__dict__)
+        return out
+
+    def _repr_html_(self) -> str:
+        return display.html(self)
+
+
+def backtest(fit: FitResult, batch: Batch, *, fraction: float = 0.15) -> Backtest | None:
+    """Refit ``fit``'s law without the largest-compute ``fraction`` of runs (point fit) and predict their final values.
+
+    None when too few runs would remain (the refit needs 3 model sizes and more points than parameters).
+    """
+    if fit.form.name != "two_var":
+        return None
+    fin = batch.finals()
+    fin = fin[np.isfinite(fin[fit.metric])]
+    k = max(2, round(fraction * len(fin)))
+    if len(fin) - k < 6:
+        return None
+    held = fin.sort_values("C").iloc[-k:]
+    keep = ~np.isin(fit.groups, held["run"].astype(str).to_numpy())
+    if keep.sum() < fit.nfree + 3 or np.unique(fit.x[keep, 0]).size < 3 or np.unique(fit.x[keep, 1]).size < 2:
+        return None
+    try:
+        refit = fit_curve(fit.x[keep], fit.y[keep], form=fit.form, metric=fit.metric, direction=fit.direction,
+                          bound=fit.bound, groups=fit.groups[keep], n_boot=0, seed=0, loss=fit.method["loss"],
+                          delta=fit.method["delta"] or 1e-3)
+    except FitError:
+        return None
+    N, D, obs = held["N"].to_numpy(), held["D"].to_numpy(), held[fit.metric].to_numpy()
+    pred = refit.predict(N, D, warn=False)
+    rel = np.abs(pred - obs) / np.abs(obs)
+    dist = refit.extrapolation(N, D)["C"]
+    return Backtest(tuple(map(str, held["run"])), float(np.nanmax(dist)), float(np.mean(rel)), float(np.max(rel)))
