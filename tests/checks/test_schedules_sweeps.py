@@ -108,8 +108,11 @@ def test_sweep_best_per_cell_and_exponents(sweep):
 
 
 def test_sweep_has_no_false_findings(sweep):
-    assert all(f.severity == "info" and f.check == "hparams" for f in sweep.findings), [f.message for f in sweep.findings]
-    (f,) = sweep.findings
+    # Nothing blames the sweep on overfitting or shape; the one warning allowed is true of any batch:
+    # 1% better than the best run needs a model just beyond the largest trained (the extrapolation check).
+    sweep_findings = [f for f in sweep.findings if not (f.check == "extrapolation" and "beyond the largest trained" in f.message)]
+    assert all(f.severity == "info" and f.check == "hparams" for f in sweep_findings), [f.message for f in sweep_findings]
+    (f,) = sweep_findings
     assert "moves with model size" in f.title and f.evidence["hparam"] == "lr"
 
 
