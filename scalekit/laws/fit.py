@@ -143,11 +143,21 @@ def fit_curve(
     )
 
 
+# Above this many rows, starting points are chosen on an even subsample of this size (sorted by the
+# variables): hundreds of candidate starts on every row cost more than the fit, and a start only has
+# to land in the right basin; the optimiser then runs on every row.
+START_ROWS = 4096
+
+
 def _starting_points(prob: engine.Problem, starts: str, n_starts: int) -> npt.NDArray[np.floating[Any]]:
     f = prob.form
     if f.n_terms == 1:  # pure power law: linear in log space, least squares is the start
         A = np.column_stack([np.ones(prob.n), -prob.logx[:, f.terms[0].variable]])
         return np.linalg.lstsq(A, prob.logy, rcond=None)[0][None, :]
+    if prob.n > START_ROWS:
+        order = np.lexsort(prob.logx.T[::-1])
+        pick = order[np.linspace(0, prob.n - 1, START_ROWS).round().astype(int)]
+        prob = engine.Problem(f, prob.logx[pick], prob.logy[pick], prob.delta)
     pools = []
     if starts in ("projection", "both"):
         pools.append(engine.projection_starts(prob, engine.exponent_grid(len(f.exp_terms))))
