@@ -110,10 +110,15 @@ def fit_curve(
     if n_boot > 0:
         rng = np.random.default_rng(seed)
         uniq, inv = np.unique(labels, return_inverse=True)
-        counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot).astype(float)
+        pvals = np.full(len(uniq), 1.0 / len(uniq))
+
+        def weights(k: int) -> npt.NDArray[np.float64]:
+            # the next k resamples' counts per run, gathered per row: drawn in order, the same stream as all at once
+            counts: npt.NDArray[np.float64] = rng.multinomial(len(uniq), pvals, size=k).astype(float)[:, inv]
+            return counts
+
         # Resamples need 4-5 digits, not 13: a looser stop saves iterations.
-        bs = engine.minimize_chunked(prob, np.repeat(theta[None], n_boot, axis=0), counts, inv, ftol=1e-9,
-                                     progress=progress)
+        bs = engine.minimize_chunked(prob, np.repeat(theta[None], n_boot, axis=0), weights, ftol=1e-9, progress=progress)
         boot_theta = bs.theta
         nat = f.natural(boot_theta)
         sd = nat.std(axis=0, ddof=1)
