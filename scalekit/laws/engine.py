@@ -183,8 +183,9 @@ def minimize(
 
 # Problems solved together are cut into chunks of at most this many (problem, row) cells: the
 # solver's working arrays are (problems, rows), so memory stays near 20 x 8 bytes x this number
-# (about 300 MB) whatever the rows x resamples, and the cost stays linear in both.
-CHUNK_CELLS = 2_000_000
+# (about 150 MB per chunk; chunks run on as many threads as cores) whatever the rows x resamples,
+# and the cost stays linear in both.
+CHUNK_CELLS = 1_000_000
 
 
 def chunk_size(n_rows: int, width: int = 1) -> int:
@@ -195,8 +196,7 @@ def chunk_size(n_rows: int, width: int = 1) -> int:
 def minimize_chunked(
     prob: Problem,
     theta0: FloatArray,
-    counts: FloatArray | None = None,
-    inverse: IndexArray | None = None,
+    weights: Callable[[int], FloatArray] | None = None,
     *,
     ftol: float = 1e-13,
     progress: Callable[[int, int], None] | None = None,
@@ -204,20 +204,43 @@ def minimize_chunked(
     """:func:`minimize` on B problems in chunks of bounded memory.
 
     The problems are independent (each has its own damping and stopping rule), so a chunked
-    solve gives the same numbers as one call. Row weights, when given, are ``counts[:, inverse]``
-    (resample counts per run, gathered per row), built one chunk at a time: the full (B, rows)
-    weight matrix is never held.
+    solve gives the same numbers as one call, up to rounding in BLAS sums (below
+    :data:`CHUNK_CELLS` there is one chunk and the numbers are bit for bit those of one call).
+    ``weights(k)``, when given, returns the row weights (k, rows) of the next k problems; it is
+    called in order, chunk by chunk, so neither the (B, rows) weights nor anything they are drawn
+    from (resample counts per run) is ever held whole.
     """
     B = theta0.shape[0]
     size = chunk_size(prob.n)
-    parts: list[Solution] = []
-    for s in range(0, B, size):
-        w = None if counts is None or inverse is None else counts[s:s + size][:, inverse]
-        parts.append(minimize(prob, theta0[s:s + size], w, ftol=ftol))
+    starts = list(range(0, B, size))
+
+    def solve(s: int, w: FloatArray | None) -> Solution:
+        return minimize(prob, theta0[s:s + size], w, ftol=ftol)
+
+    def next_weights(s: int) -> FloatArray | None:
+        return None if weights is None else weights(min(s + size, B) - s)
+
+    if len(starts) == 1:
+        sol = solve(0, next_weights(0))
         if progress is not None:
-            progress(min(s + size, B), B)
-    if len(parts) == 1:
-        return parts[0]
+            progress(B, B)
+        return sol
+    # numpy releases the GIL in its array loops: chunks on threads use the cores without copying the data.
+    # At most `workers` chunks are in flight, so memory stays that many chunks whatever B is.
+    import os
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    workers = max(1, min(len(starts), os.cpu_count() or 1, 4))
+    parts: list[Solution] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: list[tuple[int, Future[Solution]]] = []
+        for s in starts:
+            pending.append((s, pool.submit(solve, s, next_weights(s))))
+            while len(pending) >= workers or (s == starts[-1] and pending):
+                s0, fut = pending.pop(0)
+                parts.append(fut.result())
+                if progress is not None:
+                    progress(min(s0 + size, B), B)
     return Solution(theta=np.concatenate([p.theta for p in parts]), f=np.concatenate([p.f for p in parts]),
                     converged=np.concatenate([p.converged for p in parts]), iterations=max(p.iterations for p in parts))
 

@@ -110,10 +110,15 @@ def fit_curve(
     if n_boot > 0:
         rng = np.random.default_rng(seed)
         uniq, inv = np.unique(labels, return_inverse=True)
-        counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot).astype(float)
+        pvals = np.full(len(uniq), 1.0 / len(uniq))
+
+        def weights(k: int) -> npt.NDArray[np.float64]:
+            # the next k resamples' counts per run, gathered per row: drawn in order, the same stream as all at once
+            counts: npt.NDArray[np.float64] = rng.multinomial(len(uniq), pvals, size=k).astype(float)[:, inv]
+            return counts
+
         # Resamples need 4-5 digits, not 13: a looser stop saves iterations.
-        bs = engine.minimize_chunked(prob, np.repeat(theta[None], n_boot, axis=0), counts, inv, ftol=1e-9,
-                                     progress=progress)
+        bs = engine.minimize_chunked(prob, np.repeat(theta[None], n_boot, axis=0), weights, ftol=1e-9, progress=progress)
         boot_theta = bs.theta
         nat = f.natural(boot_theta)
         sd = nat.std(axis=0, ddof=1)
@@ -143,11 +148,21 @@ def fit_curve(
     )
 
 
+# Above this many rows, starting points are chosen on an even subsample of this size (sorted by the
+# variables): hundreds of candidate starts on every row cost more than the fit, and a start only has
+# to land in the right basin; the optimiser then runs on every row.
+START_ROWS = 4096
+
+
 def _starting_points(prob: engine.Problem, starts: str, n_starts: int) -> npt.NDArray[np.floating[Any]]:
     f = prob.form
     if f.n_terms == 1:  # pure power law: linear in log space, least squares is the start
         A = np.column_stack([np.ones(prob.n), -prob.logx[:, f.terms[0].variable]])
         return np.linalg.lstsq(A, prob.logy, rcond=None)[0][None, :]
+    if prob.n > START_ROWS:
+        order = np.lexsort(prob.logx.T[::-1])
+        pick = order[np.linspace(0, prob.n - 1, START_ROWS).round().astype(int)]
+        prob = engine.Problem(f, prob.logx[pick], prob.logy[pick], prob.delta)
     pools = []
     if starts in ("projection", "both"):
         pools.append(engine.projection_starts(prob, engine.exponent_grid(len(f.exp_terms))))

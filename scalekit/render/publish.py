@@ -108,6 +108,7 @@ def render_batch(job: Job, out: str | Path, force: bool = False, warm: bool = Fa
     """
     out = Path(out)
     if scratch is None:
+        out.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=out))
         try:
             return render_batch(job, out, force, warm, root)
