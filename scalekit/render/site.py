@@ -28,6 +28,7 @@ from .jobs import BatchResult, Job, assign_slugs, discover_jobs
 from .kernels import shutdown_warm
 from .lifetime import die_with_parent
 from .publish import SCRATCH_PREFIX, OutputError, output_error, render_batch, render_compare
+from .resources import report_notebook, report_template_files
 
 __all__ = ["LOCK_FILE", "Site", "render_site", "site_lock"]
 
@@ -147,6 +148,8 @@ def render_site(
     up to ``lock_wait`` seconds for the first, then fails.
     """
     out = Path(out).resolve()
+    report_notebook()  # a missing notebook or template is one error naming where it looked, not a failure per batch
+    report_template_files()
     todo = discover_jobs(batches, base_params=parameters)  # a bad path fails here, before any folder or kernel
     _prepare(out)
     with site_lock(out, lock_wait):
