@@ -26,7 +26,7 @@ def main() -> None:
     # Chinchilla (Besiroglu et al. 2024): the law and Approach 3
     ch = pd.read_csv(DATA / "chinchilla_besiroglu" / "svg_extracted_data.csv")
     ch = ch[ch["loss"] < np.sort(ch["loss"].to_numpy())[-5]]
-    fit = scalekit.fit_law(scalekit.load_batch(ch, metrics=["loss"]), n_boot=1000)
+    fit = scalekit.fit_law(scalekit.load_batch(ch, metrics=["loss"]), n_boot=1000, form="two_var")
     p = fit.params
     print(f"Chinchilla law: E {p['E']:.4f} alpha {p['alpha']:.4f} beta {p['beta']:.4f} objective {fit.objective:.10g} "
           "(published L-BFGS-B: 1.8171 0.3473 0.3671 0.00101827)")
@@ -41,7 +41,7 @@ def main() -> None:
             d = pd.read_csv(DATA / "olmo_ladder" / "ladder-runs" / f"{size}-{k}.csv")
             y = d["eval/c4_en-validation/CrossEntropyLoss"].dropna()
             rows.append({"run": f"{size}-{k}", "params": N, "tokens": d["throughput/total_tokens"].iloc[-1], "c4_loss": y.iloc[-5:].mean()})
-    o = scalekit.fit_law(pd.DataFrame(rows), n_boot=0)
+    o = scalekit.fit_law(pd.DataFrame(rows), n_boot=0, form="two_var")
     q = o.params
     print(f"OLMo C4 law: E {q['E']:.6f} alpha {q['alpha']:.6f} beta {q['beta']:.6f}; 13B-5T prediction "
           f"{float(o.predict(13202396160, 5000088518656)):.7f} (published 0.934375 0.103603 0.161969; 2.3443873)")
@@ -55,7 +55,7 @@ def main() -> None:
                 rows.append({"run": f"{N:.3g}-{Dt:.3g}", "params": N, "tokens": t * Dt, "step": i + 1,
                              "loss": law(N, t * Dt) * np.exp(0.001 * rng.standard_normal())})
     b = scalekit.load_batch(pd.DataFrame(rows))
-    f = scalekit.fit_law(b, n_boot=300)
+    f = scalekit.fit_law(b, n_boot=300, form="two_var")
     print(f"Synthetic known optimum a = {0.28 / 0.62:.4f}: envelope {optimal.envelope(b).a:.4f}, "
           f"IsoFLOP {optimal.isoflop(b).a:.4f}, parametric {optimal.parametric(f).a:.4f}")
 

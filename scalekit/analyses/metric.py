@@ -12,6 +12,8 @@ from ..exceptions import FitError
 from ..jsonsafe import jsonable
 from ..laws.fit import fit_law
 from ..laws.result import FitResult
+from ..laws.select import Selection
+from .lawchoice import choose_law
 from ..options import Options
 from .grid import Grid, improvement_grid
 from .optimal import Comparison, OptimalLaw, compare, data_scale, envelope, isoflop, parametric
@@ -44,6 +46,8 @@ class MetricAnalysis:
     optimal: dict[str, OptimalLaw]
     comparison: Comparison | None
     grid: Grid | None
+    law: FitResult | None = None  # the form chosen by backtest (form="auto") or pinned; `fit` is the additive law
+    selection: Selection | None = None  # the backtest table behind the choice (form="auto")
 
     @property
     def name(self) -> str:
@@ -80,8 +84,13 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     label, scale = data_scale(batch)
     targets = opts.all_targets
     fit = err = None
+    law, selection = choose_law(batch, spec.name, opts)
     try:
-        fit = fit_law(batch, spec.name, options=opts)
+        # the closed forms below (targets, profiles, Approach 3) and the checks read the additive law
+        if law is not None and law.form.name == "two_var":
+            fit = law
+        else:
+            fit = fit_law(batch, spec.name, options=opts, form="two_var" if opts.form == "auto" else opts.form)
     except FitError as exc:
         err = str(exc)
     tgt: Target | None = None
@@ -99,4 +108,5 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
             cap = capped_allocation(fit, opts.max_params, budgets_for(batch, opts), k=k, target=tgt.value)
         optimal["parametric"] = parametric(fit, k=k, data_scale=scale, data_label=label)
     comp = compare(optimal, C_ref=float(batch.frame["C"].max()))
-    return MetricAnalysis(spec, fit, err, best, tgt, tlist, allocs, cap, optimal, comp, improvement_grid(batch, spec.name))
+    return MetricAnalysis(spec, fit, err, best, tgt, tlist, allocs, cap, optimal, comp, improvement_grid(batch, spec.name),
+                          law if law is not None else fit, selection)

@@ -136,6 +136,8 @@ def check_residual_structure(ctx: Context, o: Thresholds) -> list[Finding]:
     for ma in fitted(ctx):
         f = ma.fit
         assert f is not None  # fitted() yields only metrics with a law
+        if ma.law is not None and ma.law.form.variables == ("N", "D"):
+            f = ma.law  # judge the law the report is about (the form chosen by backtest)
         keep = ~np.isin(f.groups, list(ctx.flagged))
         r = f.residuals[keep]
         if r.size < 12:

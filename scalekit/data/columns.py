@@ -24,6 +24,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "run": ("run", "run_name", "run_id", "name"),
     "step": ("step", "_step", "global_step", "checkpoint_step", "iteration"),
     "group": ("group",),
+    "unique_tokens": ("unique_tokens", "unique_data", "u_d"),
     "version": ("version", "model_version"),
 }
 _KEYS = tuple(ALIASES)

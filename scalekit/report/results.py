@@ -17,9 +17,11 @@ from ..analyses.optimal import Comparison
 from ..checks.base import Finding
 from ..data.batch import Batch
 from ..laws.result import FitResult
+from ..laws.select import Selection
 from ..pipeline.analyze import BatchAnalysis
 from .format import fmt
 from .html import table
+from .lawforms import selection_table
 from .sections import batch_html, findings_summary, headline
 
 __all__ = ["to_html", "to_text"]
@@ -153,3 +155,8 @@ def _(obj: MetricAnalysis) -> str:
     if obj.fit is not None:
         return to_html(obj.fit)
     return f"<p>{escape(obj.name)}: the law could not be fitted: {escape(obj.fit_error or '')}</p>"
+
+
+@to_html.register
+def _(obj: Selection) -> str:
+    return selection_table(obj)

@@ -21,7 +21,7 @@ TRUE_A = 0.28 / (0.34 + 0.28)  # beta / (alpha + beta) of the helpers' law
 def known_optimum():
     df = curves_frame(sizes=np.geomspace(1e7, 1e9, 12), datas=np.geomspace(1e9, 1e11, 5), checkpoints=30, noise=0.001)
     b = scalekit.load_batch(df, metrics=["eval_loss"])
-    return b, scalekit.fit_law(b, n_boot=300)
+    return b, scalekit.fit_law(b, n_boot=300, form="two_var")
 
 
 def test_all_three_approaches_recover_a_known_optimum(known_optimum):
@@ -119,7 +119,7 @@ def test_porian_approach2_within_published_interval(config):
 
 
 def test_chinchilla_approach3_exponent(chinchilla):
-    fit = scalekit.fit_law(scalekit.load_batch(chinchilla, metrics=["loss"]), n_boot=300)
+    fit = scalekit.fit_law(scalekit.load_batch(chinchilla, metrics=["loss"]), n_boot=300, form="two_var")
     law = optimal.parametric(fit)
     assert law.a == pytest.approx(0.513, abs=0.01)  # Besiroglu et al.: a = beta/(alpha+beta) = 0.513 (SE 0.020)
     assert law.a_ci[0] < 0.513 < law.a_ci[1]

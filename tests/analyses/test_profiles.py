@@ -19,7 +19,7 @@ P = dict(E=1.7, A=400.0, B=410.0, alpha=0.34, beta=0.28)
 
 @pytest.fixture(scope="module")
 def fit():
-    return scalekit.fit_law(finals_frame(noise=0.002), n_boot=200)
+    return scalekit.fit_law(finals_frame(noise=0.002), n_boot=200, form="two_var")
 
 
 def test_cheapest_point_is_the_minimum_compute_on_the_profile(fit):
