@@ -13,9 +13,9 @@ from ..jsonsafe import jsonable
 from ..laws.fit import fit_law
 from ..laws.result import FitResult
 from ..laws.select import Selection
-from .lawchoice import choose_law
 from ..options import Options
 from .grid import Grid, improvement_grid
+from .lawchoice import choose_law
 from .optimal import Comparison, OptimalLaw, compare, data_scale, envelope, isoflop, parametric
 from .profiles import (
     Allocation,

@@ -226,7 +226,7 @@ class _Solver:
             self.theta0 = cand[np.argsort(f0)[: max(1, n_starts, 4 * form.n_params)]]
             self.optimizer = "Levenberg-Marquardt, Gauss-Newton (reweighted Huber)"
 
-    def minimize(self, theta0: npt.NDArray[np.float64], w: npt.NDArray[np.float64] | None = None,
+    def minimize(self, theta0: npt.NDArray[np.floating[Any]], w: npt.NDArray[np.float64] | None = None,
                  ftol: float = 1e-13, max_iter: int | None = None) -> engine.Solution | general.Solution:
         if self.prob is not None:
             if max_iter is None:

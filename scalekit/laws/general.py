@@ -79,7 +79,7 @@ class GeneralForm:
         """log y for internal params ``theta`` (..., P) at ``logx`` (n, V); returns (..., n)."""
         t = np.asarray(theta, dtype=float)
         v, _ = self.evaluate([t[..., i, None] for i in range(t.shape[-1])], logx, False)
-        out: FloatArray = np.broadcast_to(v, t.shape[:-1] + (logx.shape[0],))
+        out: FloatArray = np.broadcast_to(v, (*t.shape[:-1], logx.shape[0]))
         return out
 
     def log_predict_jac(self, theta: FloatArray, logx: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -48,7 +48,7 @@ def _lse(us: list[FloatArray]) -> tuple[FloatArray, list[FloatArray]]:
     return m + np.log(s), [e / s for e in es]
 
 
-def _mesh(*axes: Sequence[float]) -> FloatArray:
+def _mesh(*axes: Sequence[float] | FloatArray) -> FloatArray:
     g = np.meshgrid(*[np.asarray(a, dtype=float) for a in axes], indexing="ij")
     return np.stack([x.ravel() for x in g], axis=1)
 
@@ -341,10 +341,12 @@ class Exponential(GeneralForm):
         return v, [eps / y, -ex / y, ex * g * x / y]
 
     def natural(self, theta: FloatArray) -> FloatArray:
-        return np.exp(np.asarray(theta, dtype=float))
+        out: FloatArray = np.exp(np.asarray(theta, dtype=float))
+        return out
 
     def internal(self, params: dict[str, float]) -> FloatArray:
-        return np.log(np.array([params["eps"], params["k"], params["gamma"]]))
+        out: FloatArray = np.log(np.array([params["eps"], params["k"], params["gamma"]]))
+        return out
 
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         x = np.exp(logx[:, 0])

@@ -94,7 +94,7 @@ def test_lse_forms_no_worse_than_scipy_from_many_starts():
         best = np.inf
         for _ in range(12):
             start = r.theta + rng.normal(0, 0.5, r.theta.size) * np.maximum(1.0, np.abs(r.theta))
-            sol = least_squares(lambda t: f.log_predict(t, logx) - logy, start, loss="huber", f_scale=1e-3,
+            sol = least_squares(lambda t, f=f, logx=logx, logy=logy: f.log_predict(t, logx) - logy, start, loss="huber", f_scale=1e-3,
                                 max_nfev=3000, xtol=1e-15, ftol=1e-15, gtol=1e-15)
             best = min(best, float(np.sum(general.huber(f.log_predict(sol.x, logx) - logy, 1e-3))))
         assert r.objective <= best * (1 + 1e-6) + 1e-12, (name, r.objective, best)
