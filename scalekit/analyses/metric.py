@@ -15,8 +15,9 @@ from ..laws.result import FitResult
 from ..laws.select import Selection
 from ..options import Options
 from .grid import Grid, improvement_grid
+from .isoflop_akima import isoflop_akima
 from .lawchoice import choose_law
-from .optimal import Comparison, OptimalLaw, compare, data_scale, envelope, isoflop, parametric
+from .optimal import Comparison, OptimalLaw, compare, data_scale, envelope, parametric
 from .profiles import (
     Allocation,
     Cap,
@@ -98,7 +99,7 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     allocs: tuple[Allocation, ...] = ()
     cap: Cap | None = None
     optimal: dict[str, OptimalLaw] = {"envelope": envelope(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed),
-                                      "isoflop": isoflop(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed)}
+                                      "isoflop": isoflop_akima(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed)}
     if fit is not None and fit.form.name == "two_var":
         tlist = tuple(cheapest_for_target(fit, target_value(best["value"], t, spec.direction), k=k, improvement=t,
                                           reference_compute=best["C"]) for t in targets)

@@ -70,7 +70,7 @@ def form_error(form: str | AnyForm, params: Mapping[str, float], *x: npt.ArrayLi
     """Any registered form at the point(s) ``x`` (one array per variable), in the law's error space.
 
     >>> round(float(form_error("kaplan", {"N_c": 1e6, "D_c": 1e4, "alpha_N": 0.25, "alpha_D": 0.3}, 1e8, 1e6)), 4)
-    0.2941
+    0.3545
     """
     f = get_form(form)
     arrs = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in x])

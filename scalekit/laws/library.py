@@ -370,7 +370,7 @@ class Shared(GeneralForm):
     --------
     >>> s = Shared(Additive(), ("v1", "v2"), per_group=("E", "A", "B"))
     >>> s.param_names
-    ('alpha', 'beta', 'E[v1]', 'A[v1]', 'B[v1]', 'E[v2]', 'A[v2]', 'B[v2]')
+    ('alpha', 'beta', 'A[v1]', 'B[v1]', 'E[v1]', 'A[v2]', 'B[v2]', 'E[v2]')
     """
 
     def __init__(self, base: GeneralForm, groups: Sequence[str], per_group: Sequence[str] = ("E", "A", "B")) -> None:

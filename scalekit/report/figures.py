@@ -169,9 +169,15 @@ def isoflop_figure(ma: MetricAnalysis) -> Figure | None:
         if g["N"].nunique() < 3:
             continue
         ax.scatter(g["N"], g["err"], color=c, s=16)
-        co = np.polyfit(np.log(g["N"]), np.log(g["err"]), 2)
         xs = np.geomspace(g["N"].min(), g["N"].max(), 50)
-        ax.plot(xs, np.exp(np.polyval(co, np.log(xs))), color=c, lw=1.3, label=f"C={g['budget'].iloc[0]:.2g}")
+        if law.extra.get("method") == "akima":  # the curve the minimum was read from (Porian et al.)
+            from scipy.interpolate import Akima1DInterpolator
+
+            gg = g.groupby("N", as_index=False)["err"].min()
+            ys = np.exp(Akima1DInterpolator(np.log(gg["N"]), np.log(gg["err"]))(np.log(xs)))
+        else:
+            ys = np.exp(np.polyval(np.polyfit(np.log(g["N"]), np.log(g["err"]), 2), np.log(xs)))
+        ax.plot(xs, ys, color=c, lw=1.3, label=f"C={g['budget'].iloc[0]:.2g}")
     ax.set(xlabel="model size N", ylabel=f"{ma.name}" + (" error (bound - value)" if ma.spec.direction == "max" else ""),
            title="IsoFLOP profiles (parabola in log N per budget)")
     _log(ax)
