@@ -17,7 +17,7 @@ from ..helpers import curves_frame, finals_frame, law
 
 
 def analyze(df, **cfg):
-    return scalekit.analyze(scalekit.load_batch(df, **cfg), n_boot=200)
+    return scalekit.analyze(scalekit.load_batch(df, **cfg), n_boot=200, form="two_var")  # the checks judge the additive law
 
 
 def fired(an, check=None):
