@@ -225,7 +225,7 @@ def _isoflop_points(f: pd.DataFrame, has_ckpt: bool, tol: float, n_budgets: int)
             if c[0] <= lb <= c[-1] and len(c) >= 2:
                 rows.append({"run": run, "N": float(g["N"].iloc[0]), "budget": B, "budget_id": j,
                              "err": float(np.exp(np.interp(lb, c, e))), "C": B})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["run", "N", "budget", "budget_id", "err", "C"])  # columns even when no budget is shared
 
 
 def _parabola_minima(pts: pd.DataFrame, weights: FloatArray | None = None,

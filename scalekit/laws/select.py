@@ -4,8 +4,10 @@
 windows (hold out the largest model size; the largest two; the largest-compute runs), predicts
 the held-out runs' final values with 95% prediction intervals, and tabulates per form the
 held-out runs, the signed and absolute relative error and the interval coverage. ``form="auto"``
-(:func:`select_form`) ranks forms by held-out absolute error; forms within
-:data:`TIE_TOLERANCE` of the best are a near-tie, broken by parsimony (fewest parameters). This is
+(:func:`select_form`) ranks forms by the median absolute relative error on the held-out runs (the
+median, so one broken run (overfitting, not converged: the checks flag those) cannot pick the law
+for the rest); forms within :data:`TIE_TOLERANCE` of the best are a near-tie, broken by parsimony
+(fewest parameters). This is
 the backtest OLMo-core applies to its ladder laws, made the selection rule.
 """
 
@@ -34,7 +36,8 @@ TIE_TOLERANCE = 0.15  # forms whose held-out error is within 15% of the best are
 
 @dataclass(frozen=True)
 class BacktestRow:
-    """One form's backtest: held-out runs, mean signed and absolute relative error, 95% coverage."""
+    """One form's backtest: held-out runs, mean signed and absolute relative error, 95% coverage, and the
+    median absolute relative error the forms are ranked by."""
 
     form: str
     n_params: int
@@ -43,6 +46,7 @@ class BacktestRow:
     abs_rel_error: float | None
     coverage: float | None
     note: str = ""
+    median_abs_rel_error: float | None = None
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable(self.__dict__)
@@ -201,7 +205,8 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
         if rel:
             a = np.asarray(rel)
             rows.append(BacktestRow(name, f.n_params, len(rel), float(a.mean()), float(np.abs(a).mean()),
-                                    float(np.mean(inside)) if opts.n_boot_backtest > 0 else None, "; ".join(notes)))
+                                    float(np.mean(inside)) if opts.n_boot_backtest > 0 else None, "; ".join(notes),
+                                    float(np.median(np.abs(a)))))
         else:
             rows.append(BacktestRow(name, f.n_params, 0, None, None, None, "; ".join(notes) or "no backtest window"))
     chosen, reason = _choose(rows, windows)
@@ -210,23 +215,27 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
 
 
 def _choose(rows: list[BacktestRow], windows: list[tuple[str, set[str]]]) -> tuple[str | None, str]:
-    scored = [r for r in rows if r.abs_rel_error is not None]
+    scored = [r for r in rows if r.median_abs_rel_error is not None]
     if not scored:
         # no evidence: the additive law, the field's default, when it applies
         first = "two_var" if any(r.form == "two_var" for r in rows) else rows[0].form if rows else None
         why = "no backtest window applies (too few model sizes or runs)" if not windows else "no form could be backtested"
         return first, f"{first} by default: {why}" if first else why
-    best = min(scored, key=lambda r: r.abs_rel_error or 0.0)
-    best_err = best.abs_rel_error or 0.0
-    ties = [r for r in scored if (r.abs_rel_error or 0.0) <= best_err * (1 + TIE_TOLERANCE)]
-    pick = min(ties, key=lambda r: (r.n_params, r.abs_rel_error or 0.0))
+
+    def score(r: BacktestRow) -> float:
+        return r.median_abs_rel_error or 0.0
+
+    best = min(scored, key=score)
+    best_err = score(best)
+    ties = [r for r in scored if score(r) <= best_err * (1 + TIE_TOLERANCE)]
+    pick = min(ties, key=lambda r: (r.n_params, score(r)))
     if pick.form == best.form:
         others = [r for r in ties if r.form != pick.form]
         tail = (f"; {', '.join(r.form for r in others)} within {TIE_TOLERANCE:.0%} but with more parameters" if others else "")
-        reason = (f"{pick.form} predicts the held-out runs best: mean absolute error {best_err:.2%} over "
+        reason = (f"{pick.form} predicts the held-out runs best: median absolute error {best_err:.2%} over "
                   f"{pick.heldout} held-out predictions{tail}.")
     else:
-        reason = (f"{pick.form} ({pick.n_params} parameters, held-out error {pick.abs_rel_error:.2%}) is within "
+        reason = (f"{pick.form} ({pick.n_params} parameters, median held-out error {score(pick):.2%}) is within "
                   f"{TIE_TOLERANCE:.0%} of the best, {best.form} ({best.n_params} parameters, {best_err:.2%}): "
                   "the simpler form wins the near-tie.")
     return pick.form, reason

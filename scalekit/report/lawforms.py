@@ -21,10 +21,11 @@ def selection_table(sel: Selection) -> str:
         rows.append([("* " if r.form == sel.chosen else "") + r.form, r.n_params, r.heldout,
                      "" if r.rel_error is None else f"{r.rel_error:+.2%}",
                      "" if r.abs_rel_error is None else f"{r.abs_rel_error:.2%}",
+                     "" if r.median_abs_rel_error is None else f"{r.median_abs_rel_error:.2%}",
                      "" if r.coverage is None else f"{r.coverage:.0%}", r.note])
     windows = "; ".join(f"{w['window']} ({len(w['runs'])} runs)" for w in sel.windows) or "none"
-    return table(["form", "parameters", "held-out predictions", "signed rel. error", "abs. rel. error",
-                  "95% coverage", "note"], rows, caption=f"Backtest of {sel.metric}: windows {windows}")
+    return table(["form", "parameters", "held-out predictions", "signed rel. error", "mean abs. rel. error",
+                  "median abs. rel. error (ranked by)", "95% coverage", "note"], rows, caption=f"Backtest of {sel.metric}: windows {windows}")
 
 
 def law_selection(ma: MetricAnalysis) -> HTML:
