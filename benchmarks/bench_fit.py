@@ -43,11 +43,11 @@ def main() -> None:
     df = pd.read_csv(DATA)
     df = df[df["loss"] < np.sort(df["loss"].to_numpy())[-5]].reset_index(drop=True)
     batch = scalekit.load_batch(df, metrics=["loss"])
-    scalekit.fit_law(batch, n_boot=0)  # warm-up
+    scalekit.fit_law(batch, n_boot=0, form="two_var")  # warm-up
 
-    t_point, r = median_time(lambda: scalekit.fit_law(batch, n_boot=0), 15)
-    t_b1, _ = median_time(lambda: scalekit.fit_law(batch, n_boot=1000, seed=0), 5)
-    t_b4, r4 = median_time(lambda: scalekit.fit_law(batch, n_boot=4000, seed=0), 5)
+    t_point, r = median_time(lambda: scalekit.fit_law(batch, n_boot=0, form="two_var"), 15)
+    t_b1, _ = median_time(lambda: scalekit.fit_law(batch, n_boot=1000, seed=0, form="two_var"), 5)
+    t_b4, r4 = median_time(lambda: scalekit.fit_law(batch, n_boot=4000, seed=0, form="two_var"), 5)
 
     N = df["Model Size"].to_numpy()
     logN, logD, logL = np.log(N), np.log(df["Training FLOP"].to_numpy() / (6 * N)), np.log(df["loss"].to_numpy())

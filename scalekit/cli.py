@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("file", help="CSV, Parquet or JSON Lines file (a YAML config beside it is read), or a tracker source")
     f.add_argument("--metric", help="metric column (default: the batch's first metric)")
     f.add_argument("--json", action="store_true", help="print summary() as JSON")
-    f.add_argument("--form", default=None, choices=list(FIELDS["form"][1].choices), help="law form (default two_var)")
+    f.add_argument("--form", default=None, choices=list(FIELDS["form"][1].choices), help="law form (default auto)")
     f.add_argument("--x", default=None, choices=["N", "D", "C"], help="variable of a one-variable form (default N)")
     f.add_argument("--loss", default=None, choices=["huber", "squared"], help="loss on log residuals (default huber)")
     f.add_argument("--delta", type=float, default=None, help="Huber threshold on log residuals (default 1e-3)")

@@ -140,7 +140,9 @@ class Thresholds:
 # Run options: name -> (default, rule). The order is the order of the notebook's parameters.
 FIELDS: dict[str, tuple[Any, Rule]] = {
     "only_metrics": ((), Rule("strs", "metrics to analyse (empty: every metric of the batch)")),
-    "form": ("two_var", Rule("str", "law form fitted to each metric", choices=("two_var", "saturating", "power"))),
+    "form": ("auto", Rule("str", "law form fitted to each metric ('auto': the form that best predicts held-out larger runs)",
+                          choices=("auto", "two_var", "kaplan", "data_constrained", "saturating", "broken", "sigmoid",
+                                   "power"))),
     "x": ("N", Rule("str", "variable of a one-variable form", choices=("N", "D", "C"))),
     "loss": ("huber", Rule("str", "loss on log residuals", choices=("huber", "squared"))),
     "delta": (1e-3, Rule("float", "Huber threshold on log residuals", low=0, low_open=True)),
@@ -154,6 +156,7 @@ FIELDS: dict[str, tuple[Any, Rule]] = {
     "budgets": ((), Rule("floats", "compute budgets (FLOP) of interest (empty: the largest run's and 10x it)",
                          low=0, low_open=True)),
     "max_params": (None, Rule("float", "deployment cap on model size N", low=0, low_open=True, nullable=True)),
+    "n_boot_backtest": (100, Rule("int", "bootstrap resamples of each backtest fit (held-out prediction intervals)", low=0)),
     "n_boot_optimal": (200, Rule("int", "bootstrap resamples of the compute-optimal approaches 1 and 2", low=0)),
     "checks": (True, Rule("bool", "run the limitation checks")),
     "inference_tokens": ((), Rule("floats", "lifetime inference tokens: adds the inference-aware optimum (Sardana et al.)",
@@ -179,7 +182,7 @@ class Options:
     """
 
     only_metrics: tuple[str, ...] = ()
-    form: str = "two_var"
+    form: str = "auto"
     x: str = "N"
     loss: str = "huber"
     delta: float = 1e-3
@@ -192,6 +195,7 @@ class Options:
     targets: tuple[float, ...] = (0.01, 0.02, 0.05)
     budgets: tuple[float, ...] = ()
     max_params: float | None = None
+    n_boot_backtest: int = 100
     n_boot_optimal: int = 200
     checks: bool = True
     inference_tokens: tuple[float, ...] = ()

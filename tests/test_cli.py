@@ -21,7 +21,7 @@ def run(*args, check=True):
 
 def test_fit_json_prints_summary():
     p = shared_file("chinchilla_besiroglu", "svg_extracted_data.csv")
-    out = run("fit", str(p), "--metric", "loss", "--json", "--n-boot", "100")
+    out = run("fit", str(p), "--metric", "loss", "--json", "--n-boot", "100", "--form", "two_var")
     s = json.loads(out.stdout)
     assert s["ndata"] == 245 and s["params"]["alpha"] > 0.2 and len(s["ci"]["beta"]) == 2
 

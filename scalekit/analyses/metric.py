@@ -12,10 +12,13 @@ from ..exceptions import FitError
 from ..jsonsafe import jsonable
 from ..laws.fit import fit_law
 from ..laws.result import FitResult
+from ..laws.select import Selection
 from ..options import Options
 from .grid import Grid, improvement_grid
 from .inference import CostCurve, InferenceOptimum, inference_optimal, total_cost_curve
-from .optimal import Comparison, OptimalLaw, compare, data_scale, envelope, isoflop, parametric
+from .isoflop_akima import isoflop_akima
+from .lawchoice import choose_law
+from .optimal import Comparison, OptimalLaw, compare, data_scale, envelope, parametric
 from .profiles import (
     Allocation,
     Cap,
@@ -49,6 +52,8 @@ class MetricAnalysis:
     inference: tuple[InferenceOptimum, ...] = ()  # at the headline target, then at each budget; demands inner
     cost_curve: CostCurve | None = None
     inference_note: str | None = None
+    law: FitResult | None = None  # the form chosen by backtest (form="auto") or pinned; `fit` is the additive law
+    selection: Selection | None = None  # the backtest table behind the choice (form="auto")
 
     @property
     def name(self) -> str:
@@ -85,8 +90,13 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     label, scale = data_scale(batch)
     targets = opts.all_targets
     fit = err = None
+    law, selection = choose_law(batch, spec.name, opts)
     try:
-        fit = fit_law(batch, spec.name, options=opts)
+        # the closed forms below (targets, profiles, Approach 3) and the checks read the additive law
+        if law is not None and law.form.name == "two_var":
+            fit = law
+        else:
+            fit = fit_law(batch, spec.name, options=opts, form="two_var" if opts.form == "auto" else opts.form)
     except FitError as exc:
         err = str(exc)
     tgt: Target | None = None
@@ -95,7 +105,7 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     cap: Cap | None = None
     optimal: dict[str, OptimalLaw] = {"envelope": envelope(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed,
                                                            **envelope_rows(batch)),
-                                      "isoflop": isoflop(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed)}
+                                      "isoflop": isoflop_akima(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed)}
     if fit is not None and fit.form.name == "two_var":
         tlist = tuple(cheapest_for_target(fit, target_value(best["value"], t, spec.direction), k=k, improvement=t,
                                           reference_compute=best["C"]) for t in targets)
@@ -119,4 +129,4 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
             curve = total_cost_curve(fit, target=tgt.value, inference_tokens=sorted({0.0, *demands}),
                                      inference_flops_per_token=f, k=k)
     return MetricAnalysis(spec, fit, err, best, tgt, tlist, allocs, cap, optimal, comp, improvement_grid(batch, spec.name),
-                          inference, curve, note)
+                          inference, curve, note, law if law is not None else fit, selection)

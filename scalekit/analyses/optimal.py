@@ -31,7 +31,8 @@ from ..laws.result import FitResult
 from .intervals import percentile_ci
 from .profiles import flops_factor
 
-__all__ = ["Comparison", "OptimalLaw", "compare", "data_scale", "envelope", "isoflop", "lower_hull", "parametric", "pareto_front"]
+__all__ = ["Comparison", "OptimalLaw", "compare", "data_scale", "envelope", "error_table", "isoflop", "isoflop_points",
+           "lower_hull", "parametric", "pareto_front"]
 
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.intp]
@@ -224,7 +225,7 @@ def _isoflop_points(f: pd.DataFrame, has_ckpt: bool, tol: float, n_budgets: int)
             if c[0] <= lb <= c[-1] and len(c) >= 2:
                 rows.append({"run": run, "N": float(g["N"].iloc[0]), "budget": B, "budget_id": j,
                              "err": float(np.exp(np.interp(lb, c, e))), "C": B})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["run", "N", "budget", "budget_id", "err", "C"])  # columns even when no budget is shared
 
 
 def _parabola_minima(pts: pd.DataFrame, weights: FloatArray | None = None,
@@ -359,3 +360,8 @@ def compare(laws: dict[str, OptimalLaw], C_ref: float) -> Comparison:
         s = (f"The approaches disagree: exponent a is {a_vals}; " + " and ".join(parts or ["intervals are missing"])
              + ". Trust the optimum only as far as the approaches agree.")
     return Comparison(laws, C_ref, overlap, order, s)
+
+
+# Public names for the other Approach-2 implementation (Porian et al.'s Akima variant, analyses.isoflop_akima).
+error_table = _error
+isoflop_points = _isoflop_points

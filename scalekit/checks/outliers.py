@@ -20,7 +20,7 @@ def check_wide_intervals(ctx: Context, o: Thresholds) -> list[Finding]:
     """
     out: list[Finding] = []
     for ma in fitted(ctx):
-        f = ma.fit
+        f = ma.law or ma.fit  # the law the report is about (the form chosen by backtest)
         assert f is not None  # fitted() yields only metrics with a law
         if not f.ci:
             continue
@@ -48,7 +48,7 @@ def check_outliers(ctx: Context, o: Thresholds) -> list[Finding]:
     """Runs whose mean log residual lies over ``outlier_z`` robust SDs (1.4826 MAD) and ``outlier_min_error`` off the median."""
     out: list[Finding] = []
     for ma in fitted(ctx):
-        f = ma.fit
+        f = ma.law or ma.fit
         assert f is not None  # fitted() yields only metrics with a law
         keep = ~np.isin(f.groups, list(ctx.flagged))
         runs, inv = np.unique(f.groups[keep], return_inverse=True)

@@ -27,6 +27,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "group": ("group",),
     "lr": ("lr", "learning_rate", "optim/learning_rate_group0", "optim/learning_rate", "optim/lr", "train/learning_rate",
            "train/lr", "lr_group0", "learning_rate_group0", "current_lr"),
+    "unique_tokens": ("unique_tokens", "unique_data", "u_d"),
     "version": ("version", "model_version"),
 }
 _KEYS = tuple(ALIASES)

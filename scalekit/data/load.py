@@ -262,6 +262,8 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
         raise BatchValidationError(src, "negative step", column=cols["step"], rows=[line_of(i) for i in bad],
                                    expected="steps >= 0")
     frame = pd.DataFrame({"N": N, "D": D, "C": C, "step": step})
+    if "unique_tokens" in cols:  # the data-constrained law reads it (repeated epochs)
+        frame["U"] = _numeric(raw, cols["unique_tokens"], src, line_of, "a positive count of unique tokens")
     for key in ("group", "version"):
         if key in cols:
             frame[key] = raw[cols[key]].astype(str).to_numpy()

@@ -12,9 +12,10 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
+from .forms import AnyForm, get_form
 from .result import FitResult
 
-__all__ = ["Params", "frontier_error", "law_error", "law_metric", "optimal_N", "param_arrays"]
+__all__ = ["Params", "form_error", "frontier_error", "law_error", "law_metric", "optimal_N", "param_arrays"]
 
 FloatArray = npt.NDArray[np.float64]
 Params = Mapping[str, float | FloatArray]  # name -> float or array of draws
@@ -63,3 +64,16 @@ def frontier_error(p: Params, C: npt.ArrayLike, k: float = 6.0) -> FloatArray:
     N = optimal_N(p, C, k)
     D = np.asarray(C, dtype=float) / (k * N)
     return law_error(p, N, D)
+
+
+def form_error(form: str | AnyForm, params: Mapping[str, float], *x: npt.ArrayLike) -> FloatArray:
+    """Any registered form at the point(s) ``x`` (one array per variable), in the law's error space.
+
+    >>> round(float(form_error("kaplan", {"N_c": 1e6, "D_c": 1e4, "alpha_N": 0.25, "alpha_D": 0.3}, 1e8, 1e6)), 4)
+    0.3545
+    """
+    f = get_form(form)
+    arrs = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in x])
+    logx = np.log(np.stack([a.ravel() for a in arrs], axis=1))
+    out: FloatArray = np.exp(f.log_predict(f.internal(dict(params)), logx)).reshape(arrs[0].shape)
+    return out

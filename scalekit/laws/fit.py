@@ -8,6 +8,7 @@ residuals, summed; global optimum over many starts; uncertainty by bootstrap ove
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +18,22 @@ import pandas as pd
 
 from ..data.batch import Batch
 from ..data.load import load_batch
-from ..data.metric import to_error
+from ..data.metric import from_error, to_error
 from ..exceptions import FitError
 from ..options import Options, resolve_options
-from . import engine
-from .forms import LawForm, get_form
+from . import engine, general
+from .forms import AnyForm, LawForm, get_form
+from .general import GeneralForm
 from .result import FitResult
 
-__all__ = ["fit_curve", "fit_law"]
+__all__ = ["fit_curve", "fit_law", "fit_windows", "law_columns", "select_points"]
 
 
 def fit_curve(
     x: npt.ArrayLike,
     y: npt.ArrayLike,
     *,
-    form: str | LawForm = "power",
+    form: str | AnyForm = "power",
     metric: str = "y",
     direction: str = "min",
     bound: float | None = None,
@@ -87,12 +89,13 @@ def fit_curve(
         raise FitError(f"every one of the {n} values is the same ({yv[0]:.6g}): the metric does not change with scale, "
                        "so there is no law to fit", metric=metric, form=f.name)
     for j, v in enumerate(f.variables):
-        if np.unique(X[:, j]).size < 2:
+        if v not in ("U", "group") and np.unique(X[:, j]).size < 2:
             raise FitError(f"variable {v} takes a single value; it cannot be fitted", metric=metric, form=f.name)
 
-    prob = engine.Problem(f, np.log(X), np.log(err), np.inf if loss == "squared" else float(delta))
-    theta0 = _starting_points(prob, starts, n_starts)
-    sol = engine.minimize_chunked(prob, np.asarray(theta0, dtype=np.float64))
+    dl = np.inf if loss == "squared" else float(delta)
+    solver = _Solver(f, np.log(X), np.log(err), dl, starts, n_starts)
+    theta0 = solver.theta0
+    sol = solver.minimize(theta0)
     order = np.argsort(sol.f)
     best = order[0]
     theta = sol.theta[best]
@@ -118,7 +121,7 @@ def fit_curve(
             return counts
 
         # Resamples need 4-5 digits, not 13: a looser stop saves iterations.
-        bs = engine.minimize_chunked(prob, np.repeat(theta[None], n_boot, axis=0), weights, ftol=1e-9, progress=progress)
+        bs = solver.minimize(np.repeat(theta[None], n_boot, axis=0), weights, ftol=1e-9, progress=progress)
         boot_theta = bs.theta
         nat = f.natural(boot_theta)
         sd = nat.std(axis=0, ddof=1)
@@ -129,13 +132,13 @@ def fit_curve(
         if not bs.converged.all():
             message += f"; {int((~bs.converged).sum())} of {n_boot} resamples hit the iteration limit"
 
-    res = prob.residuals(theta)
+    res = solver.residuals(theta)
     rss = float(np.sum(res ** 2))
     k = f.n_params
     ll_term = n * np.log(max(rss, 1e-300) / n)
     method = {
         "form": f.name, "formula": f.formula, "loss": loss, "delta": None if loss == "squared" else float(delta),
-        "space": "log", "optimizer": "Levenberg-Marquardt, exact Hessian", "starts": len(theta0),
+        "space": "log", "optimizer": solver.optimizer, "starts": len(theta0),
         "start_strategy": starts, "n_boot": int(n_boot), "bootstrap_unit": "run", "seed": int(seed),
     }
     method.update(extra_method or {})
@@ -152,6 +155,139 @@ def fit_curve(
 # variables): hundreds of candidate starts on every row cost more than the fit, and a start only has
 # to land in the right basin; the optimiser then runs on every row.
 START_ROWS = 4096
+def fit_windows(
+    x: npt.NDArray[np.float64],
+    err: npt.NDArray[np.float64],
+    masks: npt.NDArray[np.bool_],
+    *,
+    form: AnyForm,
+    metric: str,
+    direction: str,
+    bound: float | None,
+    groups: npt.NDArray[np.str_],
+    n_boot: int,
+    seed: int,
+    loss: str,
+    delta: float,
+    starts: str = "projection",
+    n_starts: int = 8,
+) -> list[FitResult | None]:
+    """One form fitted to several subsets of the same points at once (a backtest's windows).
+
+    ``err`` is the fitted error quantity (positive), ``masks`` (K, n) the points of each
+    subset. Every subset's starts and every subset's bootstrap resamples go to the engine as
+    one batch of weighted problems, so K windows cost about one fit. Returns a
+    :class:`FitResult` per subset (None where too few points remain), without parameter intervals.
+    """
+    f = get_form(form)
+    dl = np.inf if loss == "squared" else float(delta)
+    logx, logy = np.log(x), np.log(err)
+    solver = _Solver(f, logx, logy, dl, starts, n_starts)
+    # the best few starts on all points (they come sorted by their objective there) serve every window
+    theta0 = solver.theta0[: max(n_starts // 2, 4)]
+    K, S = masks.shape[0], theta0.shape[0]
+    w = np.repeat(masks.astype(float), S, axis=0)
+    sol = solver.minimize(np.tile(theta0, (K, 1)), w, ftol=1e-10)
+    fs = np.where(np.isfinite(sol.f), sol.f, np.inf).reshape(K, S)
+    best = sol.theta.reshape(K, S, -1)[np.arange(K), np.argmin(fs, axis=1)]
+    boot: npt.NDArray[np.float64] | None = None
+    if n_boot > 0:
+        rng = np.random.default_rng(seed)
+        ws = []
+        for m in masks:
+            uniq, inv = np.unique(groups[m], return_inverse=True)
+            counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot).astype(float)
+            wk = np.zeros((n_boot, m.size))
+            wk[:, m] = counts[:, inv]
+            ws.append(wk)
+        bs = solver.minimize(np.repeat(best, n_boot, axis=0), np.concatenate(ws), ftol=1e-9, max_iter=50)
+        boot = bs.theta.reshape(K, n_boot, -1)
+    out: list[FitResult | None] = []
+    y = from_error(err, direction, bound)
+    for k, m in enumerate(masks):
+        n = int(m.sum())
+        theta = best[k]
+        if n < f.n_params + 1 or not np.all(np.isfinite(theta)):
+            out.append(None)
+            continue
+        res = solver.residuals(theta)[m]
+        rss = float(np.sum(res ** 2))
+        ll_term = n * np.log(max(rss, 1e-300) / n)
+        p = f.n_params
+        out.append(FitResult(
+            metric=metric, direction=direction, bound=bound, form=f,
+            params={kk: float(v) for kk, v in zip(f.param_names, f.natural(theta))}, stderr=None, ci=None, covar=None,
+            objective=float(fs[k].min()), ndata=n, nfree=p, residuals=res, aic=float(ll_term + 2 * p),
+            bic=float(ll_term + p * np.log(n)), success=True, message="window fit", excluded=(),
+            method={"form": f.name, "loss": loss, "delta": delta, "n_boot": n_boot, "seed": seed},
+            x=x[m], y=y[m], groups=groups[m], theta=theta, boot_theta=None if boot is None else boot[k]))
+    return out
+
+
+class _Solver:
+    """One interface over the two engines: log-sum-exp forms (exact Hessian) and general forms."""
+
+    def __init__(self, form: AnyForm, logx: npt.NDArray[np.float64], logy: npt.NDArray[np.float64], delta: float,
+                 starts: str, n_starts: int) -> None:
+        self.form, self.logx, self.logy, self.delta = form, logx, logy, delta
+        if isinstance(form, LawForm):
+            self.prob: engine.Problem | None = engine.Problem(form, logx, logy, delta)
+            self.theta0 = _starting_points(self.prob, starts, n_starts)
+            self.optimizer = "Levenberg-Marquardt, exact Hessian"
+        else:
+            self.prob = None
+            cand = form.starts(logx, logy)
+            f0 = general.objective(form, cand, logx, logy, np.ones(logy.size), delta)
+            # non-convex forms (breaks, sigmoids) need more starts than sums of power terms
+            self.theta0 = cand[np.argsort(f0)[: max(1, n_starts, 4 * form.n_params)]]
+            self.optimizer = "Levenberg-Marquardt, Gauss-Newton (reweighted Huber)"
+
+    def minimize(self, theta0: npt.NDArray[np.floating[Any]],
+                 w: npt.NDArray[np.float64] | Callable[[int], npt.NDArray[np.float64]] | None = None,
+                 ftol: float = 1e-13, max_iter: int | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> engine.Solution | general.Solution:
+        """Solve from each start; ``w`` is the row weights (B, n), or a function giving the next k rows of them."""
+        t0 = np.asarray(theta0, dtype=np.float64)
+        if self.prob is not None:
+            if max_iter is None:  # chunked: bounded memory however many rows x resamples
+                take = _sliced(w) if isinstance(w, np.ndarray) else w
+                return engine.minimize_chunked(self.prob, t0, take, ftol=ftol, progress=progress)
+            wa = w(t0.shape[0]) if callable(w) else w
+            return engine.minimize(self.prob, t0, wa, ftol=ftol, max_iter=max_iter)
+        form = self.form
+        assert isinstance(form, GeneralForm)
+        if w is not None:
+            wa = w(t0.shape[0]) if callable(w) else w
+            sol = general.minimize(form, self.logx, self.logy, self.delta, t0, wa, ftol=ftol, max_iter=max_iter or 100)
+            if progress is not None:
+                progress(t0.shape[0], t0.shape[0])
+            return sol
+        # Many starts: a loose pass on all, then the last digits for the best few only (the
+        # reweighted Gauss-Newton converges linearly, so the tight pass is the expensive one).
+        rough = general.minimize(form, self.logx, self.logy, self.delta, theta0, ftol=1e-7, max_iter=150)
+        top = np.argsort(rough.f)[:2]
+        fine = general.minimize(form, self.logx, self.logy, self.delta, rough.theta[top], ftol=ftol, max_iter=1000)
+        rough.theta[top], rough.f[top], rough.converged[top] = fine.theta, fine.f, fine.converged
+        rough.iterations += fine.iterations
+        return rough
+
+    def residuals(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        if self.prob is not None:
+            return self.prob.residuals(theta)
+        out: npt.NDArray[np.float64] = self.form.log_predict(theta, self.logx) - self.logy
+        return out
+
+
+def _sliced(w: npt.NDArray[np.float64]) -> Callable[[int], npt.NDArray[np.float64]]:
+    """The rows of ``w`` handed out in order, k at a time (what :func:`engine.minimize_chunked` asks for)."""
+    pos = 0
+
+    def take(k: int) -> npt.NDArray[np.float64]:
+        nonlocal pos
+        pos += k
+        return w[pos - k:pos]
+
+    return take
 
 
 def _starting_points(prob: engine.Problem, starts: str, n_starts: int) -> npt.NDArray[np.floating[Any]]:
@@ -196,8 +332,9 @@ def fit_law(
         Run options (see :mod:`scalekit.options`); the batch config's options fill what they
         leave unset.
     **overrides
-        Any option by name, overriding both: ``form`` ("two_var" fits
-        L(N, D) = E + A/N^alpha + B/D^beta; "saturating"/"power" are one-variable forms in ``x``),
+        Any option by name, overriding both: ``form`` (default "two_var": L(N, D) = E + A/N^alpha + B/D^beta;
+        "auto" picks the form that best predicts held-out larger runs, see :func:`scalekit.backtest`;
+        :func:`scalekit.forms` lists the rest),
         ``x`` ("N", "D" or "C"), ``n_boot`` (bootstrap resamples over runs, 0 skips it),
         ``seed``, ``loss`` ("huber" or "squared", on log residuals), ``delta``, ``points``
         ("auto", "final" or "all": ``auto`` takes final points when they take 3 or more values
@@ -221,13 +358,24 @@ def fit_law(
     """
     batch = data if isinstance(data, Batch) else load_batch(data)
     form = overrides.pop("form", None)
-    law = form if isinstance(form, LawForm) else None
-    opts = resolve_options(batch.config.options, options.as_dict() if options else None,
+    law = form if isinstance(form, (LawForm, GeneralForm)) else None
+    # fit_law fits the additive law unless a form is asked for (here, in `options` or in the batch's
+    # config); reports default to form="auto", chosen by backtest.
+    opts = resolve_options({"form": "two_var"}, batch.config.options, options.as_dict() if options else None,
                            {**overrides, "form": None if law else form})
     spec = batch.metric(metric)
+    if law is None and opts.form == "auto":
+        from .select import select_form  # the selection fits through this function
+
+        sel = select_form(batch, spec.name, options=opts)
+        assert sel.fit is not None  # select_form always fits the chosen form
+        return replace(sel.fit, method={**sel.fit.method, "selection": sel.summary()})
     f = law or get_form(opts.form)
     frame, used = _select_points(batch, opts.points, spec.name)
-    cols = ["N", "D"] if f.name == "two_var" else [opts.x]
+    cols = law_columns(f, opts.x)
+    if "U" in cols and "U" not in frame:
+        raise FitError(f"form {f.name!r} needs a unique-data column (unique_tokens) giving the unique tokens of each run; "
+                       f"this batch has columns {sorted(batch.columns)}", metric=spec.name, form=f.name)
     return fit_curve(
         frame[cols].to_numpy(), frame[spec.name].to_numpy(), form=f, metric=spec.name, direction=spec.direction,
         bound=spec.bound, groups=frame["run"].to_numpy(), n_boot=opts.n_boot, seed=opts.seed, loss=opts.loss,
@@ -236,6 +384,13 @@ def fit_law(
         extra_method={"points": used, "variables": cols, "compute": batch.compute, "data_unit": batch.data_unit},
         progress=progress,
     )
+
+
+def law_columns(form: AnyForm, x: str) -> list[str]:
+    """The batch columns a form's variables read: N and D (and U), or ``x`` for a one-variable form."""
+    if len(form.variables) == 1:
+        return [x]
+    return list(form.variables)
 
 
 def _select_points(batch: Batch, points: str, metric: str) -> tuple[pd.DataFrame, str]:
@@ -248,3 +403,6 @@ def _select_points(batch: Batch, points: str, metric: str) -> tuple[pd.DataFrame
     if points == "final" or (points == "auto" and fin["D"].nunique() >= 3 and spread >= 10 and len(fin) >= 8):
         return fin, "final"
     return batch.frame, "all"
+
+
+select_points = _select_points

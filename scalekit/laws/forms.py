@@ -1,4 +1,8 @@
-"""Law forms, all written as a log-sum-exp of power-law terms.
+"""Law forms: the registry, and the forms written as a log-sum-exp of power-law terms.
+
+The registry :data:`FORMS` also holds the forms of :mod:`scalekit.laws.library` (interacting,
+data-constrained, broken, bounded), which the general engine fits. The rest of this docstring is
+about the log-sum-exp forms.
 
 Each form is ``log y = LSE_k(c_k - s_k * log x_{v(k)})`` where a term without a variable is
 a constant (the irreducible term). This one shape covers
@@ -20,8 +24,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import ConfigError
+from .general import GeneralForm
+from .library import Broken, DataConstrained, Exponential, Kaplan, Sigmoid
 
-__all__ = ["FORMS", "POWER", "SATURATING", "TWO_VAR", "LawForm", "forms", "get_form"]
+__all__ = ["FORMS", "POWER", "ROLES", "SATURATING", "TWO_VAR", "AnyForm", "LawForm", "forms", "get_form"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -148,16 +154,35 @@ POWER = LawForm(
     formula="y(x) = G * x^a",
 )
 
-FORMS = {f.name: f for f in (TWO_VAR, SATURATING, POWER)}
+AnyForm = LawForm | GeneralForm
+
+# The registry. Log-sum-exp forms go to the exact-Hessian engine, the others to the general one.
+FORMS: dict[str, AnyForm] = {f.name: f for f in (
+    TWO_VAR, SATURATING, POWER, Kaplan(), DataConstrained(), Broken(), Sigmoid(), Sigmoid(linear=True), Exponential())}
+
+# What each form is for, in one line (the report and ``scalekit.forms()`` show it).
+ROLES: dict[str, str] = {
+    "two_var": "additive law in N and D (Hoffmann et al. 2022)",
+    "saturating": "one variable with an irreducible term",
+    "power": "pure power law (optimal-allocation laws N_opt(C) = G C^a)",
+    "kaplan": "interacting law in N and D: gains from N grow with D (Kaplan et al. 2020)",
+    "data_constrained": "repeated data: effective data and parameters (Muennighoff et al. 2023); needs unique_tokens",
+    "broken": "smoothly broken power law in one variable (Caballero et al. 2023)",
+    "sigmoid": "bounded metric saturating in log compute (accuracy, mAP)",
+    "sigmoid_linear": "two-step prediction, step 2: error as a sigmoid of a loss (Bhagia et al. 2024)",
+    "exponential": "two-step prediction, step 2: Err = eps - k exp(-gamma L) (Gadre et al. 2024)",
+}
 
 
-def get_form(name: str | LawForm) -> LawForm:
-    if isinstance(name, LawForm):
+def get_form(name: str | AnyForm) -> AnyForm:
+    """A form of the registry by name (or the form itself)."""
+    if isinstance(name, (LawForm, GeneralForm)):
         return name
-    aliases = {"chinchilla": "two_var", "hoffmann": "two_var", "power_law": "power"}
+    aliases = {"chinchilla": "two_var", "hoffmann": "two_var", "power_law": "power", "bnsl": "broken",
+               "muennighoff": "data_constrained"}
     key = aliases.get(name, name)
     if key not in FORMS:
-        raise ConfigError(f"unknown law form {name!r}; expected one of {sorted(FORMS)}", key="form")
+        raise ConfigError(f"unknown law form {name!r}; expected one of {sorted(FORMS)} or 'auto'", key="form")
     return FORMS[key]
 
 
@@ -166,5 +191,7 @@ def forms() -> dict[str, str]:
 
     >>> forms()["two_var"]
     'L(N, D) = E + A / N^alpha + B / D^beta'
+    >>> forms()["kaplan"]
+    'L(N, D) = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D'
     """
     return {name: f.formula for name, f in FORMS.items()}

@@ -14,7 +14,7 @@ from ..data.metric import ArrayOrFloat, from_error
 from ..data.ranges import beyond
 from ..exceptions import ExtrapolationWarning, FitError
 from ..jsonsafe import jsonable
-from .forms import LawForm
+from .forms import AnyForm
 
 __all__ = ["FitResult", "Prediction"]
 
@@ -76,7 +76,7 @@ class FitResult:
     metric: str
     direction: str
     bound: float | None
-    form: LawForm
+    form: AnyForm
     params: dict[str, float]
     stderr: dict[str, float] | None
     ci: dict[str, tuple[float, float]] | None
@@ -143,7 +143,8 @@ class FitResult:
             One argument per variable of the form (``N, D`` for the two-variable law).
         interval : {None, "confidence", "prediction"}
             None returns an array. "confidence" gives the bootstrap interval of the law itself;
-            "prediction" adds the scatter of a new run (resampled log residuals). Both return a
+            "prediction" adds the scatter of a new run (resampled log residuals, scaled by
+            sqrt(n / (n - p)) for the degrees of freedom the fit used): the lack-of-fit noise. Both return a
             :class:`Prediction` whose ``extrapolation`` says how far each point lies beyond the
             range fitted (``{"N": x, "D": x, "C": x}``, 1 inside it).
         warn, threshold : bool, float
@@ -176,12 +177,16 @@ class FitResult:
             return Prediction(value, None, None, level, interval, dist)
         draws = self.form.log_predict(self.boot_theta, logx)  # (B, m)
         if interval == "prediction":
+            # Lack of fit: a new run scatters like the residuals, which the fit shrinks by its p free
+            # parameters; scaling them by sqrt(n / (n - p)) restores the scatter's variance.
             rng = np.random.default_rng(seed)
-            draws = draws - rng.choice(self.residuals, size=draws.shape)
+            infl = np.sqrt(self.ndata / max(self.ndata - self.nfree, 1))
+            draws = draws - infl * rng.choice(self.residuals, size=draws.shape)
         elif interval != "confidence":
             raise FitError(f"interval must be None, 'confidence' or 'prediction', not {interval!r}")
         q = 100 * (1 - level) / 2
-        lo_e, hi_e = np.percentile(np.exp(draws), [q, 100 - q], axis=0)
+        with np.errstate(over="ignore"):  # a wild resample of a flexible form may overflow: it sits beyond the tails
+            lo_e, hi_e = np.percentile(np.exp(draws), [q, 100 - q], axis=0)
         lo, hi = self.to_metric(lo_e), self.to_metric(hi_e)
         lo, hi = np.minimum(lo, hi).reshape(shape), np.maximum(lo, hi).reshape(shape)
         return Prediction(value, lo, hi, level, interval, dist)

@@ -22,6 +22,7 @@ from ..data.batch import Batch
 from ..exceptions import ScalekitError
 from ..jsonsafe import jsonable
 from ..options import Options
+from .lawsummary import fit_entry
 
 __all__ = ["SCHEMA_VERSION", "FitSummary", "Summary", "SummaryError", "batch_summary", "load_summary"]
 
@@ -60,10 +61,12 @@ def batch_summary(batch: Batch, metrics: Mapping[str, MetricAnalysis], findings:
     }
     for name, m in metrics.items():
         out["best"][name] = m.best
-        if m.fit is None:
+        entry = fit_entry(m)
+        if m.fit_error is not None:
             out["errors"][name] = m.fit_error
-        else:
-            out["fits"][name] = m.fit.summary()
+        if entry is not None:
+            out["fits"][name] = entry
+        if m.fit is not None:
             out["targets"][name] = [t.summary() for t in m.targets]
             out["predictions"][name] = [a.summary() for a in m.allocations]
             if m.cap is not None:
@@ -148,8 +151,9 @@ class Summary:
                 par = ((d.get("optimal") or {}).get(metric) or {}).get("parametric") or {}
                 fits[metric] = FitSummary(
                     metric=metric, direction=str(f["direction"]), bound=f.get("bound"), form=str(f.get("form", "two_var")),
-                    params={k: float(v) for k, v in f["params"].items() if v is not None},
-                    ci={k: _iv(v) for k, v in (f.get("ci") or {}).items()}, rmse_log=f.get("rmse_log"),
+                    params={k: float(v) for k, v in (f.get("additive") or f)["params"].items() if v is not None},
+                    ci={k: _iv(v) for k, v in ((f.get("additive") or f).get("ci") or {}).items()},
+                    rmse_log=(f.get("additive") or f).get("rmse_log"),
                     a=par.get("a"), a_ci=_iv(par.get("a_ci")),
                     best=((d.get("best") or {}).get(metric) or {}).get("value"))
             return cls(version, str(d.get("scalekit_version", "")), str(b["name"]), str(b["slug"]), int(b["runs"]),

@@ -270,6 +270,7 @@ def isoflop_figure(ma: MetricAnalysis) -> Figure | None:
     bvals = p.groupby("budget_id")["budget"].first()
     norm = LogNorm(vmin=float(bvals.min()), vmax=float(bvals.max()) * 1.0001)
     cmap = plt.get_cmap("viridis")
+    how = "an Akima curve in log N" if law.extra.get("method") == "akima" else "a parabola in log N"
     drawn = 0
     for bid in budgets:
         g = p[p["budget_id"] == bid].sort_values("N")
@@ -279,18 +280,24 @@ def isoflop_figure(ma: MetricAnalysis) -> Figure | None:
         sc = ax.scatter(g["N"], g["err"], color=c, s=16)
         tooltips(fig, sc, [f"run {r['run']}: N {_si_short(r['N'])}, C {_pow10(r['budget'])} FLOP, error {r['err']:.4g}"
                            for _, r in g.iterrows()])
-        co = np.polyfit(np.log(g["N"]), np.log(g["err"]), 2)
         xs = np.geomspace(g["N"].min(), g["N"].max(), 50)
-        ax.plot(xs, np.exp(np.polyval(co, np.log(xs))), color=c, lw=1.3)
+        if law.extra.get("method") == "akima":  # the curve the minimum was read from (Porian et al.)
+            from scipy.interpolate import Akima1DInterpolator
+
+            gg = g.groupby("N", as_index=False)["err"].min()
+            ys = np.exp(Akima1DInterpolator(np.log(gg["N"]), np.log(gg["err"]))(np.log(xs)))
+        else:
+            ys = np.exp(np.polyval(np.polyfit(np.log(g["N"]), np.log(g["err"]), 2), np.log(xs)))
+        ax.plot(xs, ys, color=c, lw=1.3)
         drawn += 1
     cb = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="compute budget C (FLOP)")
     cb.ax.yaxis.set_major_formatter(_EXP)
     cb.ax.yaxis.set_minor_formatter(mticker.NullFormatter())
     ylabel = f"{ma.name} error (bound − {ma.name})" if ma.spec.direction == "max" else ma.name
-    ax.set(xlabel="model size N (parameters)", ylabel=ylabel, title="IsoFLOP profiles (parabola in log N per budget)")
+    ax.set(xlabel="model size N (parameters)", ylabel=ylabel, title="IsoFLOP profiles (" + how + " per budget)")
     _log(ax, kind=("si", "num"))
     fig.set_label(f"IsoFLOP profiles of {ma.name}: {drawn} compute budgets from {_pow10(float(bvals.min()))} to "
-                  f"{_pow10(float(bvals.max()))} FLOP (colour bar), each a parabola in log N whose minimum is that budget's "
+                  f"{_pow10(float(bvals.max()))} FLOP (colour bar), each {how} whose minimum is that budget's "
                   f"optimal model size.")
     return fig
 

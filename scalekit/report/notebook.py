@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..analyses.versions import versions_block
 from ..data.batch import Batch
 from ..data.load import load_batch
 from ..data.sources import detect_source
@@ -163,9 +164,20 @@ def input_hash(params: Parameters, batch: Batch) -> str:
     return h.hexdigest()
 
 
-def write_summary(an: BatchAnalysis, path: str) -> None:
+def write_summary(an: BatchAnalysis, path: str, params: Parameters | None = None) -> None:
+    """summary.json; for one version of a batch (``params`` given), with the ``versions`` section fitted on all of them."""
     if path:
-        atomic_write_json(path, an.summary())
+        s = an.summary()
+        if params is not None and params.job["version"]:
+            s["versions"] = versions_of(params, an)
+        atomic_write_json(path, s)
+
+
+def versions_of(params: Parameters, an: BatchAnalysis) -> dict[str, Any]:
+    """The shared-exponent fit across every version of the batch the parameters name (for summary.json)."""
+    full = load(Parameters({**params.job, "version": ""}, params.config, params.options))
+    laws = {m: law.form.name for m, ma in an.metrics.items() if (law := ma.law or ma.fit) is not None}
+    return versions_block(full, laws, n_boot=min(an.options.n_boot, 100), seed=an.options.seed)
 
 
 def load_summaries(summaries_json: str) -> list[Summary]:
@@ -180,4 +192,11 @@ def load_summaries(summaries_json: str) -> list[Summary]:
         return [load_summary(p) for p in paths]
     frame, cfg = example_source("perception")
     batch = load_batch(frame, **cfg)
-    return [Summary.from_dict(analyze(batch.select_version(v), n_boot=200).summary()) for v in batch.versions]
+    out = []
+    for v in batch.versions:
+        an = analyze(batch.select_version(v), n_boot=200)
+        s = an.summary()
+        laws = {m: law.form.name for m, ma in an.metrics.items() if (law := ma.law or ma.fit) is not None}
+        s["versions"] = versions_block(batch, laws, n_boot=100)
+        out.append(Summary.from_dict(s))
+    return out

@@ -19,9 +19,11 @@ from ..checks.base import Finding
 from ..data.batch import Batch
 from ..laws.result import FitResult
 from ..laws.schedule_law import ScheduleLawFit
+from ..laws.select import Selection
 from ..pipeline.analyze import BatchAnalysis
 from .format import compute, fmt, params, prose
 from .html import table
+from .lawforms import selection_table
 from .sections import batch_html, findings_summary, headline, schedule_law_html, sweep_html
 
 __all__ = ["to_html", "to_text"]
@@ -169,3 +171,8 @@ def _(obj: Sweep) -> str:
 @to_html.register
 def _(obj: ScheduleLawFit) -> str:
     return schedule_law_html(obj).html
+
+
+@to_html.register
+def _(obj: Selection) -> str:
+    return selection_table(obj)

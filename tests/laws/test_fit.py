@@ -27,7 +27,7 @@ BESIROGLU_CI = {"E": (1.769, 1.871), "alpha": (0.317, 0.373), "beta": (0.331, 0.
 @pytest.fixture(scope="module")
 def chin_fit(chinchilla):
     batch = scalekit.load_batch(chinchilla, metrics=["loss"], name="chinchilla")
-    return scalekit.fit_law(batch, n_boot=1000, seed=0)
+    return scalekit.fit_law(batch, n_boot=1000, seed=0, form="two_var")
 
 
 def test_chinchilla_point_estimate_matches_published(chin_fit):
@@ -73,9 +73,9 @@ def test_global_optimum_beats_lbfgsb_from_hoffmann_grid(chinchilla, chin_fit):
 
 def test_bootstrap_is_reproducible_and_seed_dependent(chinchilla):
     b = scalekit.load_batch(chinchilla, metrics=["loss"])
-    r1 = scalekit.fit_law(b, n_boot=50, seed=3)
-    r2 = scalekit.fit_law(b, n_boot=50, seed=3)
-    r3 = scalekit.fit_law(b, n_boot=50, seed=4)
+    r1 = scalekit.fit_law(b, n_boot=50, seed=3, form="two_var")
+    r2 = scalekit.fit_law(b, n_boot=50, seed=3, form="two_var")
+    r3 = scalekit.fit_law(b, n_boot=50, seed=4, form="two_var")
     assert r1.ci == r2.ci
     assert r1.ci != r3.ci
     assert r1.params == r3.params
@@ -92,7 +92,7 @@ def test_bootstrap_is_reproducible_and_seed_dependent(chinchilla):
 )
 def test_recovers_known_parameters(true, noise, sizes, datas, tol):
     df = synthetic_frame(**true, noise=noise, sizes=sizes, datas=datas, seed=7)
-    r = scalekit.fit_law(df, n_boot=0)
+    r = scalekit.fit_law(df, n_boot=0, form="two_var")
     for k in ("alpha", "beta", "E"):
         assert r.params[k] == pytest.approx(true[k], rel=tol), (k, r.params)
 
@@ -100,7 +100,7 @@ def test_recovers_known_parameters(true, noise, sizes, datas, tol):
 def test_noisy_recovery_truth_inside_intervals():
     true = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
     df = synthetic_frame(**true, noise=0.01, sizes=7, datas=7, seed=11)
-    r = scalekit.fit_law(df, n_boot=300, seed=0)
+    r = scalekit.fit_law(df, n_boot=300, seed=0, form="two_var")
     for k in ("alpha", "beta", "E"):
         lo, hi = r.ci[k]
         assert lo <= true[k] <= hi, (k, r.ci[k])
@@ -114,7 +114,7 @@ def test_noisy_recovery_truth_inside_intervals():
 )
 def test_property_noiseless_recovery(alpha, beta, E, logA, logB):
     df = synthetic_frame(E=E, A=np.exp(logA), B=np.exp(logB), alpha=alpha, beta=beta, sizes=6, datas=6)
-    r = scalekit.fit_law(df, n_boot=0, loss="squared")
+    r = scalekit.fit_law(df, n_boot=0, loss="squared", form="two_var")
     pred = r.predict(df["params"], df["tokens"])
     assert np.max(np.abs(np.log(pred / df["loss"]))) < 1e-6
 
@@ -125,7 +125,7 @@ def test_higher_is_better_metric_fitted_as_error_and_reported_on_own_scale():
     err = 0.15 + 30 / N.ravel() ** 0.3 + 80 / D.ravel() ** 0.35
     df = __import__("pandas").DataFrame({"params": N.ravel(), "samples": D.ravel(),
                                          "map": (1 - err) * np.exp(0.0 * rng.standard_normal(err.size))})
-    r = scalekit.fit_law(df, metric="map", n_boot=0)
+    r = scalekit.fit_law(df, metric="map", n_boot=0, form="two_var")
     assert r.direction == "max" and r.bound == 1.0
     assert r.params["alpha"] == pytest.approx(0.3, rel=1e-4)
     assert r.params["E"] == pytest.approx(0.15, rel=1e-4)
@@ -168,7 +168,7 @@ def test_result_fields_and_summary_json_safe(chin_fit):
 
 def test_n_boot_zero_skips_bootstrap(chinchilla):
     b = scalekit.load_batch(chinchilla, metrics=["loss"])
-    r = scalekit.fit_law(b, n_boot=0)
+    r = scalekit.fit_law(b, n_boot=0, form="two_var")
     assert r.ci is None and r.stderr is None and r.boot_theta is None
     p = r.predict(1e9, 1e10, interval="confidence")
     assert p.lo is None
@@ -177,13 +177,13 @@ def test_n_boot_zero_skips_bootstrap(chinchilla):
 def test_too_few_points_is_a_clear_error():
     df = synthetic_frame(sizes=2, datas=2)
     with pytest.raises(FitError, match="cannot determine"):
-        scalekit.fit_law(df, n_boot=0)
+        scalekit.fit_law(df, n_boot=0, form="two_var")
 
 
 def test_excluded_points_reported():
     df = synthetic_frame(sizes=5, datas=5)
     df.loc[3, "loss"] = np.nan  # diverged run
-    r = scalekit.fit_law(df, n_boot=0)
+    r = scalekit.fit_law(df, n_boot=0, form="two_var")
     assert r.ndata == 24
     assert any("diverged" in e["reason"] and e["run"] == "r3" for e in r.excluded)
 
@@ -201,7 +201,7 @@ def test_olmo_ladder_reproduces_published_c4_law_and_13b_prediction():
             d = pd.read_csv(shared_file("olmo_ladder", "ladder-runs", f"{size}-{k}.csv"))
             y = d["eval/c4_en-validation/CrossEntropyLoss"].dropna()
             rows.append({"run": f"{size}-{k}", "params": N, "tokens": d["throughput/total_tokens"].iloc[-1], "c4_loss": y.iloc[-5:].mean()})
-    r = scalekit.fit_law(pd.DataFrame(rows), n_boot=0)
+    r = scalekit.fit_law(pd.DataFrame(rows), n_boot=0, form="two_var")
     assert r.params["E"] == pytest.approx(0.934375, rel=1e-3)
     assert r.params["alpha"] == pytest.approx(0.103603, rel=1e-3)
     assert r.params["beta"] == pytest.approx(0.161969, rel=1e-3)

@@ -25,7 +25,7 @@ def test_natural_internal_round_trip_and_prediction():
 def test_unknown_form_is_a_config_error():
     assert get_form("chinchilla") is TWO_VAR
     with pytest.raises(ConfigError, match="unknown law form"):
-        get_form("kaplan")
+        get_form("kaplan_typo")
 
 
 @pytest.mark.parametrize("delta", [1e-3, np.inf])
