@@ -6,10 +6,12 @@ every user string (column and run names) is escaped by :func:`~scalekit.report.h
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
 from ..laws.two_step import TwoStepFit
+from ..pipeline.two_step import TwoStep
 from .format import fmt
 from .html import HTML, table
 
@@ -33,8 +35,10 @@ def two_step_fit_html(r: TwoStepFit) -> str:
                         caption=f"{r.intermediate} -> {r.target}: fitted parameters")
 
 
-def two_step_html(block: dict[str, Any]) -> HTML:
-    """The report's table: per declared pair, the predictions (value, 95% prediction interval, how far beyond)."""
+def two_step_html(two_step: Mapping[str, TwoStep]) -> HTML:
+    """The report's table: per declared pair (``BatchAnalysis.two_step``), the predictions (value, 95% prediction
+    interval, how far beyond the fitted range), then each fit's parameters."""
+    block = {k: v.summary() for k, v in two_step.items()}
     rows: list[list[Any]] = []
     notes = []
     for key, e in block.items():
@@ -51,7 +55,8 @@ def two_step_html(block: dict[str, Any]) -> HTML:
     tab = table(["target", "intermediate", "step 2", "at", "N", "D", "intermediate predicted", "target predicted",
                  "95% prediction interval", "beyond the fitted range"], rows,
                 caption="Two-step predictions: the intermediate by its law, the target by the map")
-    return HTML(tab + "".join(notes))
+    fits = "".join(two_step_fit_html(v.fit) for v in two_step.values() if v.fit is not None)
+    return HTML(tab + "".join(notes) + fits)
 
 
 def two_step_text(r: TwoStepFit) -> str:
