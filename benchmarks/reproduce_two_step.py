@@ -133,11 +133,11 @@ def _olmo_table(title: str, rows: list[dict[str, Any]]) -> None:
           f"{sum(r['inside'] for r in rows)} of {len(rows)}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--n-boot", type=int, default=200)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     _olmo_table("OLMo ladder 13B-5T, scalekit default (step 1 and step 2 on checkpoints after the first 10%, "
                 "5-eval trailing mean):", olmo_two_step(args.data, step1_points="all", n_boot=args.n_boot))
