@@ -90,5 +90,15 @@ def main() -> None:
         print(f"Gemstones {subset}: a = {env.a:.4f} with 6ND (published {pub:.4f} with their FLOP count)")
 
 
+    # Two-step prediction of downstream metrics (Bhagia et al. 2024; Gadre et al. 2024)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("reproduce_two_step", Path(__file__).with_name("reproduce_two_step.py"))
+    assert spec and spec.loader
+    two_step = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(two_step)
+    two_step.main([])
+
+
 if __name__ == "__main__":
     main()

@@ -32,6 +32,8 @@ _LAZY = {
     "compare_versions": ".analyses.versions",
     "FitResult": ".laws.result",
     "Prediction": ".laws.result",
+    "fit_two_step": ".laws.two_step",
+    "TwoStepFit": ".laws.two_step",
     "analyze": ".pipeline.analyze",
     "BatchAnalysis": ".pipeline.analyze",
     "load_summary": ".pipeline.summary",

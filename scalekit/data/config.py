@@ -22,7 +22,7 @@ __all__ = ["BatchConfig", "MetricSpec", "find_config_file", "infer_direction", "
 
 _TOP_OPTIONS = ("target", "targets", "budgets", "max_params")  # run options also accepted at the top level
 _KNOWN_KEYS = {"name", "columns", "metrics", "ignore", "compute", "baseline", "options", "description", "source", "missing",
-               "long", "hparams", "schedule", *_TOP_OPTIONS}
+               "long", "hparams", "schedule", "two_step", *_TOP_OPTIONS}
 # Options of the tracker readers (scalekit.data.sources), under `source:`.
 _SOURCE_KEYS = {"experiment", "kind", "run_pattern", "runs", "run_column", "step_key"}
 
@@ -50,6 +50,7 @@ class BatchConfig:
     source: str | None = None
     hparams: tuple[str, ...] = ()  # columns that vary within (N, D): a sweep, reduced to the best run per cell
     schedule: Schedule | None = None  # the learning-rate schedule every run follows
+    two_step: tuple[dict[str, Any], ...] = ()  # declared two-step predictions (intermediate -> target)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any] | None, *, source: str | None = None) -> BatchConfig:
@@ -115,6 +116,8 @@ class BatchConfig:
             kw["hparams"] = tuple(hp)
         if raw.get("schedule") is not None:
             kw["schedule"] = parse_schedule(raw["schedule"], source)
+        if raw.get("two_step") is not None:
+            kw["two_step"] = _parse_two_step(raw["two_step"], source)
         layer: dict[str, Any] = {}
         if raw.get("options") is not None:
             if not isinstance(raw["options"], dict):
@@ -208,6 +211,47 @@ def _parse_metrics(raw: Any, source: str | None) -> list[dict[str, Any]]:
              "bound": None if b is None else _finite(b, f"metrics.{m['name']}.bound", source)}
         )
     return items
+
+
+_TWO_STEP_KEYS = {"intermediate", "target", "step2", "step1_form", "step1_points", "step2_points", "at"}
+
+
+def _parse_two_step(raw: Any, source: str | None) -> tuple[dict[str, Any], ...]:
+    """``two_step: [{intermediate: bpb, target: acc, step2: sigmoid}]``: each entry checked at the door."""
+    items = [raw] if isinstance(raw, dict) else raw
+    example = "expected a list like [{intermediate: task_bpb, target: task_acc, step2: sigmoid}]"
+    if not isinstance(items, (list, tuple)) or not items:
+        raise ConfigError(f"got {raw!r}; {example}", source=source, key="two_step")
+    out = []
+    for i, e in enumerate(items):
+        key = f"two_step[{i}]"
+        if not isinstance(e, dict):
+            raise ConfigError(f"got {e!r}; {example}", source=source, key=key)
+        unknown = set(e) - _TWO_STEP_KEYS
+        if unknown:
+            raise ConfigError(f"unknown key(s) {sorted(unknown)}; expected some of {sorted(_TWO_STEP_KEYS)}",
+                              source=source, key=key)
+        for k in ("intermediate", "target"):
+            if not isinstance(e.get(k), str) or not e[k]:
+                raise ConfigError(f"{k} must name a column; got {e.get(k)!r}", source=source, key=f"{key}.{k}")
+        if e["intermediate"] == e["target"]:
+            raise ConfigError(f"intermediate and target are the same column {e['target']!r}", source=source, key=key)
+        step2 = e.get("step2", "sigmoid")
+        if step2 not in ("sigmoid", "exponential"):
+            raise ConfigError(f"got {step2!r}; expected 'sigmoid' or 'exponential'", source=source, key=f"{key}.step2")
+        for k in ("step1_points", "step2_points"):
+            if k in e and e[k] not in ("all", "final"):
+                raise ConfigError(f"got {e[k]!r}; expected 'all' or 'final'", source=source, key=f"{key}.{k}")
+        at = e.get("at") or []
+        if not isinstance(at, list) or not all(isinstance(p, dict) and set(p) == {"N", "D"} for p in at):
+            raise ConfigError(f"got {at!r}; expected a list like [{{N: 1.3e10, D: 5.0e12}}]", source=source, key=f"{key}.at")
+        entry = {"intermediate": e["intermediate"], "target": e["target"], "step2": step2,
+                 "step1_form": str(e.get("step1_form", "two_var")), "step1_points": e.get("step1_points", "all"),
+                 "step2_points": e.get("step2_points", "all"),
+                 "at": [{"N": _positive(p["N"], f"{key}.at", source), "D": _positive(p["D"], f"{key}.at", source)}
+                        for p in at]}
+        out.append(entry)
+    return tuple(out)
 
 
 def _parse_long(raw: Any, source: str | None) -> dict[str, Any]:

@@ -47,10 +47,13 @@ def fit_curve(
     excluded: tuple[dict[str, Any], ...] = (),
     extra_method: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    boot_weights: npt.NDArray[np.float64] | None = None,
 ) -> FitResult:
     """Fit a law to arrays. ``x`` is (n,) or (n, V); ``y`` on the metric's own scale.
 
     ``groups`` labels the unit of resampling (a run); by default each point is its own.
+    ``boot_weights`` (n_boot, n), when given, are the row weights of each bootstrap resample
+    (e.g. run counts shared with another fit, for a joint bootstrap) instead of resampling ``groups``.
     ``progress(done, total)`` is called as bootstrap resamples finish (they are solved in chunks
     of bounded memory, see :data:`scalekit.laws.engine.CHUNK_CELLS`).
 
@@ -81,6 +84,9 @@ def fit_curve(
             why = "at or beyond the bound" if direction == "max" else "non-positive value"
         exc.append({"run": str(labels[i]), "reason": f"{metric}: {why}"})
     X, err, yv, labels = X[ok], err[ok], yv[ok], labels[ok]
+    if boot_weights is not None:
+        boot_weights = np.asarray(boot_weights, dtype=float)[:, ok]
+        n_boot = boot_weights.shape[0]
     n = len(err)
     if n < f.n_params + 1:
         raise FitError(f"{n} usable points cannot determine the {f.n_params} parameters of {f.formula}",
@@ -121,7 +127,8 @@ def fit_curve(
             return counts
 
         # Resamples need 4-5 digits, not 13: a looser stop saves iterations.
-        bs = solver.minimize(np.repeat(theta[None], n_boot, axis=0), weights, ftol=1e-9, progress=progress)
+        draw = weights if boot_weights is None else _sliced(boot_weights)
+        bs = solver.minimize(np.repeat(theta[None], n_boot, axis=0), draw, ftol=1e-9, progress=progress)
         boot_theta = bs.theta
         nat = f.natural(boot_theta)
         sd = nat.std(axis=0, ddof=1)

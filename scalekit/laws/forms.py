@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from ..exceptions import ConfigError
 from .general import GeneralForm
-from .library import Broken, DataConstrained, Exponential, Kaplan, Sigmoid
+from .library import Broken, DataConstrained, Exponential, Kaplan, Sigmoid, TiedAdditive
 
 __all__ = ["FORMS", "POWER", "ROLES", "SATURATING", "TWO_VAR", "AnyForm", "LawForm", "forms", "get_form"]
 
@@ -158,13 +158,14 @@ AnyForm = LawForm | GeneralForm
 
 # The registry. Log-sum-exp forms go to the exact-Hessian engine, the others to the general one.
 FORMS: dict[str, AnyForm] = {f.name: f for f in (
-    TWO_VAR, SATURATING, POWER, Kaplan(), DataConstrained(), Broken(), Sigmoid(), Sigmoid(linear=True), Exponential())}
+    TWO_VAR, SATURATING, POWER, TiedAdditive(), Kaplan(), DataConstrained(), Broken(), Sigmoid(), Sigmoid(linear=True), Exponential())}
 
 # What each form is for, in one line (the report and ``scalekit.forms()`` show it).
 ROLES: dict[str, str] = {
     "two_var": "additive law in N and D (Hoffmann et al. 2022)",
     "saturating": "one variable with an irreducible term",
     "power": "pure power law (optimal-allocation laws N_opt(C) = G C^a)",
+    "two_var_tied": "additive law with one exponent for N and D (Gadre et al. 2024); step 1 of a two-step fit on few runs",
     "kaplan": "interacting law in N and D: gains from N grow with D (Kaplan et al. 2020)",
     "data_constrained": "repeated data: effective data and parameters (Muennighoff et al. 2023); needs unique_tokens",
     "broken": "smoothly broken power law in one variable (Caballero et al. 2023)",

@@ -5,6 +5,7 @@ derivatives, published parameter names, and its own starting grid. All are fitte
 :func:`scalekit.laws.general.minimize` (Levenberg-Marquardt on the Huber loss of log residuals,
 all bootstrap resamples at once).
 
+* ``two_var_tied``: the additive law with one exponent for N and D (Gadre et al. 2024)
 * ``kaplan``: L = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D (Kaplan et al. 2020, eq. 1.5)
 * ``data_constrained``: the additive law in effective parameters and data (Muennighoff et al. 2023)
 * ``broken``: a smoothly broken power law in one variable (Caballero et al. 2023)
@@ -23,7 +24,7 @@ import numpy.typing as npt
 
 from .general import Cols, FloatArray, GeneralForm
 
-__all__ = ["Additive", "Broken", "DataConstrained", "Exponential", "Kaplan", "Shared", "Sigmoid"]
+__all__ = ["Additive", "Broken", "DataConstrained", "Exponential", "Kaplan", "Shared", "Sigmoid", "TiedAdditive"]
 
 
 def _softplus(t: FloatArray) -> FloatArray:
@@ -91,6 +92,53 @@ class Additive(GeneralForm):
 
         prob = engine.Problem(TWO_VAR, logx[:, :2], logy, 1e-3)
         return engine.projection_starts(prob, engine.exponent_grid(2))
+
+
+class TiedAdditive(GeneralForm):
+    """L(N, D) = E + A / N^eta + B / D^eta: the additive law with one exponent (Gadre et al. 2024).
+
+    Gadre et al. write it in N and the token multiplier M = D / N as E + a N^-eta' + b (M N)^-eta'
+    (their ``powlaw_ours``, with the constant 6^(eta/2) folded into B); one exponent fewer than
+    ``two_var``, so five runs determine it. Internal vector ``[a, b, e, eta]`` with A = exp(a),
+    B = exp(b), E = exp(e).
+    """
+
+    name = "two_var_tied"
+    variables = ("N", "D")
+    param_names = ("E", "A", "B", "eta")
+    internal_names = ("a", "b", "e", "eta")
+    formula = "L(N, D) = E + A / N^eta + B / D^eta"
+    reference = "Gadre et al. 2024, eq. 3"
+
+    def published_index(self, i: int) -> int:
+        return (1, 2, 0, 3)[i]
+
+    def evaluate(self, th: Cols, logx: FloatArray, jac: bool) -> tuple[FloatArray, Cols]:
+        a, b, e, eta = th
+        lN, lD = logx[:, 0], logx[:, 1]
+        v, p = _lse([a - eta * lN, b - eta * lD, e + 0 * lN])
+        if not jac:
+            return v, []
+        return v, [p[0], p[1], p[2], -p[0] * lN - p[1] * lD]
+
+    def natural(self, theta: FloatArray) -> FloatArray:
+        t = np.asarray(theta, dtype=float)
+        return np.stack([np.exp(t[..., 2]), np.exp(t[..., 0]), np.exp(t[..., 1]), t[..., 3]], axis=-1)
+
+    def internal(self, params: dict[str, float]) -> FloatArray:
+        return np.array([np.log(params["A"]), np.log(params["B"]), np.log(params["E"]), params["eta"]])
+
+    def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
+        y = np.exp(logy)
+        out = []
+        for eta in np.linspace(0.05, 1.0, 20):
+            # for a fixed exponent the law is linear in (E, A, B): least squares, floored at small positives
+            M = np.column_stack([np.ones_like(y), np.exp(-eta * logx[:, 0]), np.exp(-eta * logx[:, 1])])
+            c = np.linalg.lstsq(M, y, rcond=None)[0]
+            c = np.maximum(c, 1e-3 * float(y.min()) * np.array([1.0, np.exp(eta * logx[:, 0].min()),
+                                                               np.exp(eta * logx[:, 1].min())]))
+            out.append([np.log(c[1]), np.log(c[2]), np.log(c[0]), eta])
+        return np.asarray(out)
 
 
 class Kaplan(GeneralForm):

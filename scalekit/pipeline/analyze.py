@@ -26,6 +26,7 @@ from ..options import Options, resolve_options
 from .bottom import add_extrapolation, bottom_lines, with_caveats
 from .summary import batch_summary
 from .training import schedule_laws, sweeps
+from .two_step import TwoStep, two_steps
 
 __all__ = ["BatchAnalysis", "analyze"]
 
@@ -42,6 +43,7 @@ class BatchAnalysis:
     sweeps: dict[str, Sweep] = field(default_factory=dict)  # per metric, when the batch declares hparams
     schedule_laws: dict[str, ScheduleLawFit] = field(default_factory=dict)  # per metric, when runs carry a schedule
     bottom_lines: dict[str, BottomLine] = field(default_factory=dict)  # metric -> the top of the report
+    two_step: dict[str, TwoStep] = field(default_factory=dict)  # declared two-step predictions, "intermediate->target"
 
     @property
     def primary(self) -> MetricAnalysis:
@@ -56,6 +58,8 @@ class BatchAnalysis:
             out["hparams"] = jsonable({k: v.summary() for k, v in self.sweeps.items()})
         if self.schedule_laws:
             out["schedule_law"] = jsonable({k: v.summary() for k, v in self.schedule_laws.items()})
+        if self.two_step:
+            out["two_step"] = jsonable({k: v.summary() for k, v in self.two_step.items()})
         return out
 
     def report(self) -> str:
@@ -93,4 +97,5 @@ def analyze(batch: Batch, *, options: Options | None = None, **overrides: Any) -
     findings = (tuple(run_checks(batch, metrics, opts.thresholds, transfers=transfers, bottom_lines=lines))
                 if opts.checks else ())
     return BatchAnalysis(batch, metrics, findings, opts, transfers, sweeps(batch, list(metrics), opts),
-                         schedule_laws(batch, list(metrics), opts), with_caveats(lines, findings))
+                         schedule_laws(batch, list(metrics), opts), with_caveats(lines, findings),
+                         two_steps(batch, opts, lines))

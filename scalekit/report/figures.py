@@ -445,3 +445,43 @@ def schedule_law_figure(law: ScheduleLawFit, batch: Batch, max_sizes: int = 4) -
         ax.set(xlabel="step", ylabel=law.metric, title=f"N={c.N:.3g}: lambda {c.decay:g}")
         _log(ax, y=False)
     return fig
+
+
+def two_step_figure(ts: Any, ax: Axes | None = None) -> Figure | None:
+    """Step 2 of a two-step prediction: the target against the intermediate at every fitted point (one colour per
+    run, with a tooltip), the fitted map, and each prediction (the intermediate by the step-1 law, the target by
+    the map) with its 95% prediction interval. ``ts`` is a :class:`scalekit.pipeline.two_step.TwoStep`."""
+    fit = ts.fit
+    if fit is None:
+        return None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4.4))
+    else:
+        fig = ax.figure  # type: ignore[assignment]
+    runs = np.asarray(fit.groups)
+    cmap = plt.get_cmap("plasma")
+    names = list(dict.fromkeys(runs.tolist()))
+    col = {r: cmap(0.05 + 0.8 * i / max(len(names) - 1, 1)) for i, r in enumerate(names)}
+    dense = fit.x.size > 400
+    sc = ax.scatter(fit.x, fit.y, s=6 if dense else 18, c=[col[r] for r in runs], alpha=0.5 if dense else 0.9,
+                    linewidths=0, rasterized=dense, label="fitted points (one colour per run)")
+    if not dense:
+        tooltips(fig, sc, [f"run {r}: {fit.intermediate} {x:.4g}, {fit.target} {y:.4g}" for r, x, y in zip(runs, fit.x, fit.y)])
+    px = np.array([p["intermediate"] for p in ts.predictions], dtype=float)
+    lo_x = float(min(fit.x.min(), *(px if px.size else [fit.x.min()])))
+    hi_x = float(max(fit.x.max(), *(px if px.size else [fit.x.max()])))
+    grid = np.linspace(lo_x - 0.05 * (hi_x - lo_x), hi_x + 0.05 * (hi_x - lo_x), 200)
+    ax.plot(grid, fit.map_value(grid), color="k", lw=1.5, label=f"step 2: {fit.map.formula}")
+    for p in ts.predictions:
+        lo, hi = p.get("lo"), p.get("hi")
+        yerr = None if lo is None or hi is None else [[p["value"] - lo], [hi - p["value"]]]
+        ax.errorbar([p["intermediate"]], [p["value"]], yerr=yerr, fmt="D", color="#2ca02c", ms=6, capsize=3,
+                    label=f"predicted at {p['where']}")
+    ax.set(xlabel=f"{fit.intermediate} (intermediate)", ylabel=fit.target,
+           title=f"{fit.target} from {fit.intermediate}: step 2 and the predictions")
+    _log(ax, y=False, kind=("num", "num"))
+    _legend_below(ax, ncol=1)
+    fig.set_label(f"Two-step prediction of {fit.target}: {fit.x.size} points of {len(names)} runs, {fit.target} against "
+                  f"{fit.intermediate}, the fitted {fit.step2} map, and {len(ts.predictions)} prediction(s) with their "
+                  "95% prediction intervals.")
+    return fig

@@ -20,11 +20,13 @@ from ..data.batch import Batch
 from ..laws.result import FitResult
 from ..laws.schedule_law import ScheduleLawFit
 from ..laws.select import Selection
+from ..laws.two_step import TwoStepFit
 from ..pipeline.analyze import BatchAnalysis
 from .format import compute, fmt, params, prose
 from .html import table
 from .lawforms import selection_table
 from .sections import batch_html, findings_summary, headline, schedule_law_html, sweep_html
+from .two_step import two_step_fit_html, two_step_text
 
 __all__ = ["to_html", "to_text"]
 
@@ -176,3 +178,13 @@ def _(obj: ScheduleLawFit) -> str:
 @to_html.register
 def _(obj: Selection) -> str:
     return selection_table(obj)
+
+
+@to_html.register
+def _(obj: TwoStepFit) -> str:
+    return two_step_fit_html(obj)
+
+
+@to_text.register
+def _(obj: TwoStepFit) -> str:
+    return two_step_text(obj)

@@ -25,6 +25,7 @@ from ..pipeline.analyze import BatchAnalysis
 from ..pipeline.compare import MetricComparison
 from .format import compute, data, factor, fmt, fmt_ci, interval, metric_value, num, params, pct, prose
 from .html import HTML, paragraph, slug, table
+from .two_step import two_step_html
 
 __all__ = [
     "allocations_html",
@@ -51,6 +52,7 @@ __all__ = [
     "sweep_html",
     "targets_html",
     "title",
+    "two_step_html",
 ]
 
 
