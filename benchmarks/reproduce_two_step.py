@@ -27,6 +27,8 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 OLMO_SIZES = {"190M": 190354176, "370M": 371262464, "760M": 758220288, "1B": 1279395840}
 OLMO_TARGET = {"N": 13202396160, "D": 5000088518656}
+# 7B-4T: not in the paper's chained table, so an independent check of the settings chosen on the 13B
+OLMO_7B = {"N": 6887575552, "D": 3945065873408}
 _MMLU = {"mmlu_stem_test": 0.215, "mmlu_humanities_test": 0.335, "mmlu_social_sciences_test": 0.219,
          "mmlu_other_test": 0.231}
 # task -> {eval key: weight} (the ladder code's task definitions and MMLU weights, scaling/task_utils.py)
@@ -64,21 +66,24 @@ def olmo_frame(data: Path = DATA) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def olmo_actuals(data: Path = DATA) -> dict[str, float]:
-    """13B-5T accuracy per task: the mean of its last 5 evaluations (the ladder code's moving average)."""
-    d = pd.read_csv(data / "olmo_ladder" / "ladder-runs" / "peteish13_eval_final.csv")
+def olmo_actuals(data: Path = DATA, file: str = "peteish13_eval_final.csv") -> dict[str, float]:
+    """Target accuracy per task: the mean of its last 5 evaluations (the ladder code's moving average;
+    the 7B anneal file has one row)."""
+    d = pd.read_csv(data / "olmo_ladder" / "ladder-runs" / file)
     return {t: float(_task_columns(d, t)[1].iloc[-5:].mean()) for t in OLMO_TASKS}
 
 
-def olmo_two_step(data: Path = DATA, *, step1_points: str = "all", n_boot: int = 200, seed: int = 0) -> list[dict[str, Any]]:
-    """Per task: actual, predicted, 95% prediction interval, relative error, inside."""
+def olmo_two_step(data: Path = DATA, *, step1_points: str = "all", n_boot: int = 200, seed: int = 0,
+                  target: str = "13B") -> list[dict[str, Any]]:
+    """Per task: actual, predicted, 95% prediction interval, relative error, inside (target "13B" or "7B")."""
     batch = scalekit.load_batch(olmo_frame(data), name="olmo ladder")
-    actual = olmo_actuals(data)
+    actual = olmo_actuals(data, "peteish13_eval_final.csv" if target == "13B" else "peteish7_eval_anneal.csv")
+    where = OLMO_TARGET if target == "13B" else OLMO_7B
     rows = []
     for t in OLMO_TASKS:
         r = scalekit.fit_two_step(batch, intermediate=f"{t}_bpb", target=f"{t}_acc", step2="sigmoid",
                                   step1_points=step1_points, n_boot=n_boot, seed=seed)
-        p = r.predict(OLMO_TARGET["N"], OLMO_TARGET["D"], interval="prediction")
+        p = r.predict(where["N"], where["D"], interval="prediction")
         v, lo, hi = float(p.value), _num(p.lo), _num(p.hi)
         a = actual[t]
         rows.append({"task": t, "actual": a, "pred": v, "lo": lo, "hi": hi, "rel_error": (v - a) / a,
@@ -122,14 +127,14 @@ def gadre_two_step(data: Path = DATA, *, n_boot: int = 200, seed: int = 0) -> li
     return out
 
 
-def _olmo_table(title: str, rows: list[dict[str, Any]]) -> None:
+def _olmo_table(title: str, rows: list[dict[str, Any]], paper: str = "paper 0.0604") -> None:
     print(title)
     print(f"  {'task':<26} {'actual':>7} {'pred':>7} {'95% prediction interval':>24} {'rel err':>8}  inside")
     for r in rows:
         print(f"  {r['task']:<26} {r['actual']:7.4f} {r['pred']:7.4f}     [{r['lo']:.4f}, {r['hi']:.4f}]     "
               f"{r['rel_error']:+8.4f}  {'yes' if r['inside'] else 'NO'}")
     mare = float(np.mean([abs(r["rel_error"]) for r in rows]))
-    print(f"  mean absolute relative error {mare:.4f} (paper 0.0604); inside the interval: "
+    print(f"  mean absolute relative error {mare:.4f} ({paper}); inside the interval: "
           f"{sum(r['inside'] for r in rows)} of {len(rows)}")
 
 
@@ -143,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
                 "5-eval trailing mean):", olmo_two_step(args.data, step1_points="all", n_boot=args.n_boot))
     _olmo_table("OLMo ladder 13B-5T, published protocol (step 1 on each run's last 5 evaluations):",
                 olmo_two_step(args.data, step1_points="final", n_boot=args.n_boot))
+    for pts, label in (("all", "scalekit default"), ("final", "published protocol")):
+        _olmo_table(f"OLMo ladder 7B-4T (independent check, not in the paper's chained table), {label}:",
+                    olmo_two_step(args.data, step1_points=pts, n_boot=args.n_boot, target="7B"), paper="no published chained value")
     print("Gadre et al. 2024, RedPajama, C4-eval loss -> 17-task average top-1 error:")
     for r in gadre_two_step(args.data, n_boot=args.n_boot):
         print(f"  {r['run']:<11} actual {r['actual']:.4f} pred {r['pred']:.4f} [{r['lo']:.4f}, {r['hi']:.4f}] "
