@@ -99,11 +99,14 @@ class BottomLine:
     caveat_check: str | None = None
     fit_error: str | None = None
     notes: tuple[str, ...] = field(default=())
+    form: str | None = None  # the law's form (the one chosen by backtest, when it is a law in N and D)
+    formula: str | None = None
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable({
             "metric": self.metric, "direction": self.direction, "bound": self.bound, "data_unit": self.data_unit,
-            "law": {"params": self.params, "ci": self.ci}, "approach": self.approach, "approach_reason": self.approach_reason,
+            "law": {"form": self.form, "formula": self.formula, "params": self.params, "ci": self.ci},
+            "approach": self.approach, "approach_reason": self.approach_reason,
             "optimum": [o.summary() for o in self.optima], "costs": [c.summary() for c in self.costs], "best": self.best,
             "trained_range": self.trained, "backtest": self.backtest.summary() if self.backtest else None,
             "extrapolation_factor": self.extrapolation_factor, "caveat": self.caveat, "caveat_check": self.caveat_check,
@@ -134,7 +137,8 @@ def bottom_line(batch: Batch, ma: MetricAnalysis, budgets: Sequence[float], *, e
     k = flops_factor(batch)
     Cs = tuple(budgets) or (float(batch.frame["C"].max()),)
     spec = ma.spec
-    fit = ma.fit
+    # the law the report is about: the form chosen by backtest when it is a law in (N, D), else the additive law
+    fit = ma.law if ma.law is not None and ma.law.form.variables == ("N", "D") else ma.fit
     allocs = {a.C: a for a in ma.allocations}
     approach = chosen_approach(ma.optimal)
     optima = []
@@ -145,7 +149,7 @@ def bottom_line(batch: Batch, ma: MetricAnalysis, budgets: Sequence[float], *, e
             D = C / (k * N)
             a = allocs.get(C) if approach == "parametric" else None
             value = value_ci = None
-            if fit is not None and fit.form.name == "two_var":
+            if fit is not None and fit.form.variables == ("N", "D"):
                 value = float(fit.predict(N, D, warn=False))
                 if a is not None:
                     value, value_ci = a.value, a.value_ci
@@ -159,4 +163,5 @@ def bottom_line(batch: Batch, ma: MetricAnalysis, budgets: Sequence[float], *, e
         spec.name, spec.direction, spec.bound, batch.data_unit,
         dict(fit.params) if fit else {}, {kk: list(v) for kk, v in (fit.ci or {}).items()} if fit else {},
         approach, _WHY.get(approach or "", "no approach applies to this batch"), tuple(optima), costs, dict(ma.best),
-        {kk: list(v) for kk, v in rng.bounds.items()}, bt, extrapolation_factor, fit_error=ma.fit_error)
+        {kk: list(v) for kk, v in rng.bounds.items()}, bt, extrapolation_factor, fit_error=ma.fit_error,
+        form=fit.form.name if fit else None, formula=fit.form.formula if fit else None)

@@ -63,7 +63,7 @@ def backtest(fit: FitResult, batch: Batch, *, fraction: float = 0.15) -> Backtes
 
     None when too few runs would remain (the refit needs 3 model sizes and more points than parameters).
     """
-    if fit.form.name != "two_var":
+    if fit.form.variables != ("N", "D"):
         return None
     fin = batch.finals()
     fin = fin[np.isfinite(fin[fit.metric])]

@@ -106,14 +106,16 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     optimal: dict[str, OptimalLaw] = {"envelope": envelope(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed,
                                                            **envelope_rows(batch)),
                                       "isoflop": isoflop_akima(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed)}
-    if fit is not None and fit.form.name == "two_var":
-        tlist = tuple(cheapest_for_target(fit, target_value(best["value"], t, spec.direction), k=k, improvement=t,
+    # targets, budgets and Approach 3 from the law the backtest chose, when it is a law in (N, D)
+    pl = law if law is not None and law.form.variables == ("N", "D") else fit
+    if pl is not None and pl.form.variables == ("N", "D"):
+        tlist = tuple(cheapest_for_target(pl, target_value(best["value"], t, spec.direction), k=k, improvement=t,
                                           reference_compute=best["C"]) for t in targets)
         tgt = next(t for t in tlist if t.improvement == opts.target)
-        allocs = tuple(optimal_allocation(fit, C, k=k) for C in budgets_for(batch, opts))
+        allocs = tuple(optimal_allocation(pl, C, k=k) for C in budgets_for(batch, opts))
         if opts.max_params:
-            cap = capped_allocation(fit, opts.max_params, budgets_for(batch, opts), k=k, target=tgt.value)
-        optimal["parametric"] = parametric(fit, k=k, data_scale=scale, data_label=label)
+            cap = capped_allocation(pl, opts.max_params, budgets_for(batch, opts), k=k, target=tgt.value)
+        optimal["parametric"] = parametric(pl, k=k, data_scale=scale, data_label=label)
     comp = compare(optimal, C_ref=float(batch.frame["C"].max()))
     inference: tuple[InferenceOptimum, ...] = ()
     curve, note = None, None

@@ -26,7 +26,7 @@ from .. import display
 from ..data.batch import Batch
 from ..exceptions import ConfigError
 from ..jsonsafe import jsonable
-from ..laws.evaluate import optimal_N
+from ..laws.evaluate import frontier_nd, optimal_N
 from ..laws.result import FitResult
 from .intervals import percentile_ci
 from .profiles import flops_factor
@@ -295,7 +295,13 @@ def isoflop(batch: Batch, metric: str | None = None, *, tol: float = 0.1, n_budg
 
 
 def parametric(fit: FitResult, *, k: float = 6.0, data_scale: float = 1.0, data_label: str = "D") -> OptimalLaw:
-    """Approach 3: closed form from the fitted performance law, intervals from its bootstrap draws."""
+    """Approach 3: closed form from the fitted performance law, intervals from its bootstrap draws.
+
+    For another law in (N, D) (chosen by backtest) N_opt is found numerically at budgets from the
+    smallest trained compute to 100x the largest, and ``a`` is the slope of log N_opt on log C there.
+    """
+    if fit.form.name != "two_var":
+        return _parametric_numeric(fit, k, data_scale, data_label)
     p = fit.params
     a = p["beta"] / (p["alpha"] + p["beta"])
     G = float(optimal_N(p, 1.0, k))  # N_opt = G C^a
@@ -309,6 +315,34 @@ def parametric(fit: FitResult, *, k: float = 6.0, data_scale: float = 1.0, data_
     b = 1.0 - a
     return OptimalLaw("parametric", float(a), a_ci, float(b), b_ci, G, float(H), data_label, fit.ndata,
                       (), None, {"from": "L(N, D) fit", "k": k})
+
+
+def _parametric_numeric(fit: FitResult, k: float, data_scale: float, data_label: str) -> OptimalLaw:
+    C_tr = k * fit.x[:, 0] * fit.x[:, 1]
+    Cs = np.geomspace(C_tr.min(), 100 * C_tr.max(), 9)
+    lc = np.log(Cs)
+
+    def slope(draws: bool) -> tuple[FloatArray, FloatArray]:
+        lN = np.log(np.column_stack([frontier_nd(fit, float(c), k, draws=draws)[0] for c in Cs]))  # (B, 9)
+        ok = np.all(np.isfinite(lN), axis=1)
+        X = np.column_stack([np.ones_like(lc), lc])
+        coef = np.linalg.lstsq(X, np.where(ok[:, None], lN, 0.0).T, rcond=None)[0]  # (2, B)
+        return np.where(ok, coef[1], np.nan), np.where(ok, coef[0], np.nan)
+
+    a_arr, c_arr = slope(False)
+    a, G = float(a_arr[0]), float(np.exp(c_arr[0]))
+    if not np.isfinite(a):
+        return OptimalLaw("parametric", None, None, None, None, None, None, data_label, fit.ndata,
+                          (f"the {fit.form.name} law has no interior optimum over the budgets trained",), None,
+                          {"from": f"{fit.form.name} fit", "k": k})
+    a_ci = b_ci = None
+    if fit.boot_theta is not None:
+        ad, _ = slope(True)
+        a_ci, b_ci = percentile_ci(ad), percentile_ci(1 - ad)
+    H = 1.0 / (k * G) / data_scale
+    return OptimalLaw("parametric", a, a_ci, 1.0 - a, b_ci, G, float(H), data_label, fit.ndata, (), None,
+                      {"from": f"{fit.form.name} fit (N_opt found numerically; a is its slope in log C over "
+                               f"{Cs[0]:.3g} to {Cs[-1]:.3g})", "k": k})
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
 """Targets, profile curves, budget predictions and capped allocations from a fitted L(N, D).
 
+The additive law has closed forms (below); any other form in (N, D) (chosen by backtest, e.g.
+Kaplan's interacting law) is answered numerically by :mod:`scalekit.laws.evaluate` (optimum on a
+log-N grid per budget, the cheapest budget where the frontier crosses the target).
+
 All closed forms work in the error space of the law, err = E + A N^-alpha + B D^-beta
 (err = bound - metric for higher-is-better metrics), and are vectorised over bootstrap draws
 so every number comes with an interval.
@@ -22,7 +26,7 @@ from ..data.batch import Batch
 from ..data.metric import to_error
 from ..exceptions import FitError
 from ..jsonsafe import jsonable
-from ..laws.evaluate import law_error, optimal_N, param_arrays
+from ..laws.evaluate import cheapest_nd, floor_at_N, frontier_nd, law_error, optimal_N, param_arrays, profile_nd
 from ..laws.result import FitResult
 from .intervals import percentile_ci
 
@@ -94,9 +98,11 @@ def _cheapest(p: dict[str, FloatArray], R: FloatArray) -> tuple[FloatArray, Floa
 def cheapest_for_target(fit: FitResult, value: float, *, k: float = 6.0, improvement: float = 0.0,
                         reference_compute: float | None = None) -> Target:
     """Cheapest (N, D) predicted to reach ``value``; unreachable if beyond the law's floor E."""
-    if fit.form.name != "two_var":
-        raise FitError("profiles need the two-variable law", metric=fit.metric, form=fit.form.name)
+    if fit.form.variables != ("N", "D"):
+        raise FitError("profiles need a law in N and D", metric=fit.metric, form=fit.form.name)
     e = to_error(value, fit.direction, fit.bound)
+    if fit.form.name != "two_var":
+        return _cheapest_numeric(fit, value, float(e), k, improvement, reference_compute)
     p = param_arrays(fit)
     R = e - p["E"]
     N, D = (float(v) for v in _cheapest(p, np.asarray(R)))
@@ -114,8 +120,24 @@ def cheapest_for_target(fit: FitResult, value: float, *, k: float = 6.0, improve
     return Target(improvement, value, True, N, D, C, Nci, Dci, Cci, mult, "")
 
 
+def _cheapest_numeric(fit: FitResult, value: float, e: float, k: float, improvement: float,
+                      reference_compute: float | None) -> Target:
+    C, N = (float(v[0]) for v in cheapest_nd(fit, e, k))
+    if not np.isfinite(C):
+        note = "not reachable: the law reaches it at no budget up to 10^6 times the largest trained compute"
+        return Target(improvement, value, False, None, None, None, None, None, None, None, note)
+    Nci = Dci = Cci = None
+    if fit.boot_theta is not None:
+        Cd, Nd = cheapest_nd(fit, e, k, draws=True)
+        Nci, Dci, Cci = percentile_ci(Nd), percentile_ci(Cd / (k * Nd)), percentile_ci(Cd)
+    mult = C / reference_compute if reference_compute else None
+    return Target(improvement, value, True, N, C / (k * N), C, Nci, Dci, Cci, mult, "")
+
+
 def profile_curve(fit: FitResult, value: float, N: FloatArray) -> FloatArray:
     """D needed at each N to reach ``value`` (NaN where no D suffices)."""
+    if fit.form.name != "two_var":
+        return profile_nd(fit, float(to_error(value, fit.direction, fit.bound)), N)
     p = param_arrays(fit)
     R = to_error(value, fit.direction, fit.bound) - p["E"] - p["A"] * np.power(N, -p["alpha"])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -150,6 +172,8 @@ def _value(fit: FitResult, p: dict[str, FloatArray], N: npt.ArrayLike, D: npt.Ar
 
 def optimal_allocation(fit: FitResult, C: float, *, k: float = 6.0, max_params: float | None = None) -> Allocation:
     """Approach-3 optimum at budget C (N capped at ``max_params`` if given)."""
+    if fit.form.name != "two_var":
+        return _allocation_numeric(fit, C, k, max_params)
     p = param_arrays(fit)
     N = float(optimal_N(p, C, k))
     capped = False
@@ -166,6 +190,26 @@ def optimal_allocation(fit: FitResult, C: float, *, k: float = 6.0, max_params: 
         Dd = C / (k * Nd)
         Nci, Dci, vci = percentile_ci(Nd), percentile_ci(Dd), percentile_ci(_value(fit, pd_, Nd, Dd))
     return Allocation(float(C), N, float(D), val, Nci, Dci, vci, bool(capped))
+
+
+def _allocation_numeric(fit: FitResult, C: float, k: float, max_params: float | None) -> Allocation:
+    def at(draws: bool) -> tuple[FloatArray, FloatArray]:
+        N, e = frontier_nd(fit, C, k, draws=draws)
+        if max_params is not None:
+            theta = fit.boot_theta if draws else fit.theta[None, :]
+            assert theta is not None
+            e_cap = np.exp(fit.form.log_predict(theta, np.log([[max_params, C / (k * max_params)]])))[:, 0]
+            e = np.where(max_params < N, e_cap, e)
+            N = np.minimum(N, max_params)
+        return N, np.asarray(fit.to_metric(e), dtype=float)
+
+    Ns, vs = at(False)
+    N, val = float(Ns[0]), float(vs[0])
+    Nci = Dci = vci = None
+    if fit.boot_theta is not None:
+        Nd, vd = at(True)
+        Nci, Dci, vci = percentile_ci(Nd), percentile_ci(C / (k * Nd)), percentile_ci(vd)
+    return Allocation(float(C), N, float(C / (k * N)), val, Nci, Dci, vci, bool(max_params is not None and max_params <= N))
 
 
 @dataclass(frozen=True)
@@ -191,12 +235,16 @@ class Cap:
 
 def capped_allocation(fit: FitResult, max_params: float, budgets: tuple[float, ...] = (), *, k: float = 6.0,
                       target: float | None = None) -> Cap:
-    p = param_arrays(fit)
-    floor = float(fit.to_metric(law_error(p, max_params, np.inf)))  # unlimited data
-    fci = None
-    if fit.boot_theta is not None:
-        pd_ = param_arrays(fit, draws=True)
-        fci = percentile_ci(fit.to_metric(law_error(pd_, max_params, np.inf)))
+    if fit.form.name != "two_var":
+        floor = float(fit.to_metric(floor_at_N(fit, max_params))[0])
+        fci = percentile_ci(fit.to_metric(floor_at_N(fit, max_params, draws=True))) if fit.boot_theta is not None else None
+    else:
+        p = param_arrays(fit)
+        floor = float(fit.to_metric(law_error(p, max_params, np.inf)))  # unlimited data
+        fci = None
+        if fit.boot_theta is not None:
+            pd_ = param_arrays(fit, draws=True)
+            fci = percentile_ci(fit.to_metric(law_error(pd_, max_params, np.inf)))
     Dt = Ct = None
     if target is not None:
         d = profile_curve(fit, target, np.array([max_params]))[0]

@@ -319,6 +319,11 @@ def _law_words(bl: BottomLine) -> str:
     def v(k: str) -> str:
         return escape(fmt_ci(p[k], ci.get(k)))
 
+    if bl.form not in (None, "two_var") or not {"E", "alpha", "beta"} <= set(p):
+        scale = (f"its error {num(bl.bound if bl.bound is not None else 1.0)} − {m}" if bl.direction == "max" else m)
+        terms = ", ".join(f"{escape(k)} = <b>{v(k)}</b>" for k in p)
+        return (f"{m} ({'higher' if bl.direction == 'max' else 'lower'} is better) follows the <b>{escape(bl.form or '')}</b> "
+                f"law chosen by backtest: {scale} = <code>{escape(bl.formula or '')}</code>, with {terms}.")
     if bl.direction == "max":
         bound = bl.bound if bl.bound is not None else 1.0
         ceil_ci = [bound - ci["E"][1], bound - ci["E"][0]] if ci.get("E") else None

@@ -10,6 +10,7 @@ import pytest
 import scalekit
 from scalekit.analyses.bottom_line import PREFERENCE, chosen_approach
 from scalekit.data.ranges import TrainedRange, beyond
+from scalekit.examples import example_source
 from scalekit.exceptions import ExtrapolationWarning
 from scalekit.report.format import compute, data, fmt, fmt_ci, num, params, prose
 
@@ -93,3 +94,18 @@ def test_one_formatter():
     assert fmt_ci(0.3473, [0.3157, 0.3721]) == "0.347 [0.316–0.372]"
     assert prose("C=1e+16 and N=4.53e+07") == "C=1.00×10¹⁶ and N=4.53×10⁷"
     assert np.isnan(float("nan")) and num(float("nan")) == "–"
+
+
+def test_bottom_line_speaks_for_the_form_the_backtest_chose():
+    """Perception is generated from Kaplan's interacting law: the bottom line, targets and Approach 3 use it."""
+    frame, cfg = example_source("perception")
+    an = scalekit.analyze(scalekit.load_batch(frame, **cfg).select_version("v1"), n_boot=100)
+    ma, bl = an.metrics["map"], an.bottom_lines["map"]
+    assert ma.law.form.name == "kaplan" and bl.form == "kaplan" and set(bl.params) == set(ma.law.params)
+    for op in bl.optima:
+        assert op.value == pytest.approx(float(ma.law.predict(op.N, op.D, warn=False)))
+    for t in ma.targets:  # each target reached on the chosen law at its cheapest point
+        assert float(ma.law.predict(t.N, t.D, warn=False)) == pytest.approx(t.value, rel=1e-4)
+    r = ma.law.params["alpha_N"] / ma.law.params["alpha_D"]
+    assert ma.optimal["parametric"].a == pytest.approx(1 / (1 + r), rel=2e-3)
+    assert bl.summary()["law"]["form"] == "kaplan"

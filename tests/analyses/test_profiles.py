@@ -100,3 +100,41 @@ def test_versions_compared():
     s2 = Summary.from_dict(scalekit.analyze(scalekit.load_batch(other, name="wild"), n_boot=200).summary())
     (mc2,) = compare_summaries([sums[0], s2])
     assert mc2.exponents_agree is False and "differ" in mc2.sentence
+
+
+def test_numeric_answers_match_the_closed_forms_on_the_additive_law(fit):
+    """The grid-and-parabola path used for other forms gives the closed forms' numbers on the additive law."""
+    from scalekit.laws import evaluate as ev
+
+    for C in (1e19, 1e21):
+        N_num, e_num = ev.frontier_nd(fit, C)
+        assert N_num[0] == pytest.approx(float(ev.optimal_N(fit.params, C)), rel=2e-3)
+        assert e_num[0] == pytest.approx(float(ev.frontier_error(fit.params, C)), rel=1e-5)
+    e = float(ev.frontier_error(fit.params, 3e20))
+    C, N = ev.cheapest_nd(fit, e)
+    assert C[0] == pytest.approx(3e20, rel=1e-3) and N[0] == pytest.approx(float(ev.optimal_N(fit.params, 3e20)), rel=3e-3)
+    t = profiles.cheapest_for_target(fit, fit.to_metric(np.array(e)))
+    Cd, _ = ev.cheapest_nd(fit, e, draws=True)
+    assert np.nanpercentile(Cd, [2.5, 97.5]) == pytest.approx(t.C_ci, rel=0.02)
+    Ns = np.array([3e8, 1e9])
+    assert ev.profile_nd(fit, e, Ns) == pytest.approx(profiles.profile_curve(fit, fit.to_metric(np.array(e)), Ns), rel=1e-6)
+
+
+def test_kaplan_law_answers_come_from_the_chosen_form():
+    """Kaplan's law has N_opt ~ C^(1/(1 + alpha_N/alpha_D)); the answers the report gives for it are that law's."""
+    from ..laws.test_select import KAP, _frame
+
+    kap = scalekit.fit_law(_frame("kaplan", KAP, 1, noise=0.003, dscale=1e-3), n_boot=100, form="kaplan")
+    r = kap.params["alpha_N"] / kap.params["alpha_D"]
+    par = scalekit.analyses.parametric(kap)
+    assert par.a == pytest.approx(1 / (1 + r), rel=2e-3) and par.a_ci[0] < 1 / (1 + r) < par.a_ci[1]
+    C = 1e16
+    a = profiles.optimal_allocation(kap, C)
+    Ns = np.geomspace(a.N / 10, a.N * 10, 2001)
+    vals = kap.predict(Ns, C / (6 * Ns), warn=False)
+    assert Ns[np.argmin(vals)] == pytest.approx(a.N, rel=0.01)  # brute force over N at fixed compute
+    target = float(kap.predict(a.N, a.D, warn=False))
+    t = profiles.cheapest_for_target(kap, target)
+    assert t.reachable and pytest.approx(C, rel=1e-3) == t.C and t.N_ci[0] < t.N < t.N_ci[1]
+    capped = profiles.optimal_allocation(kap, C, max_params=a.N / 4)
+    assert capped.capped and pytest.approx(a.N / 4) == capped.N and capped.value > a.value
