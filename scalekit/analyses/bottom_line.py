@@ -23,6 +23,7 @@ from typing import Any
 from .. import display
 from ..data.batch import Batch
 from ..jsonsafe import jsonable
+from ..laws.result import FitResult
 from .extrapolation import Backtest, backtest, trained_range
 from .metric import MetricAnalysis
 from .optimal import OptimalLaw
@@ -34,6 +35,12 @@ PREFERENCE = ("isoflop", "parametric", "envelope")
 _WHY = {"isoflop": "IsoFLOP minima measured at shared budgets (Approach 2)",
         "parametric": "the closed form of the fitted law, from every run (Approach 3)",
         "envelope": "the envelope of the best runs per compute (Approach 1; biased toward extreme models)"}
+
+
+def _why(approach: str | None, fit: FitResult | None) -> str:
+    if approach == "parametric" and fit is not None and fit.form.name != "two_var":
+        return f"the fitted {fit.form.name} law, its optimum found numerically, from every run (Approach 3)"
+    return _WHY.get(approach or "", "no approach applies to this batch")
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,6 @@ def bottom_line(batch: Batch, ma: MetricAnalysis, budgets: Sequence[float], *, e
     return BottomLine(
         spec.name, spec.direction, spec.bound, batch.data_unit,
         dict(fit.params) if fit else {}, {kk: list(v) for kk, v in (fit.ci or {}).items()} if fit else {},
-        approach, _WHY.get(approach or "", "no approach applies to this batch"), tuple(optima), costs, dict(ma.best),
+        approach, _why(approach, fit), tuple(optima), costs, dict(ma.best),
         {kk: list(v) for kk, v in rng.bounds.items()}, bt, extrapolation_factor, fit_error=ma.fit_error,
         form=fit.form.name if fit else None, formula=fit.form.formula if fit else None)

@@ -115,7 +115,7 @@ def headline(an: BatchAnalysis) -> HTML:
     rows = []
     for m in an.metrics.values():
         if m.fit is None:
-            rows.append([m.name, "fit failed: " + (m.fit_error or ""), None, None, None, None])
+            rows.append([m.name, "fit failed: " + (m.fit_error or ""), None, None, None, None, None])
             continue
         p, ci = m.fit.params, m.fit.ci or {}
         opt = m.optimal.get("parametric")
@@ -126,11 +126,16 @@ def headline(an: BatchAnalysis) -> HTML:
             floor = f"{m.name} ceiling = {num(bound)} − E = " + fmt_ci(bound - p["E"], ceiling_ci)
         else:
             floor = f"floor E = {fmt_ci(p['E'], ci.get('E'))}"
-        rows.append([m.name, "lower" if m.spec.direction == "min" else "higher",
+        form = m.law.form.name if m.law is not None else m.fit.form.name
+        rows.append([m.name, "lower" if m.spec.direction == "min" else "higher", form,
                      *(fmt_ci(p[k], ci.get(k)) for k in ("alpha", "beta")), floor,
                      fmt(opt.a) if opt and opt.ok else "–"])
-    return HTML(table(["metric", "better", "alpha [95%]", "beta [95%]", "floor or ceiling [95%]", "a (N_opt ∝ C^a)"], rows,
-                      caption="The fitted law per metric"))
+    other = any(r[2] != "two_var" for r in rows if r[2])
+    return HTML(table(["metric", "better", "law chosen", "alpha [95%]", "beta [95%]", "floor or ceiling [95%]",
+                       "a (N_opt ∝ C^a)"], rows,
+                      caption="The fitted law per metric" + (" (alpha, beta and the floor are the additive law's, fitted beside "
+                                                             "the chosen one for comparison across batches; a is the "
+                                                             "chosen law's)" if other else "")))
 
 
 def goodness(ma: MetricAnalysis) -> HTML:
