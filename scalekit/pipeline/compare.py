@@ -25,7 +25,7 @@ def comparison_rows(summaries: list[Summary]) -> list[dict[str, Any]]:
         for metric, fit in s.fits.items():
             rows.append({
                 "batch": s.name, "slug": s.slug, "metric": metric, "runs": s.runs,
-                "direction": fit.direction, "bound": fit.bound,
+                "direction": fit.direction, "bound": fit.bound, "form": fit.form,
                 **{k: fit.params.get(k) for k in ("alpha", "beta", "E", "A", "B")},
                 **{f"{k}_ci": list(ci) if (ci := fit.ci.get(k)) else None for k in ("alpha", "beta", "E")},
                 "a": fit.a, "a_ci": list(fit.a_ci) if fit.a_ci else None, "rmse_log": fit.rmse_log,

@@ -81,11 +81,11 @@ def index_context(results: list[BatchResult], compare: BatchResult | None) -> di
             entry["runs"] = s.runs
             entry["counts"] = s.severity_counts()
             for row in comparison_rows([s]):
-                entry["metrics"].append({"metric": row["metric"], "alpha": _iv(row["alpha"], row["alpha_ci"]),
+                entry["metrics"].append({"metric": row["metric"], "law": row["form"], "alpha": _iv(row["alpha"], row["alpha_ci"]),
                                          "beta": _iv(row["beta"], row["beta_ci"]), "E": _floor(row),
                                          "a": _iv(row["a"], row["a_ci"]), "best": fmt(row["best"])})
             for m, err in s.errors.items():
-                entry["metrics"].append({"metric": m, "alpha": "fit failed", "beta": err, "E": "", "a": "", "best": ""})
+                entry["metrics"].append({"metric": m, "law": "", "alpha": "fit failed", "beta": err, "E": "", "a": "", "best": ""})
         batches.append(entry)
     comparisons = []
     for mc in compare_summaries(summaries):
