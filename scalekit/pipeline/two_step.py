@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import display
 from ..analyses.bottom_line import BottomLine
+from ..analyses.profiles import flops_factor
 from ..data.batch import Batch
 from ..exceptions import ScalekitError
 from ..jsonsafe import jsonable
@@ -54,11 +55,10 @@ class TwoStep:
 
 def _points(batch: Batch, intermediate: str, declared: dict[str, Any],
             lines: Mapping[str, BottomLine]) -> list[tuple[str, float, float]]:
-    pts = [(f"N={p['N']:.3g}, D={p['D']:.3g}", float(p["N"]), float(p["D"])) for p in declared.get("at", [])]
+    pts = [("declared", float(p["N"]), float(p["D"])) for p in declared.get("at", [])]
     bl = lines.get(intermediate)
     if bl is not None:
-        pts += [(f"optimum at C={o.C:.3g}", float(o.N), float(o.D)) for o in bl.optima
-                if np.isfinite(o.N) and np.isfinite(o.D)]
+        pts += [("optimum", float(o.N), float(o.D)) for o in bl.optima if np.isfinite(o.N) and np.isfinite(o.D)]
     if not pts:
         fin = batch.finals()
         row = fin.loc[(fin["N"] * fin["D"]).idxmax()]
@@ -79,9 +79,10 @@ def two_steps(batch: Batch, opts: Options, lines: Mapping[str, BottomLine]) -> d
             out[key] = TwoStep(d["intermediate"], d["target"], None, (), str(exc), dict(d))
             continue
         preds = []
+        k = flops_factor(batch)
         for where, N, D in _points(batch, d["intermediate"], d, lines):
             p = fit.predict(N, D, interval="prediction", seed=opts.seed)
-            preds.append(jsonable({"where": where, "N": N, "D": D,
+            preds.append(jsonable({"where": where, "N": N, "D": D, "C": k * N * D,
                                    "intermediate": float(fit.step1.predict(N, D, warn=False)),
                                    "value": float(p.value), "lo": None if p.lo is None else float(p.lo),
                                    "hi": None if p.hi is None else float(p.hi), "level": p.level, "kind": p.kind,

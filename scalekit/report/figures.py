@@ -7,6 +7,7 @@ kernel, a quarter of a batch's render time; seaborn draws the cross-batch compar
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.patheffects as patheffects
@@ -475,10 +476,12 @@ def two_step_figure(ts: Any, ax: Axes | None = None) -> Figure | None:
     for p in ts.predictions:
         lo, hi = p.get("lo"), p.get("hi")
         yerr = None if lo is None or hi is None else [[p["value"] - lo], [hi - p["value"]]]
+        where = ("the declared point" if p["where"] == "declared" else f"the optimum at {_pow10(p['C'])} FLOP"
+                 if p["where"] == "optimum" and p.get("C") else str(p["where"]))
         ax.errorbar([p["intermediate"]], [p["value"]], yerr=yerr, fmt="D", color="#2ca02c", ms=6, capsize=3,
-                    label=f"predicted at {p['where']}")
+                    label=f"predicted at {where} (95% interval)")
     ax.set(xlabel=f"{fit.intermediate} (intermediate)", ylabel=fit.target,
-           title=f"{fit.target} from {fit.intermediate}: step 2 and the predictions")
+           title=textwrap.fill(f"{fit.target} from {fit.intermediate}: the step-2 map and the predictions", 60))
     _log(ax, y=False, kind=("num", "num"))
     _legend_below(ax, ncol=1)
     fig.set_label(f"Two-step prediction of {fit.target}: {fit.x.size} points of {len(names)} runs, {fit.target} against "

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..laws.two_step import TwoStepFit
 from ..pipeline.two_step import TwoStep
-from .format import fmt
+from .format import compute, data, factor, fmt, params
 from .html import HTML, table
 
 __all__ = ["two_step_fit_html", "two_step_html", "two_step_text"]
@@ -22,8 +22,8 @@ def _ci(ci: dict[str, tuple[float, float]] | None, k: str) -> str:
     return f"[{fmt(ci[k][0])}, {fmt(ci[k][1])}]" if ci and k in ci else "–"
 
 
-def two_step_fit_html(r: TwoStepFit) -> str:
-    """One fit: both steps' parameters with 95% intervals."""
+def two_step_fit_html(r: TwoStepFit, predictions: str = "") -> str:
+    """One fit: what was fitted, then ``predictions`` (a table, if given), then both steps' parameters."""
     s1 = r.step1
     rows: list[list[Any]] = [["step 1", k, v, _ci(s1.ci, k)] for k, v in s1.params.items()]
     rows += [["step 2", k, v, _ci(r.ci, k)] for k, v in r.params.items()]
@@ -31,32 +31,40 @@ def two_step_fit_html(r: TwoStepFit) -> str:
             f"step 1 <code>{escape(s1.form.formula)}</code> on {s1.ndata} points; step 2 "
             f"<code>{escape(r.map.formula)}</code> ({escape(r.map.reference)}) on {r.ndata['step2']} points, "
             f"RMSE {fmt(r.rmse)}; joint bootstrap over {r.ndata['runs']} runs ({r.method['n_boot']} resamples).</p>")
-    return head + table(["step", "parameter", "estimate", "95% interval"], rows,
-                        caption=f"{r.intermediate} -> {r.target}: fitted parameters")
+    return head + predictions + table(["step", "parameter", "estimate", "95% interval"], rows,
+                                      caption=f"{r.intermediate} → {r.target}: fitted parameters")
 
 
-def two_step_html(two_step: Mapping[str, TwoStep]) -> HTML:
-    """The report's table: per declared pair (``BatchAnalysis.two_step``), the predictions (value, 95% prediction
-    interval, how far beyond the fitted range), then each fit's parameters."""
-    block = {k: v.summary() for k, v in two_step.items()}
-    rows: list[list[Any]] = []
-    notes = []
-    for key, e in block.items():
+def _where(p: Mapping[str, Any]) -> str:
+    w = str(p.get("where", ""))
+    if w == "declared":
+        return "declared point"
+    if w == "optimum":
+        return f"compute-optimal at {compute(p.get('C'))}"
+    return w
+
+
+def two_step_html(two_step: Mapping[str, TwoStep], unit: str = "tokens") -> HTML:
+    """The report's section: per declared pair (``BatchAnalysis.two_step``), the fit in words, the predictions
+    (value, 95% prediction interval, how far beyond the fitted range) and both steps' parameters; D in ``unit``."""
+    parts = []
+    for key, ts in two_step.items():
+        e = ts.summary()
         if e.get("error"):
-            notes.append(f"<p>{escape(key)}: no two-step fit: {escape(str(e['error']))}</p>")
+            parts.append(f"<p>{escape(key)}: no two-step fit: {escape(str(e['error']))}</p>")
             continue
-        s2 = e["step2"]
+        assert ts.fit is not None  # no error: fitted
+        rows: list[list[Any]] = []
         for p in e.get("predictions", []):
-            ext = p.get("extrapolation") or {}
-            far = max((v for v in ext.values() if isinstance(v, (int, float))), default=1.0)
-            rows.append([e["target"], e["intermediate"], s2["map"], p["where"], p["N"], p["D"], p["intermediate"],
-                         p["value"], f"[{fmt(p['lo'])}, {fmt(p['hi'])}]" if p.get("lo") is not None else "–",
-                         f"{far:.3g}x" if far > 1 else "inside"])
-    tab = table(["target", "intermediate", "step 2", "at", "N", "D", "intermediate predicted", "target predicted",
-                 "95% prediction interval", "beyond the fitted range"], rows,
-                caption="Two-step predictions: the intermediate by its law, the target by the map")
-    fits = "".join(two_step_fit_html(v.fit) for v in two_step.values() if v.fit is not None)
-    return HTML(tab + "".join(notes) + fits)
+            ext = {k: v for k, v in (p.get("extrapolation") or {}).items() if isinstance(v, (int, float))}
+            far = {k: v for k, v in ext.items() if v > 1}
+            rows.append([_where(p), params(p["N"]), data(p["D"], unit), p["intermediate"], p["value"],
+                         f"[{fmt(p['lo'])}, {fmt(p['hi'])}]" if p.get("lo") is not None else "–",
+                         ", ".join(f"{factor(v)} {k}" for k, v in sorted(far.items(), key=lambda kv: -kv[1])) or "inside"])
+        tab = table(["at", "N", "D", f"{ts.intermediate} predicted", f"{ts.target} predicted", "95% prediction interval",
+                     "beyond the fitted range"], rows, caption=f"Two-step predictions of {ts.target}")
+        parts.append(two_step_fit_html(ts.fit, predictions=tab))
+    return HTML("".join(parts))
 
 
 def two_step_text(r: TwoStepFit) -> str:

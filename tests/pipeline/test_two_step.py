@@ -42,7 +42,7 @@ def test_analyze_fits_the_declared_pair_and_summary_has_the_section():
     assert e["intermediate"] == "task_bpb" and e["target"] == "task_acc" and e["error"] is None
     assert set(e["step1"]["params"]) == {"E", "A", "B", "alpha", "beta"} and e["step2"]["map"] == "sigmoid"
     p = e["predictions"][0]
-    assert p["where"].startswith("N=2e+09") and p["lo"] <= p["value"] <= p["hi"]
+    assert p["where"] == "declared" and p["N"] == 2e9 and p["lo"] <= p["value"] <= p["hi"]
     assert set(p["extrapolation"]) >= {"N", "D", "C", "intermediate"}
     assert len(e["predictions"]) >= 2  # and at the intermediate's compute-optimal point(s)
     assert Summary.from_dict(s).raw["two_step"] == s["two_step"]  # the typed loader still reads it
