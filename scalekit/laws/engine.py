@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import FitError
+from .blocks import blocked
 from .forms import LawForm
 
 FloatArray = npt.NDArray[np.float64]
@@ -90,12 +91,20 @@ class Problem:
 
     def objective(self, theta: FloatArray, w: FloatArray) -> FloatArray:
         """Summed (weighted) loss for each row of theta (B, P); w is (B, n) or (n,)."""
+        wb = np.broadcast_to(w, (theta.shape[0], self.n))
+        return blocked(lambda t, x: (self._objective(t, x),), theta, wb, self.n)[0]
+
+    def _objective(self, theta: FloatArray, w: FloatArray) -> FloatArray:
         lse, _ = self._softmax(theta)
         f: FloatArray = np.einsum("bn,bn->b", np.broadcast_to(w, lse.shape), self._rho(lse - self.logy))
         return f
 
     def derivatives(self, theta: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Objective, gradient (B, P) and exact Hessian (B, P, P)."""
+        f, g, H = blocked(self._derivatives, theta, np.broadcast_to(w, (theta.shape[0], self.n)), self.n)
+        return f, g, H
+
+    def _derivatives(self, theta: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         B, P = theta.shape
         lse, p = self._softmax(theta)
         r = lse - self.logy
