@@ -120,13 +120,22 @@ class Problem:
         cgg = w * (q - psi)
         wp = [wpsi * pk for pk in p]
         for k, (nz, vk) in enumerate(self._gnz):
-            g[:, nz] += wp[k] @ vk
+            g[:, nz] += _matmul(wp[k], vk)
         for k, j, nz, blk in self._pairs:
             c = cgg * p[k] * p[j]
             if k == j:
                 c = c + wp[k]
-            H[:, nz] += c @ blk
+            H[:, nz] += _matmul(c, blk)
         return f, g, H.reshape(B, P, P)
+
+
+def _matmul(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``a @ b`` for (B, n) @ (n, m); a single column as a matrix-vector product (numpy's (1, n) @ (n, 1)
+    takes a slow path: 12 ms at 50,000 rows against 25 us)."""
+    if b.shape[1] == 1:
+        out: FloatArray = (a @ b[:, 0])[:, None]
+        return out
+    return a @ b
 
 
 @dataclass
