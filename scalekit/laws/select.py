@@ -252,7 +252,7 @@ def select_form(data: Batch | pd.DataFrame, metric: str | None = None, *, forms:
     sel = backtest(batch, metric, form=list(forms) if forms else None, options=opts)
     if sel.chosen is None:
         raise FitError("no law form applies to this batch", metric=sel.metric)
-    fit = fit_law(batch, sel.metric, options=opts, form=sel.chosen,
-                  **({"x": "C"} if len(get_form(sel.chosen).variables) == 1 else {}))
+    x: dict[str, Any] = {"x": "C"} if len(get_form(sel.chosen).variables) == 1 else {}
+    fit = fit_law(batch, sel.metric, options=opts, form=sel.chosen, **x)
     return Selection(sel.metric, sel.rows, sel.windows, sel.chosen, sel.reason, fit, sel.predictions)
 
