@@ -157,9 +157,7 @@ def minimize(
     """Levenberg-Marquardt with exact Hessians on B problems at once.
 
     A step is kept only if it lowers that problem's objective, so every problem's objective
-    is monotone non-increasing; damping grows on rejection, shrinks on success. Each trial point's
-    objective comes with its gradient and Hessian (one pass over the rows instead of two): most
-    steps are kept, and a kept point's derivatives are then the next iteration's.
+    is monotone non-increasing; damping grows on rejection, shrinks on success.
     """
     theta = np.array(theta0, dtype=float, copy=True)
     B, P = theta.shape
@@ -169,7 +167,7 @@ def minimize(
         w = np.broadcast_to(w, (B, prob.n))
     lam = np.full(B, _LAMBDA0)
     active = np.ones(B, dtype=bool)
-    f, grad, hess = prob.derivatives(theta, w)
+    f = prob.objective(theta, w)
     converged = np.zeros(B, dtype=bool)
     eye = np.eye(P)
     it = 0
@@ -179,7 +177,7 @@ def minimize(
         if idx.size == 0:
             break
         th, wi = theta[idx], w[idx]
-        fi, g, H = f[idx], grad[idx], hess[idx]
+        fi, g, H = prob.derivatives(th, wi)
         diag = np.maximum(np.abs(np.diagonal(H, axis1=1, axis2=2)), 1e-12)
         A = H + (lam[idx, None] * diag)[:, :, None] * eye
         try:
@@ -187,13 +185,11 @@ def minimize(
         except np.linalg.LinAlgError:
             step = -np.einsum("bpq,bq->bp", np.linalg.pinv(A), g)
         trial = th + step
-        ft, gt, Ht = prob.derivatives(trial, wi)
+        ft = prob.objective(trial, wi)
         ok = np.isfinite(ft) & (ft < fi)
         gain = np.where(ok, fi - ft, 0.0)
         theta[idx[ok]] = trial[ok]
         f[idx[ok]] = ft[ok]
-        grad[idx[ok]] = gt[ok]
-        hess[idx[ok]] = Ht[ok]
         lam[idx] = np.where(ok, np.maximum(lam[idx] / 3.0, 1e-15), lam[idx] * 4.0)
         small = ok & (gain <= ftol * np.maximum(fi, 1e-300))
         stalled = ~ok & (lam[idx] > _LAMBDA_MAX)
