@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import FitError
+from .blocks import blocked
 from .forms import LawForm
 
 FloatArray = npt.NDArray[np.float64]
@@ -90,12 +91,20 @@ class Problem:
 
     def objective(self, theta: FloatArray, w: FloatArray) -> FloatArray:
         """Summed (weighted) loss for each row of theta (B, P); w is (B, n) or (n,)."""
+        wb = np.broadcast_to(w, (theta.shape[0], self.n))
+        return blocked(lambda t, x: (self._objective(t, x),), theta, wb, self.n)[0]
+
+    def _objective(self, theta: FloatArray, w: FloatArray) -> FloatArray:
         lse, _ = self._softmax(theta)
         f: FloatArray = np.einsum("bn,bn->b", np.broadcast_to(w, lse.shape), self._rho(lse - self.logy))
         return f
 
     def derivatives(self, theta: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Objective, gradient (B, P) and exact Hessian (B, P, P)."""
+        f, g, H = blocked(self._derivatives, theta, np.broadcast_to(w, (theta.shape[0], self.n)), self.n)
+        return f, g, H
+
+    def _derivatives(self, theta: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         B, P = theta.shape
         lse, p = self._softmax(theta)
         r = lse - self.logy
@@ -111,13 +120,22 @@ class Problem:
         cgg = w * (q - psi)
         wp = [wpsi * pk for pk in p]
         for k, (nz, vk) in enumerate(self._gnz):
-            g[:, nz] += wp[k] @ vk
+            g[:, nz] += _matmul(wp[k], vk)
         for k, j, nz, blk in self._pairs:
             c = cgg * p[k] * p[j]
             if k == j:
                 c = c + wp[k]
-            H[:, nz] += c @ blk
+            H[:, nz] += _matmul(c, blk)
         return f, g, H.reshape(B, P, P)
+
+
+def _matmul(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``a @ b`` for (B, n) @ (n, m); a single column as a matrix-vector product (numpy's (1, n) @ (n, 1)
+    takes a slow path: 12 ms at 50,000 rows against 25 us)."""
+    if b.shape[1] == 1:
+        out: FloatArray = (a @ b[:, 0])[:, None]
+        return out
+    return a @ b
 
 
 @dataclass

@@ -8,6 +8,7 @@ kernel, a quarter of a batch's render time; seaborn draws the cross-batch compar
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.patheffects as patheffects
@@ -101,6 +102,21 @@ def run_colors(batch: Batch) -> dict[str, tuple[float, float, float, float]]:
     return {str(r): tuple(float(c) for c in cmap(p)) for r, p in zip(fin["run"], pos)}  # type: ignore[misc]
 
 
+# Above this many markers in one scatter, the scatter is drawn as one image without hover tooltips: at
+# 50,000 runs a tooltip per run is 50,000 SVG groups (megabytes, and minutes to draw and write).
+MAX_TIPS = 2000
+# Above this many runs, the runs' curves are one collection drawn as an image, not a line object each.
+MAX_RUN_LINES = 300
+
+
+def _tips_or_raster(fig: Figure, sc: Any, n: int, texts: Callable[[], list[str]]) -> None:
+    """Tooltips on a scatter of ``n`` markers, or (above :data:`MAX_TIPS`) the scatter rasterized and no tooltips."""
+    if n > MAX_TIPS:
+        sc.set_rasterized(True)
+    else:
+        tooltips(fig, sc, texts())
+
+
 def _tip(batch: Batch, row: Any, metric: str) -> str:
     return (f"run {row['run']}: N {_si_short(row['N'])}, D {_si_short(row['D'])} {batch.data_unit}, "
             f"{metric} {row[metric]:.4g}")
@@ -125,9 +141,9 @@ def fit_diagnostics(fit: FitResult, batch: Batch | None = None) -> Figure:
     pred = fit.predict(*[fit.x[:, j] for j in range(nv)], warn=False)
     colors = run_colors(batch) if batch is not None else {}
     c = [colors.get(str(g), "#1f77b4") for g in fit.groups]
-    tips = [f"run {g}: " + ", ".join(f"{v} {_si_short(fit.x[i, j])}" for j, v in enumerate(fit.form.variables))
-            + f", {fit.metric} {fit.y[i]:.4g} (fitted {pred[i]:.4g})" for i, g in enumerate(fit.groups)]
     dense = fit.ndata > 200  # every checkpoint: one image per panel, and the runs' tooltips live in the other figures
+    tips = [] if dense else [f"run {g}: " + ", ".join(f"{v} {_si_short(fit.x[i, j])}" for j, v in enumerate(fit.form.variables))
+                             + f", {fit.metric} {fit.y[i]:.4g} (fitted {pred[i]:.4g})" for i, g in enumerate(fit.groups)]
 
     def points(ax: Axes, x: FloatArray, y: FloatArray) -> None:
         sc = ax.scatter(x, y, s=10 if dense else 14, c=c, alpha=0.85, rasterized=dense)
@@ -177,7 +193,7 @@ def law_contour(ma: MetricAnalysis, batch: Batch) -> Figure:
     colors = run_colors(batch)
     sc = ax.scatter(f["N"], f["D"], c=[colors[str(x)] for x in f["run"]], edgecolor="white", linewidths=0.8, s=45, zorder=3,
                     label="runs (final)")
-    tooltips(fig, sc, [_tip(batch, row, ma.name) for _, row in f.iterrows()])
+    _tips_or_raster(fig, sc, len(f), lambda: [_tip(batch, row, ma.name) for _, row in f.iterrows()])
     k = flops_factor(batch)
     for C in np.geomspace(f["C"].min(), f["C"].max() * 10, 4):
         ax.plot(N[0], C / (k * N[0]), color="lightgrey", lw=0.8, ls=":", zorder=2)
@@ -209,13 +225,25 @@ def envelope_figure(ma: MetricAnalysis, batch: Batch) -> Figure:
     norm = _size_norm(f["N"])
     cmap = plt.get_cmap("plasma")
     colors = run_colors(batch)
-    for run, g in f.sort_values("C").groupby("run", sort=False):
-        line = ax.plot(g["C"], g[ma.name], color=colors.get(str(run), "grey"), lw=1.2, alpha=0.85)
-        line[0].set_rasterized(len(f) > 2000)
+    if f["run"].nunique() <= MAX_RUN_LINES:
+        for run, g in f.sort_values("C").groupby("run", sort=False):
+            line = ax.plot(g["C"], g[ma.name], color=colors.get(str(run), "grey"), lw=1.2, alpha=0.85)
+            line[0].set_rasterized(len(f) > 2000)
+    else:  # one collection, one image: a line object per run costs seconds per thousand runs
+        from matplotlib.collections import LineCollection
+
+        segs, cols = [], []
+        for run, g in f.sort_values("C").groupby("run", sort=False):
+            if len(g) > 1:
+                segs.append(np.column_stack([g["C"].to_numpy(dtype=float), g[ma.name].to_numpy(dtype=float)]))
+                cols.append(colors.get(str(run), "grey"))
+        if segs:
+            ax.add_collection(LineCollection(segs, colors=cols, linewidths=1.2, alpha=0.85, rasterized=True))
     last = f.loc[f.groupby("run", sort=False)["C"].idxmax()]
     sc = ax.scatter(last["C"], last[ma.name], c=[colors.get(str(x), "grey") for x in last["run"]], s=16, zorder=3,
                     edgecolor="k", linewidths=0.4)
-    tooltips(fig, sc, [_tip(batch, row, ma.name) + f", C {_pow10(row['C'])} FLOP" for _, row in last.iterrows()])
+    _tips_or_raster(fig, sc, len(last), lambda: [_tip(batch, row, ma.name) + f", C {_pow10(row['C'])} FLOP"
+                                                 for _, row in last.iterrows()])
     env = ma.optimal.get("envelope")
     if env is not None and env.points is not None and len(env.points):
         p = env.points.sort_values("C")
@@ -279,8 +307,8 @@ def isoflop_figure(ma: MetricAnalysis) -> Figure | None:
             continue
         c = cmap(norm(float(g["budget"].iloc[0])))
         sc = ax.scatter(g["N"], g["err"], color=c, s=16)
-        tooltips(fig, sc, [f"run {r['run']}: N {_si_short(r['N'])}, C {_pow10(r['budget'])} FLOP, error {r['err']:.4g}"
-                           for _, r in g.iterrows()])
+        _tips_or_raster(fig, sc, len(p), lambda g=g: [  # type: ignore[misc]  # the cap counts every budget's points
+            f"run {r['run']}: N {_si_short(r['N'])}, C {_pow10(r['budget'])} FLOP, error {r['err']:.4g}" for _, r in g.iterrows()])
         xs = np.geomspace(g["N"].min(), g["N"].max(), 50)
         if law.extra.get("method") == "akima":  # the curve the minimum was read from (Porian et al.)
             from scipy.interpolate import Akima1DInterpolator

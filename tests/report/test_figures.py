@@ -31,3 +31,19 @@ def test_dollars_in_a_metric_name_do_not_break_figures():
             break
     else:
         raise AssertionError("no figure shows the metric's name")
+
+
+def test_huge_batches_draw_runs_as_one_image_without_per_run_tooltips(monkeypatch):
+    from scalekit.report.svg import figure_html
+
+    b = scalekit.load_batch(finals_frame())
+    an = scalekit.analyze(b, n_boot=10, n_boot_optimal=5, form="two_var", checks=False)
+    ma = an.primary
+    small = figure_html(figures.law_contour(ma, b))
+    assert small.count("<title>") == len(b.finals())  # one tooltip per run (the alt text is <title id=...>)
+    monkeypatch.setattr(figures, "MAX_TIPS", 5)
+    monkeypatch.setattr(figures, "MAX_RUN_LINES", 5)
+    for fig in (figures.law_contour(ma, b), figures.envelope_figure(ma, b)):
+        svg = figure_html(fig)
+        assert svg.count("<title>") == 0 and svg.count("<title id=") == 1  # the alt text only
+        assert "<image" in svg  # the runs' markers rasterized
