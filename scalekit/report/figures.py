@@ -340,12 +340,14 @@ def grid_figure(grid: Grid) -> Figure:
     lim = float(np.nanmax(np.abs(rel))) or 1.0
     ax = axes[0]
     im = ax.imshow(rel, cmap=cmap, vmin=-lim, vmax=lim, origin="lower", aspect="auto")
-    for i in range(rel.shape[0]):
-        for j in range(rel.shape[1]):
-            if np.isfinite(rel[i, j]):
-                ax.text(j, i, f"{rel[i, j]:.1f}", ha="center", va="center", fontsize=9,
-                        color="white" if abs(rel[i, j]) > 0.6 * lim else "black")
-    ax.set_xticks(range(len(grid.D)), [_si_short(d) for d in grid.D])
+    if rel.shape[1] <= 12:  # cell labels only while they fit; many checkpoint data sizes make a dense heatmap
+        for i in range(rel.shape[0]):
+            for j in range(rel.shape[1]):
+                if np.isfinite(rel[i, j]):
+                    ax.text(j, i, f"{rel[i, j]:.1f}", ha="center", va="center", fontsize=9,
+                            color="white" if abs(rel[i, j]) > 0.6 * lim else "black")
+    step = -(-len(grid.D) // 8)  # at most 8 data-size labels: the rest overlap
+    ax.set_xticks(range(0, len(grid.D), step), [_si_short(d) for d in grid.D[::step]])
     ax.set_yticks(range(len(grid.N)), [_si_short(n) for n in grid.N])
     ax.grid(False)
     fig.colorbar(im, ax=ax, label="% change vs baseline")

@@ -47,3 +47,18 @@ def test_huge_batches_draw_runs_as_one_image_without_per_run_tooltips(monkeypatc
         svg = figure_html(fig)
         assert svg.count("<title>") == 0 and svg.count("<title id=") == 1  # the alt text only
         assert "<image" in svg  # the runs' markers rasterized
+
+
+def test_grid_with_many_data_sizes_keeps_its_labels_apart():
+    """Checkpoint data sizes can give dozens of grid columns: at most 8 tick labels, no per-cell numbers."""
+    import numpy as np
+
+    from scalekit.analyses.grid import Grid
+
+    N, D = np.geomspace(1e8, 1e9, 4), np.geomspace(1e9, 1e11, 40)
+    rel = np.linspace(-0.3, 0.1, N.size * D.size).reshape(N.size, D.size)
+    g = Grid("loss", "min", N, D, 2 + rel, rel, (float(N[0]), float(D[0])), 2.0)
+    ax = figures.grid_figure(g).axes[0]
+    assert 1 < len(ax.get_xticklabels()) <= 8 and len(ax.texts) == 0
+    few = Grid("loss", "min", N, D[:5], 2 + rel[:, :5], rel[:, :5], (float(N[0]), float(D[0])), 2.0)
+    assert len(figures.grid_figure(few).axes[0].texts) == N.size * 5  # small grids keep their numbers
