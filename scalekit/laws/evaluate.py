@@ -85,8 +85,12 @@ def form_error(form: str | AnyForm, params: Mapping[str, float], *x: npt.ArrayLi
 # backtest (Kaplan's interacting law, ...) the same questions are answered on a grid in log N,
 # refined by a parabola through the grid minimum; a minimum on the grid's edge has no optimum.
 
-_SPAN = 30.0  # the grid covers N from sqrt(C/k) e^-30 to sqrt(C/k) e^30 at each budget
-_GRID = np.linspace(-_SPAN, _SPAN, 241)
+# The estimate's grid covers N from sqrt(C/k) e^-30 to sqrt(C/k) e^30 at each budget; the
+# bootstrap draws' grid (the costly part: draws x points) is centred on the estimate's optimum and
+# spans e^+-12 (a factor 1.6e5 either way) at the same spacing; a draw beyond it has no optimum (NaN).
+_STEP = 0.25
+_GRID = np.arange(-30.0, 30.0 + _STEP / 2, _STEP)
+_DRAW_GRID = np.arange(-12.0, 12.0 + _STEP / 2, _STEP)
 
 
 def _thetas(fit: FitResult, draws: bool) -> FloatArray:
@@ -110,15 +114,22 @@ def frontier_nd(fit: FitResult, C: float, k: float = 6.0, *, draws: bool = False
     """
     theta = _thetas(fit, draws)
     lck = float(np.log(C / k))
-    logN = 0.5 * lck + _GRID
+    if draws:
+        centre = frontier_nd(fit, C, k)[0][0]
+        if not np.isfinite(centre):
+            return np.full(theta.shape[0], np.nan), np.full(theta.shape[0], np.nan)
+        grid = float(np.log(centre)) + _DRAW_GRID
+    else:
+        grid = 0.5 * lck + _GRID
+    logN = grid
     v = _log_err(fit, theta, logN, lck - logN)  # (B, G)
     v = np.where(np.isfinite(v), v, np.inf)
     i = np.argmin(v, axis=1)
-    inner = (i > 0) & (i < _GRID.size - 1)
-    j = np.clip(i, 1, _GRID.size - 2)
+    inner = (i > 0) & (i < grid.size - 1)
+    j = np.clip(i, 1, grid.size - 2)
     rows = np.arange(v.shape[0])
     y0, y1, y2 = v[rows, j - 1], v[rows, j], v[rows, j + 1]
-    h = _GRID[1] - _GRID[0]
+    h = _STEP
     with np.errstate(invalid="ignore", divide="ignore"):
         den = y0 - 2 * y1 + y2
         shift = np.where(den > 0, 0.5 * h * (y0 - y2) / den, 0.0)
@@ -141,7 +152,7 @@ def cheapest_nd(fit: FitResult, e: float, k: float = 6.0, *, draws: bool = False
     Returns (C, N) per parameter set.
     """
     C_tr = k * fit.x[:, 0] * fit.x[:, 1]
-    lc = np.linspace(np.log(C_tr.min() * span[0]), np.log(C_tr.max() * span[1]), 121)
+    lc = np.linspace(np.log(C_tr.min() * span[0]), np.log(C_tr.max() * span[1]), 61)
     fr = [frontier_nd(fit, float(np.exp(c)), k, draws=draws) for c in lc]
     lerr = np.log(np.column_stack([f[1] for f in fr]))  # (B, G)
     lN = np.log(np.column_stack([f[0] for f in fr]))
