@@ -191,6 +191,9 @@ def _parse_metrics(raw: Any, source: str | None) -> list[dict[str, Any]]:
     if not isinstance(raw, (list, tuple)):
         raise ConfigError(f"got {raw!r}; expected a list of metric names or of {{name, direction, bound}} mappings",
                           source=source, key="metrics")
+    if not raw:  # an empty declaration would leave nothing to fit (leave the key out to infer the metrics)
+        raise ConfigError("got an empty list; expected at least one metric name (or leave `metrics` out to take every "
+                          "metric-like column)", source=source, key="metrics")
     for m in raw:
         if isinstance(m, str):
             m = {"name": m}

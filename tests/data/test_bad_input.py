@@ -118,6 +118,7 @@ def test_same_run_name_in_two_versions_is_two_runs(tmp_path, good):
 
 @pytest.mark.parametrize("yaml_text, said", [
     ("metrics: 5\n", "[metrics]: got 5; expected a list of metric names"),
+    ("metrics: []\n", "[metrics]: got an empty list; expected at least one metric name"),
     ("ignore: 5\n", "[ignore]: got 5; expected a column name or a list of them"),
     ("metrics:\n  - {name: loss, bound: abc}\n", "[metrics.loss.bound]: got 'abc'; expected a number"),
     ("options: {nbot: 3}\n", "got unknown option 'nbot'"),
