@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from ..exceptions import FitError
 from .blocks import blocked
-from .forms import LawForm
+from .lse import LawForm
 
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.intp]

@@ -88,7 +88,7 @@ class Additive(GeneralForm):
 
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         from . import engine
-        from .forms import TWO_VAR
+        from .lse import TWO_VAR
 
         prob = engine.Problem(TWO_VAR, logx[:, :2], logy, 1e-3)
         return engine.projection_starts(prob, engine.exponent_grid(2))

@@ -25,7 +25,7 @@ from ..data.batch import Batch
 from ..exceptions import FitError
 from ..jsonsafe import jsonable
 from ..options import Options, resolve_options
-from .fit import fit_law, fit_windows, law_columns, select_points
+from .curve import fit_batch, fit_windows, law_columns, select_points
 from .forms import get_form
 from .result import FitResult
 
@@ -276,6 +276,6 @@ def select_form(data: Batch | pd.DataFrame, metric: str | None = None, *, forms:
     if sel.chosen is None:
         raise FitError("no law form applies to this batch", metric=sel.metric)
     extra: dict[str, Any] = {"x": "C"} if len(get_form(sel.chosen).variables) == 1 else {}
-    fit = fit_law(batch, sel.metric, options=opts, form=sel.chosen, **extra)
+    fit = fit_batch(batch, sel.metric, get_form(sel.chosen), resolve_options(opts.as_dict(), {"form": sel.chosen, **extra}))
     return Selection(sel.metric, sel.rows, sel.windows, sel.chosen, sel.reason, fit, sel.predictions)
 

@@ -1,0 +1,363 @@
+"""Fitting one law form to points: :func:`fit_curve` for arrays, :func:`fit_windows` for a backtest's subsets.
+
+The recipe is Hoffmann et al. (2022) Approach 3 as replicated by Besiroglu et al. (2024):
+``log L = LSE(a - alpha log N, b - beta log D, e)``, Huber loss (delta 1e-3) on the log
+residuals, summed; global optimum over many starts; uncertainty by bootstrap over runs.
+:func:`scalekit.fit_law` (in :mod:`scalekit.laws.fit`) fits a batch, choosing the form by
+backtest when asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..data.batch import Batch
+from ..data.metric import from_error, to_error
+from ..exceptions import FitError
+from ..options import Options, resolve_options
+from . import engine, general
+from .forms import AnyForm, LawForm, get_form
+from .general import GeneralForm
+from .result import FitResult
+
+__all__ = ["START_ROWS", "fit_batch", "fit_curve", "fit_windows", "law_columns", "select_points"]
+
+
+def fit_curve(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    form: str | AnyForm = "power",
+    metric: str = "y",
+    direction: str = "min",
+    bound: float | None = None,
+    groups: npt.ArrayLike | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    loss: str = "huber",
+    delta: float = 1e-3,
+    starts: str = "projection",
+    n_starts: int = 8,
+    excluded: tuple[dict[str, Any], ...] = (),
+    extra_method: dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    boot_weights: npt.NDArray[np.float64] | None = None,
+) -> FitResult:
+    """Fit a law to arrays. ``x`` is (n,) or (n, V); ``y`` on the metric's own scale.
+
+    ``groups`` labels the unit of resampling (a run); by default each point is its own.
+    ``boot_weights`` (n_boot, n), when given, are the row weights of each bootstrap resample
+    (e.g. run counts shared with another fit, for a joint bootstrap) instead of resampling ``groups``.
+    ``progress(done, total)`` is called as bootstrap resamples finish (they are solved in chunks
+    of bounded memory, see :data:`scalekit.laws.engine.CHUNK_CELLS`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> C = np.logspace(18, 22, 9); N = 0.1 * C ** 0.5
+    >>> r = fit_curve(C, N, form="power", n_boot=0)
+    >>> round(r.params["a"], 6), round(r.params["G"], 6)
+    (0.5, 0.1)
+    """
+    f = get_form(form)
+    resolve_options({"loss": loss, "delta": delta, "n_boot": n_boot, "seed": seed, "starts": starts, "n_starts": n_starts})
+    X = np.asarray(x, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    yv = np.asarray(y, dtype=float)
+    if X.shape[1] != len(f.variables):
+        raise FitError(f"form {f.name!r} takes {len(f.variables)} variable(s), got {X.shape[1]}", metric=metric)
+    err = to_error(yv, direction, bound)
+    ok = np.isfinite(err) & (err > 0) & np.all(np.isfinite(X) & (X > 0), axis=1)
+    labels = np.asarray([str(i) for i in range(len(yv))] if groups is None else groups).astype(str)
+    exc = list(excluded)
+    for i in np.flatnonzero(~ok):
+        if not np.isfinite(yv[i]):
+            why = "missing value"
+        else:
+            why = "at or beyond the bound" if direction == "max" else "non-positive value"
+        exc.append({"run": str(labels[i]), "reason": f"{metric}: {why}"})
+    X, err, yv, labels = X[ok], err[ok], yv[ok], labels[ok]
+    if boot_weights is not None:
+        boot_weights = np.asarray(boot_weights, dtype=float)[:, ok]
+        n_boot = boot_weights.shape[0]
+    n = len(err)
+    if n < f.n_params + 1:
+        raise FitError(f"{n} usable points cannot determine the {f.n_params} parameters of {f.formula}",
+                       metric=metric, form=f.name)
+    if np.ptp(np.log(err)) <= 1e-12:  # a flat line fits any exponent: intervals of zero width around nothing
+        raise FitError(f"every one of the {n} values is the same ({yv[0]:.6g}): the metric does not change with scale, "
+                       "so there is no law to fit", metric=metric, form=f.name)
+    for j, v in enumerate(f.variables):
+        if v not in ("U", "group") and np.unique(X[:, j]).size < 2:
+            raise FitError(f"variable {v} takes a single value; it cannot be fitted", metric=metric, form=f.name)
+
+    dl = np.inf if loss == "squared" else float(delta)
+    solver = _Solver(f, np.log(X), np.log(err), dl, starts, n_starts)
+    theta0 = solver.theta0
+    sol = solver.minimize(theta0)
+    order = np.argsort(sol.f)
+    best = order[0]
+    theta = sol.theta[best]
+    fbest = float(sol.f[best])
+    if not (np.all(np.isfinite(theta)) and np.isfinite(fbest) and np.all(np.isfinite(f.natural(theta)))):
+        raise FitError(f"the optimiser found no finite optimum for {f.formula} on these {n} points "
+                       f"(values span {err.min():.3g} to {err.max():.3g}); check the data for extreme values",
+                       metric=metric, form=f.name)
+    same = int(np.sum(sol.f <= fbest * (1 + 1e-9) + 1e-15))
+    success = bool(sol.converged[best])
+    message = (f"{'converged' if success else 'stopped at the iteration limit'} in at most {sol.iterations} iterations; "
+               f"{same} of {len(theta0)} starts reached the best objective")
+
+    boot_theta = stderr = ci = covar = None
+    if n_boot > 0:
+        rng = np.random.default_rng(seed)
+        uniq, inv = np.unique(labels, return_inverse=True)
+        pvals = np.full(len(uniq), 1.0 / len(uniq))
+
+        def weights(k: int) -> npt.NDArray[np.float64]:
+            # the next k resamples' counts per run, gathered per row: drawn in order, the same stream as all at once
+            counts: npt.NDArray[np.float64] = rng.multinomial(len(uniq), pvals, size=k).astype(float)[:, inv]
+            return counts
+
+        # Resamples need 4-5 digits, not 13: a looser stop saves iterations.
+        draw = weights if boot_weights is None else _sliced(boot_weights)
+        bs = solver.minimize(np.repeat(theta[None], n_boot, axis=0), draw, ftol=1e-9, progress=progress)
+        boot_theta = bs.theta
+        nat = f.natural(boot_theta)
+        sd = nat.std(axis=0, ddof=1)
+        lo, hi = np.percentile(nat, [2.5, 97.5], axis=0)
+        stderr = {k: float(v) for k, v in zip(f.param_names, sd)}
+        ci = {k: (float(a), float(b)) for k, a, b in zip(f.param_names, lo, hi)}
+        covar = np.cov(nat, rowvar=False)
+        if not bs.converged.all():
+            message += f"; {int((~bs.converged).sum())} of {n_boot} resamples hit the iteration limit"
+
+    res = solver.residuals(theta)
+    rss = float(np.sum(res ** 2))
+    k = f.n_params
+    ll_term = n * np.log(max(rss, 1e-300) / n)
+    method = {
+        "form": f.name, "formula": f.formula, "loss": loss, "delta": None if loss == "squared" else float(delta),
+        "space": "log", "optimizer": solver.optimizer, "starts": len(theta0),
+        "start_strategy": starts, "n_boot": int(n_boot), "bootstrap_unit": "run", "seed": int(seed),
+    }
+    method.update(extra_method or {})
+    return FitResult(
+        metric=metric, direction=direction, bound=bound, form=f,
+        params={kk: float(v) for kk, v in zip(f.param_names, f.natural(theta))},
+        stderr=stderr, ci=ci, covar=covar, objective=fbest, ndata=n, nfree=k, residuals=res,
+        aic=float(ll_term + 2 * k), bic=float(ll_term + k * np.log(n)), success=success, message=message,
+        excluded=tuple(exc), method=method, x=X, y=yv, groups=labels, theta=theta, boot_theta=boot_theta,
+    )
+
+
+# Above this many rows, starting points are chosen on an even subsample of this size (sorted by the
+# variables): hundreds of candidate starts on every row cost more than the fit, and a start only has
+# to land in the right basin; the optimiser then runs on every row.
+START_ROWS = 4096
+
+
+def fit_windows(
+    x: npt.NDArray[np.float64],
+    err: npt.NDArray[np.float64],
+    masks: npt.NDArray[np.bool_],
+    *,
+    form: AnyForm,
+    metric: str,
+    direction: str,
+    bound: float | None,
+    groups: npt.NDArray[np.str_],
+    n_boot: int,
+    seed: int,
+    loss: str,
+    delta: float,
+    starts: str = "projection",
+    n_starts: int = 8,
+) -> list[FitResult | None]:
+    """One form fitted to several subsets of the same points at once (a backtest's windows).
+
+    ``err`` is the fitted error quantity (positive), ``masks`` (K, n) the points of each
+    subset. Every subset's starts and every subset's bootstrap resamples go to the engine as
+    one batch of weighted problems, so K windows cost about one fit. Returns a
+    :class:`FitResult` per subset (None where too few points remain), without parameter intervals.
+    """
+    f = get_form(form)
+    dl = np.inf if loss == "squared" else float(delta)
+    logx, logy = np.log(x), np.log(err)
+    solver = _Solver(f, logx, logy, dl, starts, n_starts)
+    # the best few starts on all points (they come sorted by their objective there) serve every window
+    theta0 = solver.theta0[: max(n_starts // 2, 4)]
+    K, S = masks.shape[0], theta0.shape[0]
+    w = np.repeat(masks.astype(float), S, axis=0)
+    sol = solver.minimize(np.tile(theta0, (K, 1)), w, ftol=1e-10)
+    fs = np.where(np.isfinite(sol.f), sol.f, np.inf).reshape(K, S)
+    best = sol.theta.reshape(K, S, -1)[np.arange(K), np.argmin(fs, axis=1)]
+    boot: npt.NDArray[np.float64] | None = None
+    if n_boot > 0:
+        rng = np.random.default_rng(seed)
+        ws = []
+        for m in masks:
+            uniq, inv = np.unique(groups[m], return_inverse=True)
+            counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot).astype(float)
+            wk = np.zeros((n_boot, m.size))
+            wk[:, m] = counts[:, inv]
+            ws.append(wk)
+        bs = solver.minimize(np.repeat(best, n_boot, axis=0), np.concatenate(ws), ftol=1e-9, max_iter=50)
+        boot = bs.theta.reshape(K, n_boot, -1)
+    out: list[FitResult | None] = []
+    y = from_error(err, direction, bound)
+    for k, m in enumerate(masks):
+        n = int(m.sum())
+        theta = best[k]
+        if n < f.n_params + 1 or not np.all(np.isfinite(theta)):
+            out.append(None)
+            continue
+        res = solver.residuals(theta)[m]
+        rss = float(np.sum(res ** 2))
+        ll_term = n * np.log(max(rss, 1e-300) / n)
+        p = f.n_params
+        out.append(FitResult(
+            metric=metric, direction=direction, bound=bound, form=f,
+            params={kk: float(v) for kk, v in zip(f.param_names, f.natural(theta))}, stderr=None, ci=None, covar=None,
+            objective=float(fs[k].min()), ndata=n, nfree=p, residuals=res, aic=float(ll_term + 2 * p),
+            bic=float(ll_term + p * np.log(n)), success=True, message="window fit", excluded=(),
+            method={"form": f.name, "loss": loss, "delta": delta, "n_boot": n_boot, "seed": seed},
+            x=x[m], y=y[m], groups=groups[m], theta=theta, boot_theta=None if boot is None else boot[k]))
+    return out
+
+
+class _Solver:
+    """One interface over the two engines: log-sum-exp forms (exact Hessian) and general forms."""
+
+    def __init__(self, form: AnyForm, logx: npt.NDArray[np.float64], logy: npt.NDArray[np.float64], delta: float,
+                 starts: str, n_starts: int) -> None:
+        self.form, self.logx, self.logy, self.delta = form, logx, logy, delta
+        if isinstance(form, LawForm):
+            self.prob: engine.Problem | None = engine.Problem(form, logx, logy, delta)
+            self.theta0 = _starting_points(self.prob, starts, n_starts)
+            self.optimizer = "Levenberg-Marquardt, exact Hessian"
+        else:
+            self.prob = None
+            cand = form.starts(logx, logy)
+            f0 = general.objective(form, cand, logx, logy, np.ones(logy.size), delta)
+            # non-convex forms (breaks, sigmoids) need more starts than sums of power terms
+            self.theta0 = cand[np.argsort(f0)[: max(1, n_starts, 4 * form.n_params)]]
+            self.optimizer = "Levenberg-Marquardt, Gauss-Newton (reweighted Huber)"
+
+    def minimize(self, theta0: npt.NDArray[np.floating[Any]],
+                 w: npt.NDArray[np.float64] | Callable[[int], npt.NDArray[np.float64]] | None = None,
+                 ftol: float = 1e-13, max_iter: int | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> engine.Solution | general.Solution:
+        """Solve from each start; ``w`` is the row weights (B, n), or a function giving the next k rows of them."""
+        t0 = np.asarray(theta0, dtype=np.float64)
+        if self.prob is not None:
+            if max_iter is None:  # chunked: bounded memory however many rows x resamples
+                take = _sliced(w) if isinstance(w, np.ndarray) else w
+                return engine.minimize_chunked(self.prob, t0, take, ftol=ftol, progress=progress)
+            wa = w(t0.shape[0]) if callable(w) else w
+            return engine.minimize(self.prob, t0, wa, ftol=ftol, max_iter=max_iter)
+        form = self.form
+        assert isinstance(form, GeneralForm)
+        if w is not None:
+            wa = w(t0.shape[0]) if callable(w) else w
+            sol = general.minimize(form, self.logx, self.logy, self.delta, t0, wa, ftol=ftol, max_iter=max_iter or 100)
+            if progress is not None:
+                progress(t0.shape[0], t0.shape[0])
+            return sol
+        # Many starts: a loose pass on all, then the last digits for the best few only (the
+        # reweighted Gauss-Newton converges linearly, so the tight pass is the expensive one).
+        rough = general.minimize(form, self.logx, self.logy, self.delta, theta0, ftol=1e-7, max_iter=150)
+        top = np.argsort(rough.f)[:2]
+        fine = general.minimize(form, self.logx, self.logy, self.delta, rough.theta[top], ftol=ftol, max_iter=1000)
+        rough.theta[top], rough.f[top], rough.converged[top] = fine.theta, fine.f, fine.converged
+        rough.iterations += fine.iterations
+        return rough
+
+    def residuals(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        if self.prob is not None:
+            return self.prob.residuals(theta)
+        out: npt.NDArray[np.float64] = self.form.log_predict(theta, self.logx) - self.logy
+        return out
+
+
+def _sliced(w: npt.NDArray[np.float64]) -> Callable[[int], npt.NDArray[np.float64]]:
+    """The rows of ``w`` handed out in order, k at a time (what :func:`engine.minimize_chunked` asks for)."""
+    pos = 0
+
+    def take(k: int) -> npt.NDArray[np.float64]:
+        nonlocal pos
+        pos += k
+        return w[pos - k:pos]
+
+    return take
+
+
+def _starting_points(prob: engine.Problem, starts: str, n_starts: int) -> npt.NDArray[np.floating[Any]]:
+    f = prob.form
+    if f.n_terms == 1:  # pure power law: linear in log space, least squares is the start
+        A = np.column_stack([np.ones(prob.n), -prob.logx[:, f.terms[0].variable]])
+        return np.linalg.lstsq(A, prob.logy, rcond=None)[0][None, :]
+    if prob.n > START_ROWS:
+        order = np.lexsort(prob.logx.T[::-1])
+        pick = order[np.linspace(0, prob.n - 1, START_ROWS).round().astype(int)]
+        prob = engine.Problem(f, prob.logx[pick], prob.logy[pick], prob.delta)
+    pools = []
+    if starts in ("projection", "both"):
+        pools.append(engine.projection_starts(prob, engine.exponent_grid(len(f.exp_terms))))
+    if starts in ("hoffmann", "both"):
+        pools.append(engine.hoffmann_grid(f))
+    if not pools:
+        raise FitError(f"starts must be 'projection', 'hoffmann' or 'both', not {starts!r}")
+    cand = np.concatenate(pools)
+    f0 = engine.objective_chunked(prob, cand)
+    f0 = np.where(np.isfinite(f0), f0, np.inf)
+    return cand[np.argsort(f0)[: max(1, n_starts)]]
+
+def law_columns(form: AnyForm, x: str) -> list[str]:
+    """The batch columns a form's variables read: N and D (and U), or ``x`` for a one-variable form."""
+    if len(form.variables) == 1:
+        return [x]
+    return list(form.variables)
+
+
+def _select_points(batch: Batch, points: str, metric: str) -> tuple[pd.DataFrame, str]:
+    if not batch.has_checkpoints:
+        return batch.frame, "final"
+    fin = batch.finals()
+    fin = fin[np.isfinite(fin[metric])]
+    # Final points identify beta only if they spread D; otherwise the curves carry D.
+    spread = fin["D"].max() / fin["D"].min()
+    if points == "final" or (points == "auto" and fin["D"].nunique() >= 3 and spread >= 10 and len(fin) >= 8):
+        return fin, "final"
+    return batch.frame, "all"
+
+
+select_points = _select_points
+
+
+def fit_batch(batch: Batch, metric: str, form: AnyForm, opts: Options,
+              progress: Callable[[int, int], None] | None = None) -> FitResult:
+    """One form fitted to a batch's metric with resolved options (what :func:`scalekit.fit_law` does once
+    the form is known)."""
+    spec = batch.metric(metric)
+    f = form
+    frame, used = select_points(batch, opts.points, spec.name)
+    cols = law_columns(f, opts.x)
+    if "U" in cols and "U" not in frame:
+        raise FitError(f"form {f.name!r} needs a unique-data column (unique_tokens) giving the unique tokens of each run; "
+                       f"this batch has columns {sorted(batch.columns)}", metric=spec.name, form=f.name)
+    return fit_curve(
+        frame[cols].to_numpy(), frame[spec.name].to_numpy(), form=f, metric=spec.name, direction=spec.direction,
+        bound=spec.bound, groups=frame["run"].to_numpy(), n_boot=opts.n_boot, seed=opts.seed, loss=opts.loss,
+        delta=opts.delta, starts=opts.starts, n_starts=opts.n_starts,
+        excluded=tuple({"run": e.run, "reason": e.reason} for e in batch.excluded),
+        extra_method={"points": used, "variables": cols, "compute": batch.compute, "data_unit": batch.data_unit},
+        progress=progress,
+    )
+

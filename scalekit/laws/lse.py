@@ -1,0 +1,148 @@
+"""Law forms written as a log-sum-exp of power-law terms, the shape the exact-Hessian engine fits.
+
+Each form is ``log y = LSE_k(c_k - s_k * log x_{v(k)})`` where a term without a variable is
+a constant (the irreducible term). This one shape covers
+
+* ``two_var``:     L(N, D) = E + A / N**alpha + B / D**beta   (Hoffmann et al. 2022, eq. 2)
+* ``saturating``:  y(x)   = E + A * x**-alpha
+* ``power``:       y(x)   = G * x**a                           (N_opt(C) = G C**a, ...)
+
+and lets one vectorised engine fit them all. The internal parameter vector is
+``[c_1..c_K, s_1..s_M]`` (log coefficients, then exponents); ``natural()`` maps it to the
+published parameterisation (E, A, B, alpha, beta, ...). The registry of every form is
+:mod:`scalekit.laws.forms`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["POWER", "SATURATING", "TWO_VAR", "LawForm"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class _Term:
+    coef: str  # internal name of the log coefficient (a, b, e, g)
+    natural_coef: str  # published name of exp(coef) (A, B, E, G)
+    exponent: str | None  # published exponent name (alpha, beta, a) or None
+    variable: int | None  # index into the form's variables
+    sign: float = 1.0  # natural exponent = sign * s  (power law: y = G x^a has s = -a)
+
+
+@dataclass(frozen=True)
+class LawForm:
+    """A law as a sum of power-law terms (see module docstring).
+
+    Attributes
+    ----------
+    name : str
+        Short identifier used in summaries (``two_var``, ``saturating``, ``power``).
+    variables : tuple of str
+        Names of the independent variables, in the order ``predict`` takes them.
+    formula : str
+        Human-readable formula.
+    """
+
+    name: str
+    variables: tuple[str, ...]
+    terms: tuple[_Term, ...]
+    formula: str
+
+    @property
+    def n_terms(self) -> int:
+        return len(self.terms)
+
+    @property
+    def exp_terms(self) -> tuple[int, ...]:
+        return tuple(k for k, t in enumerate(self.terms) if t.exponent is not None)
+
+    @property
+    def n_params(self) -> int:
+        return self.n_terms + len(self.exp_terms)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Published parameter names, in the order of ``natural()`` columns."""
+        coefs = sorted((t.natural_coef for t in self.terms), key=_coef_order)
+        exps = [self.terms[k].exponent for k in self.exp_terms]
+        return tuple(coefs) + tuple(e for e in exps if e is not None)
+
+    def design(self, logx: FloatArray) -> list[FloatArray]:
+        """Per term, the (n, P) matrix V_k with u_k = V_k @ theta."""
+        n = logx.shape[0]
+        out: list[FloatArray] = []
+        for k, t in enumerate(self.terms):
+            v = np.zeros((n, self.n_params))
+            v[:, k] = 1.0
+            if t.variable is not None:
+                j = self.n_terms + self.exp_terms.index(k)
+                v[:, j] = -logx[:, t.variable]
+            out.append(v)
+        return out
+
+    def natural(self, theta: FloatArray) -> FloatArray:
+        """Internal vectors (..., P) to published parameters (..., P) in ``param_names`` order."""
+        theta = np.asarray(theta, dtype=float)
+        cols: dict[str, FloatArray] = {}
+        for k, t in enumerate(self.terms):
+            cols[t.natural_coef] = np.exp(theta[..., k])
+            if t.exponent is not None:
+                j = self.n_terms + self.exp_terms.index(k)
+                cols[t.exponent] = t.sign * theta[..., j]
+        return np.stack([cols[name] for name in self.param_names], axis=-1)
+
+    def internal(self, params: dict[str, float]) -> FloatArray:
+        """Published parameters (dict) to the internal vector."""
+        theta = np.zeros(self.n_params)
+        for k, t in enumerate(self.terms):
+            theta[k] = np.log(params[t.natural_coef])
+            if t.exponent is not None:
+                theta[self.n_terms + self.exp_terms.index(k)] = params[t.exponent] / t.sign
+        return theta
+
+    def log_predict(self, theta: FloatArray, logx: FloatArray) -> FloatArray:
+        """log y for internal params ``theta`` (..., P) at ``logx`` (n, V); returns (..., n)."""
+        theta = np.asarray(theta, dtype=float)
+        us = [theta @ v.T for v in self.design(logx)]
+        return _lse(np.stack(us, axis=-1))
+
+
+def _coef_order(name: str) -> int:
+    return {"E": 0, "A": 1, "B": 2, "G": 0}.get(name, 9)
+
+
+def _lse(u: FloatArray) -> FloatArray:
+    m: FloatArray = u.max(axis=-1)
+    total: FloatArray = np.exp(u - m[..., None]).sum(axis=-1)
+    return m + np.log(total)
+
+
+TWO_VAR = LawForm(
+    name="two_var",
+    variables=("N", "D"),
+    terms=(
+        _Term("a", "A", "alpha", 0),
+        _Term("b", "B", "beta", 1),
+        _Term("e", "E", None, None),
+    ),
+    formula="L(N, D) = E + A / N^alpha + B / D^beta",
+)
+
+SATURATING = LawForm(
+    name="saturating",
+    variables=("x",),
+    terms=(_Term("a", "A", "alpha", 0), _Term("e", "E", None, None)),
+    formula="y(x) = E + A * x^-alpha",
+)
+
+POWER = LawForm(
+    name="power",
+    variables=("x",),
+    terms=(_Term("g", "G", "a", 0, sign=-1.0),),
+    formula="y(x) = G * x^a",
+)
