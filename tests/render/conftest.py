@@ -25,3 +25,18 @@ def browser() -> Iterator[Any]:
             "--disable-component-update", "--disable-sync"])
         yield b
         b.close()
+
+
+def block_outside(page: Any) -> list[str]:
+    """Let only file: and data: URLs load on ``page``; returns the list every other request is aborted into."""
+    outside: list[str] = []
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(("file:", "data:")):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    return outside

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, block_outside
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 def visit(browser, url: str, shot: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    console, failed, outside, dialogs = [], [], [], []
+    console, failed, dialogs = [], [], []
+    outside = block_outside(page)
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: console.append(str(e)))
     page.on("requestfailed", lambda r: failed.append(r.url))
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-
-    def route(r):
-        if r.request.url.startswith(("file:", "data:")):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
     page.goto(url, wait_until="load")
     page.wait_for_load_state("networkidle")
     ARTIFACTS.mkdir(exist_ok=True)

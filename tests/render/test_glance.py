@@ -17,7 +17,7 @@ import pytest
 from scalekit.report.format import params
 
 from ..conftest import ROOT
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, block_outside
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 AXE = ROOT / ".ci" / "node" / "node_modules" / "axe-core" / "axe.min.js"
@@ -29,16 +29,7 @@ def open_page(browser, path: Path, width: int = 1280, scheme: str = "light", sho
     """The page in a fresh tab with every request off this machine blocked; a full-page screenshot if ``shot``."""
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.emulate_media(color_scheme=scheme)
-    outside: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(("file:", "data:")):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
+    outside = block_outside(page)
     page.goto(path.as_uri(), wait_until="load")
     if shot:
         ARTIFACTS.mkdir(exist_ok=True)
