@@ -131,10 +131,13 @@ class Solution:
 
 def minimize(form: GeneralForm, logx: FloatArray, logy: FloatArray, delta: float, theta0: npt.ArrayLike,
              w: FloatArray | None = None, *, max_iter: int = 500, ftol: float = 1e-13,
-             fixed: Sequence[int] = ()) -> Solution:
+             fixed: Sequence[int] = (), bounds: tuple[npt.ArrayLike, npt.ArrayLike] | None = None) -> Solution:
     """Levenberg-Marquardt on B problems at once (see the module docstring).
 
-    ``fixed`` lists internal parameters held at their starting values.
+    ``fixed`` lists internal parameters held at their starting values. ``bounds`` (lower, upper),
+    each broadcastable to (B, P), box the parameters (the starts must lie inside): a parameter at
+    a bound that the gradient pushes outward is held for that step (projected Newton), and
+    every trial point is clipped into the box.
     """
     theta = np.array(theta0, dtype=float, copy=True)
     B, P = theta.shape
@@ -149,6 +152,10 @@ def minimize(form: GeneralForm, logx: FloatArray, logy: FloatArray, delta: float
     f = objective(form, theta, logx, logy, w, delta)
     converged = np.zeros(B, dtype=bool)
     eye = np.eye(free.size)
+    lo = hi = None
+    if bounds is not None:
+        lo = np.broadcast_to(np.asarray(bounds[0], dtype=float), (B, P))[:, free]
+        hi = np.broadcast_to(np.asarray(bounds[1], dtype=float), (B, P))[:, free]
     it = 0
     while it < max_iter:
         it += 1
@@ -177,6 +184,12 @@ def minimize(form: GeneralForm, logx: FloatArray, logy: FloatArray, delta: float
         bad = ~np.all(np.isfinite(g), axis=1) | ~np.all(np.isfinite(H), axis=(1, 2))
         g[bad] = 0.0
         H[bad] = np.eye(free.size)
+        held = None
+        if lo is not None and hi is not None:
+            tf = th[:, free]
+            held = ((tf <= lo[idx]) & (g > 0)) | ((tf >= hi[idx]) & (g < 0))
+            g = np.where(held, 0.0, g)
+            H = np.where(held[:, :, None] | held[:, None, :], 0.0, H) + held[:, :, None] * eye
         diag = np.maximum(np.abs(np.diagonal(H, axis1=1, axis2=2)), 1e-12)
         A = H + (lam[idx, None] * diag)[:, :, None] * eye
         try:
@@ -185,6 +198,8 @@ def minimize(form: GeneralForm, logx: FloatArray, logy: FloatArray, delta: float
             step = -np.einsum("bpq,bq->bp", np.linalg.pinv(A), g)
         trial = th.copy()
         trial[:, free] += step
+        if lo is not None and hi is not None:
+            trial[:, free] = np.clip(trial[:, free], lo[idx], hi[idx])
         ft = objective(form, trial, logx, logy, wi, delta)
         fi = f[idx]
         ok = np.isfinite(ft) & (ft < fi) & ~bad
@@ -195,6 +210,8 @@ def minimize(form: GeneralForm, logx: FloatArray, logy: FloatArray, delta: float
         small = ok & (gain <= ftol * np.maximum(fi, 1e-300))
         stalled = (~ok & (lam[idx] > _LAMBDA_MAX)) | bad
         done = small | stalled
+        if held is not None:  # every free parameter held at a bound: a KKT point
+            done |= np.all(held, axis=1)
         converged[idx[done & ~bad]] = True
         active[idx[done]] = False
     return Solution(theta=theta, f=f, converged=converged, iterations=it)

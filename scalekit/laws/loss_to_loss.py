@@ -14,9 +14,10 @@ Fit: Huber loss (``delta``, default 1e-3 as for the laws) on the log residuals o
 ``0 <= E_A < min L_A`` and ``0 <= E_B < min L_B``. For fixed ``(E_A, E_B)`` the map is linear in
 log space (``log(L_B - E_B) = log K + kappa log(L_A - E_A)``), so a grid over the two floors
 with least squares for ``(log K, kappa)`` (variable projection) gives the starts, and the best
-are refined with the Huber loss. Intervals: bootstrap over runs (a resample keeps or repeats
-whole runs, with all their checkpoints), each resample refined from the better of the full fit
-and its own best grid start.
+are refined with the Huber loss (Levenberg-Marquardt with the floors boxed, all starts in one
+batch: :func:`scalekit.laws.general.minimize`). Intervals: bootstrap over runs (a resample keeps
+or repeats whole runs, with all their checkpoints), every resample refined at once from each
+distinct local optimum the full fit's starts reached, the best kept.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from ..data.batch import Batch
 from ..data.load import load_batch
 from ..exceptions import ConfigError, FitError
 from ..jsonsafe import jsonable
+from . import general
 from .fit import fit_law
+from .general import GeneralForm
 from .result import FitResult, Prediction
 
 if TYPE_CHECKING:
@@ -49,6 +51,8 @@ FORMULA = "L_B = K (L_A - E_A)^kappa + E_B"
 # Floors on a grid of fractions of the smallest observed loss: the variable-projection starts.
 _FLOOR_FRACTIONS = np.array([0.0, 0.2, 0.4, 0.55, 0.7, 0.8, 0.87, 0.92, 0.96, 0.985, 0.995])
 _KAPPA_BOUNDS = (1e-3, 50.0)
+_BOOT_STARTS = 3  # local optima of the full fit each resample is refined from
+_OWN_STARTS = 2  # and its own best grid starts
 
 
 def _map(theta: FloatArray, la: FloatArray) -> FloatArray:
@@ -247,88 +251,113 @@ def _prediction(value: FloatArray, draws: FloatArray, level: float, kind: str, s
 
 
 # --- fitting -----------------------------------------------------------------------------
-def _huber(r: FloatArray, delta: float) -> FloatArray:
-    a = np.abs(r)
-    return np.asarray(np.where(a <= delta, 0.5 * r ** 2, delta * (a - 0.5 * delta)))
-
-
 Floors = tuple[float | None, float | None]  # (E_A, E_B): a fixed value, or None to fit it
 
 
-def _grid_starts(la: FloatArray, lb: FloatArray, delta: float, floors: Floors) -> tuple[FloatArray, FloatArray]:
+def _grid_starts(la: FloatArray, lb: FloatArray, floors: Floors,
+                 w: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
     """Variable projection: for each (E_A, E_B) on the grid, least squares gives (log K, kappa).
 
-    A fixed floor takes its one value instead of the grid. Returns the starts (G, 4) as
-    (log K, kappa, E_A, E_B) and their Huber objectives (G,).
+    For fixed floors the map is the line ``log(L_B - E_B) = log K + kappa log(L_A - E_A)``. Its
+    residuals are those of ``log L_B`` divided by ``(L_B - E_B) / L_B`` (to first order), so
+    least squares on the line weighted by that factor squared approximates the squared log
+    residuals of ``L_B``: the grid points compare on one scale, with matrix products only. With
+    row weights ``w`` (B, n) (the resamples) every problem gets its own fits. A fixed floor
+    takes its one value instead of the grid. Returns the starts (B, G, 4) as (log K, kappa,
+    E_A, E_B) and their weighted residual sums of squares (B, G); B = 1 without ``w``.
     """
+    w = np.ones((1, la.size)) if w is None else w
     grid_a = _FLOOR_FRACTIONS * la.min() if floors[0] is None else np.array([floors[0]])
     grid_b = _FLOOR_FRACTIONS * lb.min() if floors[1] is None else np.array([floors[1]])
     ea, eb = (g.ravel() for g in np.meshgrid(grid_a, grid_b, indexing="ij"))
     X = np.log(la[None, :] - ea[:, None])
     Y = np.log(lb[None, :] - eb[:, None])
-    xm, ym = X.mean(axis=1, keepdims=True), Y.mean(axis=1, keepdims=True)
+    c = ((lb[None, :] - eb[:, None]) / lb[None, :]) ** 2
+    # centred first, so the weighted moments below do not cancel
+    x0, y0 = X.mean(axis=1, keepdims=True), Y.mean(axis=1, keepdims=True)
+    Xc, Yc = X - x0, Y - y0
+    sw = w @ c.T
+    mx, my = (w @ (c * Xc).T) / sw, (w @ (c * Yc).T) / sw
+    sxx = (w @ (c * Xc * Xc).T) / sw - mx * mx
+    sxy = (w @ (c * Xc * Yc).T) / sw - mx * my
+    syy = (w @ (c * Yc * Yc).T) / sw - my * my
     with np.errstate(invalid="ignore", divide="ignore"):
-        kappa = np.sum((X - xm) * (Y - ym), axis=1) / np.sum((X - xm) ** 2, axis=1)
+        kappa = sxy / sxx
     kappa = np.clip(np.nan_to_num(kappa, nan=1.0), *_KAPPA_BOUNDS)
-    logk = ym[:, 0] - kappa * xm[:, 0]
-    starts = np.column_stack([logk, kappa, ea, eb])
-    r = np.log(np.exp(logk[:, None] + kappa[:, None] * X) + eb[:, None]) - np.log(lb)[None, :]
-    obj = _huber(r, delta).sum(axis=1)
-    return starts, np.where(np.isfinite(obj), obj, np.inf)
+    logk = (my + y0[:, 0]) - kappa * (mx + x0[:, 0])
+    rss = sw * (syy - 2 * kappa * sxy + kappa * kappa * sxx)
+    B, G = kappa.shape
+    starts = np.stack([logk, kappa, np.broadcast_to(ea, (B, G)), np.broadcast_to(eb, (B, G))], axis=-1)
+    return starts, np.where(np.isfinite(rss), rss, np.inf)
 
 
-def _refine(la: FloatArray, lb: FloatArray, start: FloatArray, delta: float, floors: Floors,
-            tol: float = 1e-12) -> tuple[FloatArray, float, bool, str]:
-    """Huber fit of (log K, kappa, E_A, E_B) from one start; free floors stay below the smallest losses."""
-    log_lb = np.log(lb)
-    free = np.array([True, True, floors[0] is None, floors[1] is None])
-    hi_a, hi_b = la.min() * (1 - 1e-9), lb.min() * (1 - 1e-9)
-    lower = np.array([-np.inf, _KAPPA_BOUNDS[0], 0.0, 0.0])[free]
-    upper = np.array([np.inf, _KAPPA_BOUNDS[1], hi_a, hi_b])[free]
-    full = np.array(start, dtype=float)
+class _Map(GeneralForm):
+    """The map as a law for the batched solver: internal ``(log K, kappa, E_A, E_B)``.
 
-    def unpack(v: FloatArray) -> FloatArray:
-        t = full.copy()
-        t[free] = v
-        return t
+    Its "variable" is the source loss itself (not its log): ``L_A - E_A`` must be exact near the
+    floor. Points below a problem's floor (rows a resample left out) are held just above it,
+    so every problem evaluates finitely on every row.
+    """
 
-    def parts(t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        gap = np.maximum(la - t[2], 1e-300)
+    name = "loss_to_loss"
+    variables = ("L_A",)
+    param_names = PARAM_NAMES
+    internal_names = ("log_K", "kappa", "E_A", "E_B")
+    formula = FORMULA
+
+    def evaluate(self, th: list[FloatArray], logx: FloatArray, jac: bool) -> tuple[FloatArray, list[FloatArray]]:
+        la = logx[:, 0]
+        gap = np.maximum(la - th[2], 1e-12 * la)
         g = np.log(gap)
-        P = np.exp(t[0] + t[1] * g)
-        return gap, g, P, P + t[3]
-
-    def resid(v: FloatArray) -> FloatArray:
-        return np.asarray(np.log(parts(unpack(v))[3]) - log_lb)
-
-    def jac(v: FloatArray) -> FloatArray:
-        t = unpack(v)
-        gap, g, P, pred = parts(t)
-        return np.column_stack([P / pred, P * g / pred, -P * t[1] / gap / pred, 1.0 / pred])[:, free]
-
-    # least_squares wants a start strictly inside the bounds: nudge kappa and the free floors in.
-    x0 = full.copy()
-    x0[1] = np.clip(x0[1], _KAPPA_BOUNDS[0] * 1.01, _KAPPA_BOUNDS[1] * 0.99)
-    x0[2] = np.clip(x0[2], 1e-9 * hi_a, hi_a * (1 - 1e-6))
-    x0[3] = np.clip(x0[3], 1e-9 * hi_b, hi_b * (1 - 1e-6))
-    sol = least_squares(resid, x0[free], jac=jac, bounds=(lower, upper), loss="huber", f_scale=delta, method="trf",
-                        x_scale="jac", ftol=tol, xtol=tol, gtol=tol, max_nfev=2000)
-    theta = unpack(np.asarray(sol.x, dtype=float))
-    return theta, float(_huber(resid(sol.x), delta).sum()), bool(sol.success), str(sol.message)
+        P = np.exp(th[0] + th[1] * g)
+        pred = P + th[3]
+        if not jac:
+            return np.log(pred), []
+        return np.log(pred), [P / pred, P * g / pred, -P * th[1] / gap / pred, 1.0 / pred]
 
 
-def _best_fit(la: FloatArray, lb: FloatArray, delta: float, n_starts: int, floors: Floors,
-              extra: FloatArray | None = None) -> tuple[FloatArray, float, bool, str, str]:
-    """The best of the ``n_starts`` best grid starts (and ``extra``), refined: (theta, objective, ok, message, ties)."""
-    starts, obj = _grid_starts(la, lb, delta, floors)
-    cand = starts[np.argsort(obj)[: max(1, n_starts)]]
-    if extra is not None:
-        cand = np.vstack([extra[None, :], cand])
-    fits = [_refine(la, lb, s, delta, floors) for s in cand]
-    best = min(range(len(fits)), key=lambda i: fits[i][1])
-    fbest = fits[best][1]
-    same = sum(1 for f in fits if f[1] <= fbest * (1 + 1e-6) + 1e-15)
-    return fits[best][0], fbest, fits[best][2], fits[best][3], f"{same} of {len(fits)}"
+_MAP = _Map()
+
+
+def _solve(la: FloatArray, lb: FloatArray, starts: FloatArray, delta: float, floors: Floors,
+           w: FloatArray | None = None, ftol: float = 1e-13, max_iter: int = 1000) -> general.Solution:
+    """Huber fits of (log K, kappa, E_A, E_B) from each start (B, 4) at once, with row weights ``w`` (B, n).
+
+    Free floors stay in ``[0, min L)`` over the rows each problem weighs; a fixed floor keeps
+    its value.
+    """
+    B = starts.shape[0]
+    wb = np.ones((B, la.size)) if w is None else w
+    used = wb > 0
+    hi_a = np.where(used, la, np.inf).min(axis=1) * (1 - 1e-9)
+    hi_b = np.where(used, lb, np.inf).min(axis=1) * (1 - 1e-9)
+    lower = np.array([-np.inf, _KAPPA_BOUNDS[0], 0.0, 0.0])
+    upper = np.column_stack([np.full(B, np.inf), np.full(B, _KAPPA_BOUNDS[1]), hi_a, hi_b])
+    x0 = np.array(starts, dtype=float)
+    x0[:, 1] = np.clip(x0[:, 1], *_KAPPA_BOUNDS)
+    for j, hi in ((2, hi_a), (3, hi_b)):
+        if floors[j - 2] is None:
+            x0[:, j] = np.clip(x0[:, j], 0.0, hi)
+    fixed = [j for j in (2, 3) if floors[j - 2] is not None]
+    return general.minimize(_MAP, la[:, None], np.log(lb), delta, x0, wb, ftol=ftol, max_iter=max_iter, fixed=fixed,
+                            bounds=(lower, upper))
+
+
+def _best_fit(la: FloatArray, lb: FloatArray, delta: float, n_starts: int,
+              floors: Floors) -> tuple[FloatArray, float, bool, str, FloatArray]:
+    """The best of the ``n_starts`` best grid starts, refined: (theta, objective, ok, ties, local optima).
+
+    The local optima are the distinct refined starts, best first: the basins a resample may prefer.
+    """
+    starts, obj = _grid_starts(la, lb, floors)
+    sol = _solve(la, lb, starts[0, np.argsort(obj[0])[: max(1, n_starts)]], delta, floors)
+    f = np.where(np.isfinite(sol.f), sol.f, np.inf)
+    order = np.argsort(f)
+    fbest = float(f[order[0]])
+    same = int(np.sum(f <= fbest * (1 + 1e-6) + 1e-15))
+    distinct = [order[0]] + [i for i in order[1:] if np.isfinite(f[i]) and f[i] > fbest * (1 + 1e-6) + 1e-15]
+    return (sol.theta[order[0]], fbest, bool(sol.converged[order[0]]), f"{same} of {f.size}",
+            sol.theta[distinct[:_BOOT_STARTS]])
 
 
 def _natural(t: FloatArray) -> FloatArray:
@@ -446,13 +475,13 @@ def fit_loss_to_loss(
         raise ConfigError(f"delta must be > 0 (Huber threshold on log residuals); got {delta!r}", key="delta")
     la, lb, groups, src, tgt = _pairs(data, source, target, points)
     floors = (_floor("E_A", E_A, la, src), _floor("E_B", E_B, lb, tgt))
-    t, fbest, success, message, same = _best_fit(la, lb, delta, n_starts, floors)
+    t, fbest, success, same, optima = _best_fit(la, lb, delta, n_starts, floors)
     theta = _natural(t)
-    message = f"{'converged' if success else 'did not converge'} ({message}); {same} starts reached the best objective"
+    message = f"{'converged' if success else 'did not converge'}; {same} starts reached the best objective"
 
     boot = stderr = ci = None
     if n_boot > 0:
-        boot, failed = _bootstrap(la, lb, groups, t, delta, n_boot, seed, floors)
+        boot, failed = _bootstrap(la, lb, groups, optima, delta, n_boot, seed, floors)
         sd = np.nanstd(boot, axis=0, ddof=1)
         lo, hi = np.nanpercentile(boot, [2.5, 97.5], axis=0)
         stderr = {k: float(v) for k, v in zip(PARAM_NAMES, sd)}
@@ -476,35 +505,33 @@ def fit_loss_to_loss(
     )
 
 
-def _bootstrap(la: FloatArray, lb: FloatArray, groups: NDArray[np.str_], t_hat: FloatArray, delta: float, n_boot: int,
-               seed: int, floors: Floors) -> tuple[FloatArray, int]:
+def _bootstrap(la: FloatArray, lb: FloatArray, groups: NDArray[np.str_], optima: FloatArray, delta: float,
+               n_boot: int, seed: int, floors: Floors) -> tuple[FloatArray, int]:
     """Refit on resamples of whole runs; returns natural draws (n_boot, 4) and how many did not converge.
 
-    Each resample is refined from the full fit's optimum; its own best grid start is refined too
-    only when it starts below that local optimum (the resample may prefer another valley).
+    A resample is a row-weight vector (a run drawn twice counts twice). Each is refined from
+    the full fit's optimum, the other local optima the full fit's starts found, and its own
+    best grid starts (the resample may prefer another valley), all resamples in one batch; the
+    best is kept.
     """
     rng = np.random.default_rng(seed)
     uniq, inv = np.unique(groups, return_inverse=True)
-    counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot)
-    out = np.empty((n_boot, 4))
-    failed = 0
-    for i in range(n_boot):
-        rows = np.repeat(np.arange(la.size), counts[i][inv])  # a run drawn twice counts twice (exact weights)
-        a, b = la[rows], lb[rows]
-        if np.unique(a).size < 5:
-            out[i], failed = np.nan, failed + 1
-            continue
-        # Resamples need 5-6 digits, not 12: a looser stop saves iterations.
-        t, f, ok, _ = _refine(a, b, t_hat, delta, floors, tol=1e-9)
-        starts, obj = _grid_starts(a, b, delta, floors)
-        j = int(np.argmin(obj))
-        if obj[j] < f:
-            t2, f2, ok2, _ = _refine(a, b, starts[j], delta, floors, tol=1e-9)
-            if f2 < f:
-                t, ok = t2, ok2
-        out[i] = _natural(t)
-        failed += not ok
-    return out, failed
+    counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot).astype(float)
+    w = counts[:, inv]
+    grid, gobj = _grid_starts(la, lb, floors, w)
+    own = np.take_along_axis(grid, np.argsort(gobj, axis=1)[:, :_OWN_STARTS, None], axis=1)
+    S = optima.shape[0] + own.shape[1]
+    starts = np.concatenate([np.broadcast_to(optima, (n_boot, optima.shape[0], 4)), own], axis=1).reshape(-1, 4)
+    # Resamples need 5-6 digits, not 12: a looser stop saves iterations.
+    sol = _solve(la, lb, starts, delta, floors, np.repeat(w, S, axis=0), ftol=1e-9, max_iter=200)
+    f = np.where(np.isfinite(sol.f), sol.f, np.inf).reshape(n_boot, S)
+    best = np.argmin(f, axis=1)
+    pick = np.arange(n_boot) * S + best
+    out = _natural(sol.theta[pick])
+    ok = sol.converged[pick] & np.isfinite(f[np.arange(n_boot), best])
+    distinct = np.array([np.unique(la[r > 0]).size for r in w])
+    out[distinct < 5] = np.nan  # fewer distinct source losses than the map has parameters + 1
+    return out, int(np.sum(~ok | (distinct < 5)))
 
 
 # --- held-out transfer -------------------------------------------------------------------

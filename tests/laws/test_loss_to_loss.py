@@ -206,3 +206,45 @@ def test_gadre_c4_to_paloma_c4_on_redpajama_models():
     assert bt.map.rmse < 0.002 and bt.map.params["kappa"] == pytest.approx(1.0, abs=0.1)  # two C4 samples: ~identity
     assert bt.error_map_only < 0.005
     assert bt.error_via_map == pytest.approx(bt.error_source_law, abs=0.005)  # the error is the C4 law's
+
+
+def test_a_floor_the_data_push_below_zero_is_held_at_the_bound():
+    """True E_B < 0 is outside the box: the fit stops exactly at E_B = 0 (projected step), converged, below a nearby
+    feasible point."""
+    df = runs_frame(truth={**TRUTH, "E_B": -0.3}, noise=0.0005)
+    m = fit_loss_to_loss(df, "a_loss", "b_loss", n_boot=0)
+    assert m.params["E_B"] == 0.0 and m.success
+    from scalekit.laws import general
+    from scalekit.laws.loss_to_loss import _MAP
+
+    t = np.array([np.log(m.params["K"]), m.params["kappa"], m.params["E_A"], 0.0])
+    nudged = t + np.array([0.0, 0.0, 0.0, 1e-3])
+    f = general.objective(_MAP, np.stack([t, nudged]), m.x[:, None], np.log(m.y), np.ones(m.ndata), 1e-3)
+    assert f[0] < f[1]
+
+
+def test_each_resample_reaches_the_best_valley_a_dense_multistart_finds():
+    """Every bootstrap draw is refitted from several valleys at once: none ends above what refining all 121 grid
+    starts on that resample reaches. The behavior example's eval -> train map has two valleys (floors near 0 and
+    near the smallest losses); from the full fit's optimum alone, some resamples stop in the worse one."""
+    from scalekit.examples import example_source
+    from scalekit.laws import loss_to_loss as l2l
+
+    frame, cfg = example_source("behavior")
+    la, lb, groups, _, _ = l2l._pairs(scalekit.load_batch(frame, **cfg), "eval_loss", "train_loss", "all")
+    floors = (None, None)
+    *_, optima = l2l._best_fit(la, lb, 1e-3, 6, floors)
+    boot, failed = l2l._bootstrap(la, lb, groups, optima, 1e-3, 12, 0, floors)
+    assert failed == 0
+    rng = np.random.default_rng(0)
+    uniq, inv = np.unique(groups, return_inverse=True)
+    w = rng.multinomial(len(uniq), np.full(len(uniq), 1 / len(uniq)), size=12).astype(float)[:, inv]
+    from scalekit.laws import general
+
+    internal = boot.copy()
+    internal[:, 0] = np.log(internal[:, 0])
+    f_boot = general.objective(l2l._MAP, internal, la[:, None], np.log(lb), w, 1e-3)
+    for i in range(12):
+        grid, _ = l2l._grid_starts(la, lb, floors, w[i][None])
+        dense = l2l._solve(la, lb, grid[0], 1e-3, floors, np.repeat(w[i][None], grid.shape[1], axis=0))
+        assert f_boot[i] <= np.nanmin(dense.f) * (1 + 1e-5), i
