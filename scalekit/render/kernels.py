@@ -15,7 +15,10 @@ if TYPE_CHECKING:
     from jupyter_client.blocking.client import BlockingKernelClient
     from jupyter_client.manager import AsyncKernelManager
 
-__all__ = ["is_kernel_start_failure", "quiet_kernel_manager", "reset_kernel", "shutdown_warm", "start_kernel", "warm_kernel"]
+__all__ = ["BLAS_THREAD_VARIABLES", "is_kernel_start_failure", "quiet_kernel_manager", "reset_kernel", "shutdown_warm", "start_kernel", "warm_kernel"]
+
+
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @functools.cache
@@ -40,6 +43,12 @@ def quiet_kernel_manager() -> type[AsyncKernelManager]:
                 # The caller's MPLBACKEND=Agg (common on servers and in CI) would make the kernel's
                 # figures display as text: the kernel keeps IPython's inline backend.
                 kw["env"] = {k: v for k, v in kw["env"].items() if k != "MPLBACKEND"}
+                # One BLAS thread per kernel unless the caller chose: the analysis multiplies small
+                # matrices, where a second thread only adds synchronisation, and `--jobs N` runs N
+                # kernels on N cores; two threads per kernel then fight for them (a 100 x 480 x 121
+                # product took 22 ms with two threads beside another busy process, 0.3 ms with one).
+                for var in BLAS_THREAD_VARIABLES:
+                    kw["env"].setdefault(var, "1")
             return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return QuietKernelManager
