@@ -6,6 +6,7 @@ import re
 import sys
 from html import escape, unescape
 from pathlib import Path
+from typing import Any
 
 from .resources import templates_dir
 
@@ -95,7 +96,34 @@ def export_html(notebook: str | Path, *, show_input: bool = False, title: str | 
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     exporter.embed_images = True
+    figures = _stash_figures(nb)
     body, _ = exporter.from_notebook_node(nb)
+    body = _FIGURE_MARK.sub(lambda m: figures[int(m.group(1))], body)
     return add_toc(body)
+
+
+_FIGURE = re.compile(r'<figure class="sk-figure">.*?</figure>', re.S)
+_FIGURE_MARK = re.compile(r"<!--sk-figure:(\d+)-->")
+
+
+def _stash_figures(nb: Any) -> list[str]:
+    """Swap each inline SVG figure in the outputs for a marker comment; returns the figures, by marker number.
+
+    nbconvert parses and re-serialises the whole page with BeautifulSoup (to add alt text and
+    tab stops): the figures' thousands of SVG elements were most of that, and none needs either.
+    """
+    figures: list[str] = []
+
+    def stash(m: re.Match[str]) -> str:
+        figures.append(m.group(0))
+        return f"<!--sk-figure:{len(figures) - 1}-->"
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            html = out.get("data", {}).get("text/html")
+            if html:
+                text = "".join(html) if isinstance(html, list) else html
+                out["data"]["text/html"] = _FIGURE.sub(stash, text)
+    return figures
 
 

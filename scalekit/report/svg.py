@@ -25,6 +25,7 @@ __all__ = ["figure_html", "tooltips"]
 
 _COORD_ATTR = re.compile(r'(\s(?:d|x|y|x1|x2|y1|y2|width|height|transform|points|cx|cy|r|viewBox)=")([^"]*)"')
 _DECIMALS = re.compile(r"(\d\.\d\d)\d+")
+_INDENT = re.compile(r"\n[ \t]+<")
 _TIPS: weakref.WeakKeyDictionary[Figure, list[str]] = weakref.WeakKeyDictionary()
 
 
@@ -43,6 +44,7 @@ def figure_html(fig: Figure, *, dpi: int = 110) -> str:
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = _INDENT.sub("\n<", svg)  # matplotlib indents every element: bytes, not meaning
     tips = _TIPS.get(fig, [])
     svg = re.sub(r'<a xlink:href="sktip:(\d+)"[^>]*>', lambda m: f"<g><title>{escape(tips[int(m.group(1))])}</title>", svg)
     svg = svg.replace("</a>", "</g>")
