@@ -157,6 +157,8 @@ FIELDS: dict[str, tuple[Any, Rule]] = {
                          low=0, low_open=True)),
     "max_params": (None, Rule("float", "deployment cap on model size N", low=0, low_open=True, nullable=True)),
     "n_boot_backtest": (100, Rule("int", "bootstrap resamples of each backtest fit (held-out prediction intervals)", low=0)),
+    "backtest_coverage": ("chosen", Rule("str", "forms whose held-out 95% interval coverage the backtest measures "
+                                         "('chosen': the chosen form only; 'all': every form)", choices=("chosen", "all"))),
     "n_boot_optimal": (200, Rule("int", "bootstrap resamples of the compute-optimal approaches 1 and 2", low=0)),
     "checks": (True, Rule("bool", "run the limitation checks")),
     "inference_tokens": ((), Rule("floats", "lifetime inference tokens: adds the inference-aware optimum (Sardana et al.)",
@@ -196,6 +198,7 @@ class Options:
     budgets: tuple[float, ...] = ()
     max_params: float | None = None
     n_boot_backtest: int = 100
+    backtest_coverage: str = "chosen"
     n_boot_optimal: int = 200
     checks: bool = True
     inference_tokens: tuple[float, ...] = ()

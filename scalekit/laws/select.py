@@ -13,6 +13,7 @@ the backtest OLMo-core applies to its ladder laws, made the selection rule.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,7 +143,10 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
         The forms to test (``"auto"`` or None: :func:`candidate_forms`).
     options, **overrides
         Run options (:class:`scalekit.Options`); ``n_boot_backtest`` sets the resamples behind
-        each held-out interval, ``thresholds.holdout_fraction`` the largest-compute window.
+        each held-out interval, ``backtest_coverage`` whether the interval coverage is measured
+        for the chosen form only (the default: the forms are ranked on point fits, and the
+        bootstrap is most of the cost) or for every form, ``thresholds.holdout_fraction`` the
+        largest-compute window.
 
     Returns
     -------
@@ -170,8 +174,6 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
     fin = batch.finals()
     fin = fin[np.isfinite(fin[spec.name]) & fin["run"].isin(frame["run"].unique())]
     windows = _windows(fin, opts.thresholds.holdout_fraction)
-    rows: list[BacktestRow] = []
-    preds: list[dict[str, Any]] = []
     err = spec.to_error(frame[spec.name].to_numpy())
     usable = np.isfinite(err) & (err > 0)
     frame, err = frame[usable], err[usable]
@@ -182,21 +184,22 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
         order = np.lexsort(frame[cols_all].to_numpy(dtype=float).T[::-1])
         pick = np.sort(order[np.linspace(0, len(frame) - 1, BACKTEST_ROWS).round().astype(int)])
         frame, err, train_runs, masks = frame.iloc[pick], err[pick], train_runs[pick], masks[:, pick]
-    for name in names:
+
+    def run(name: str, n_boot: int) -> tuple[BacktestRow, list[dict[str, Any]]]:
         f = get_form(name)
         cols = law_columns(f, "C")  # one-variable forms compete in compute
         rel: list[float] = []
         inside: list[bool] = []
         notes: list[str] = []
+        preds: list[dict[str, Any]] = []
         if "U" in cols and "U" not in frame:
-            rows.append(BacktestRow(name, f.n_params, 0, None, None, None, "needs a unique_tokens column"))
-            continue
+            return BacktestRow(name, f.n_params, 0, None, None, None, "needs a unique_tokens column"), []
         fits: list[FitResult | None] = []
         if windows:
             try:
                 fits = fit_windows(frame[cols].to_numpy(dtype=float), err, masks, form=f, metric=spec.name,
                                    direction=spec.direction, bound=spec.bound, groups=train_runs,
-                                   n_boot=opts.n_boot_backtest, seed=opts.seed, loss=opts.loss, delta=opts.delta,
+                                   n_boot=n_boot, seed=opts.seed, loss=opts.loss, delta=opts.delta,
                                    starts=opts.starts, n_starts=opts.n_starts)
             except FitError as exc:
                 notes.append(str(exc))
@@ -216,14 +219,25 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
             for run, o, v, a, b in zip(test["run"], obs, pr.value, lo, hi):
                 preds.append({"form": name, "window": label, "run": str(run), "observed": float(o), "predicted": float(v),
                               "lo": float(a), "hi": float(b)})
-        if rel:
-            a = np.asarray(rel)
-            rows.append(BacktestRow(name, f.n_params, len(rel), float(a.mean()), float(np.abs(a).mean()),
-                                    float(np.mean(inside)) if opts.n_boot_backtest > 0 else None, "; ".join(notes),
-                                    float(np.median(np.abs(a)))))
-        else:
-            rows.append(BacktestRow(name, f.n_params, 0, None, None, None, "; ".join(notes) or "no backtest window"))
+        if not rel:
+            return BacktestRow(name, f.n_params, 0, None, None, None, "; ".join(notes) or "no backtest window"), preds
+        a = np.asarray(rel)
+        return BacktestRow(name, f.n_params, len(rel), float(a.mean()), float(np.abs(a).mean()),
+                           float(np.mean(inside)) if n_boot > 0 else None, "; ".join(notes),
+                           float(np.median(np.abs(a)))), preds
+
+    # The forms are ranked on point fits. Held-out intervals (a bootstrap of every window, most of the
+    # backtest's cost) are measured for every form, or with backtest_coverage="chosen" only for the chosen one.
+    every = opts.backtest_coverage == "all"
+    done = [run(name, opts.n_boot_backtest if every else 0) for name in names]
+    rows = [r for r, _ in done]
     chosen, reason = _choose(rows, windows)
+    if not every and chosen is not None and opts.n_boot_backtest > 0:
+        i = names.index(chosen)
+        row, pr = run(chosen, opts.n_boot_backtest)
+        done[i] = (dataclasses.replace(rows[i], coverage=row.coverage), pr)  # the point fits are the same
+        rows = [r for r, _ in done]
+    preds = [p for _, pr in done for p in pr]
     return Selection(spec.name, tuple(rows), tuple({"window": lbl, "runs": sorted(h)} for lbl, h in windows), chosen,
                      reason, None, pd.DataFrame(preds))
 

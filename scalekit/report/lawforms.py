@@ -24,8 +24,11 @@ def selection_table(sel: Selection) -> str:
                      "" if r.median_abs_rel_error is None else f"{r.median_abs_rel_error:.2%}",
                      "" if r.coverage is None else f"{r.coverage:.0%}", r.note])
     windows = "; ".join(f"{w['window']} ({len(w['runs'])} runs)" for w in sel.windows) or "none"
+    caption = f"Backtest of {sel.metric}: windows {windows}"
+    if any(r.coverage is None and r.heldout for r in sel.rows):
+        caption += "; 95% coverage measured for the chosen form only (option backtest_coverage: all for every form)"
     return table(["form", "parameters", "held-out predictions", "signed rel. error", "mean abs. rel. error",
-                  "median abs. rel. error (ranked by)", "95% coverage", "note"], rows, caption=f"Backtest of {sel.metric}: windows {windows}")
+                  "median abs. rel. error (ranked by)", "95% coverage", "note"], rows, caption=caption)
 
 
 def law_selection(ma: MetricAnalysis) -> HTML:
@@ -41,9 +44,9 @@ def law_selection(ma: MetricAnalysis) -> HTML:
     covtxt = (f" Its 95% prediction intervals held {cov:.0%} of the held-out runs." if cov is not None else "")
     params = ", ".join(f"{escape(k)} = {fmt(v)}" + (f" [{fmt(law.ci[k][0])}, {fmt(law.ci[k][1])}]" if law.ci else "")
                        for k, v in law.params.items())
-    extra = ("" if law.form.name == "two_var" or ma.fit is None else
-             "<p>Targets, profiles and Approach 3 below use the additive law L(N, D), fitted beside it; "
-             "where the two disagree, trust the chosen form's predictions.</p>")
+    extra = ("" if law.form.variables == ("N", "D") or ma.fit is None else
+             f"<p>{escape(law.form.name)} is a law in one variable: targets, profiles and Approach 3 below use the "
+             "additive law L(N, D), fitted beside it; where the two disagree, trust the chosen form's predictions.</p>")
     return HTML(f"<p>Chosen form: <b>{escape(law.form.name)}</b>, {escape(ROLES.get(law.form.name, ''))}: "
                 f"<code>{escape(law.form.formula)}</code>. {escape(sel.reason)}{escape(covtxt)}</p>"
                 f"<p>Parameters (95% bootstrap intervals): {params}.</p>{extra}" + selection_table(sel))

@@ -10,6 +10,7 @@ import pytest
 
 import scalekit
 from scalekit.examples import TRUTH, example_source, perception_frame
+from scalekit.exceptions import ConfigError
 from scalekit.laws.evaluate import form_error
 from scalekit.laws.select import backtest, candidate_forms, select_form
 
@@ -104,3 +105,18 @@ def test_perception_example_has_its_interaction_and_auto_recovers_it():
     assert fit.form.name == "kaplan"
     for k, v in TRUTH["perception v1"]["map"].items():
         assert fit.params[k] == pytest.approx(v, rel=0.15 if k in ("N_c", "D_c") else 0.03)
+
+
+def test_coverage_for_the_chosen_form_only_by_default_and_the_ranking_unchanged():
+    df = _frame("two_var", ADD, 1, noise=0.01)
+    default = backtest(df, n_boot_backtest=30)
+    every = backtest(df, n_boot_backtest=30, backtest_coverage="all")
+    assert default.chosen == every.chosen and default.reason == every.reason
+    assert [(r.form, r.rel_error, r.median_abs_rel_error) for r in default.rows] == \
+        [(r.form, r.rel_error, r.median_abs_rel_error) for r in every.rows]
+    assert all(r.coverage is not None for r in every.rows)
+    assert [r.form for r in default.rows if r.coverage is not None] == [default.chosen]
+    chosen = next(r for r in every.rows if r.form == every.chosen)
+    assert default.coverage == chosen.coverage
+    with pytest.raises(ConfigError, match="backtest_coverage"):
+        backtest(df, backtest_coverage="some")
