@@ -522,13 +522,14 @@ def _bootstrap(la: FloatArray, lb: FloatArray, groups: NDArray[np.str_], optima:
     own = np.take_along_axis(grid, np.argsort(gobj, axis=1)[:, :_OWN_STARTS, None], axis=1)
     S = optima.shape[0] + own.shape[1]
     starts = np.concatenate([np.broadcast_to(optima, (n_boot, optima.shape[0], 4)), own], axis=1).reshape(-1, 4)
-    # Resamples need 5-6 digits, not 12: a looser stop saves iterations.
-    sol = _solve(la, lb, starts, delta, floors, np.repeat(w, S, axis=0), ftol=1e-9, max_iter=200)
-    f = np.where(np.isfinite(sol.f), sol.f, np.inf).reshape(n_boot, S)
-    best = np.argmin(f, axis=1)
-    pick = np.arange(n_boot) * S + best
-    out = _natural(sol.theta[pick])
-    ok = sol.converged[pick] & np.isfinite(f[np.arange(n_boot), best])
+    # A loose pass from every start, then the last digits from the best one only (as for the laws' starts);
+    # resamples need 5-6 digits, not 12.
+    rough = _solve(la, lb, starts, delta, floors, np.repeat(w, S, axis=0), ftol=1e-6, max_iter=60)
+    f = np.where(np.isfinite(rough.f), rough.f, np.inf).reshape(n_boot, S)
+    pick = np.arange(n_boot) * S + np.argmin(f, axis=1)
+    sol = _solve(la, lb, rough.theta[pick], delta, floors, w, ftol=1e-9, max_iter=200)
+    out = _natural(sol.theta)
+    ok = sol.converged & np.isfinite(sol.f)
     distinct = np.array([np.unique(la[r > 0]).size for r in w])
     out[distinct < 5] = np.nan  # fewer distinct source losses than the map has parameters + 1
     return out, int(np.sum(~ok | (distinct < 5)))
