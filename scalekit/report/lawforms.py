@@ -22,7 +22,7 @@ def selection_table(sel: Selection) -> str:
                      "" if r.rel_error is None else f"{r.rel_error:+.2%}",
                      "" if r.abs_rel_error is None else f"{r.abs_rel_error:.2%}",
                      "" if r.median_abs_rel_error is None else f"{r.median_abs_rel_error:.2%}",
-                     "" if r.coverage is None else f"{r.coverage:.0%}", r.note])
+                     ("—" if r.heldout else "") if r.coverage is None else f"{r.coverage:.0%}", r.note])
     windows = "; ".join(f"{w['window']} ({len(w['runs'])} runs)" for w in sel.windows) or "none"
     caption = f"Backtest of {sel.metric}: windows {windows}"
     if any(r.coverage is None and r.heldout for r in sel.rows):
