@@ -13,6 +13,7 @@ met long before the optimum. Exact second derivatives make the last digits cheap
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import FitError
-from .blocks import blocked
+from .blocks import BLOCK_CELLS, blocked
 from .lse import LawForm
 
 FloatArray = npt.NDArray[np.float64]
@@ -88,6 +89,14 @@ class Problem:
 
     def residuals(self, theta: FloatArray) -> FloatArray:
         return self.form.log_predict(theta, self.logx) - self.logy
+
+    def take(self, rows: IndexArray) -> Problem:
+        """The same problem on some of its rows, the design's columns gathered rather than rebuilt."""
+        sub = copy.copy(self)
+        sub.logx, sub.logy = self.logx[rows], self.logy[rows]
+        sub._cols = [c[rows] for c in self._cols]
+        sub._basis = self._basis[rows]
+        return sub
 
     def _terms_u(self, theta: FloatArray) -> list[FloatArray]:
         """u_k (B, n) per term: the coefficient plus the exponent times its column, elementwise (no BLAS call)."""
@@ -265,7 +274,15 @@ def minimize_chunked(
     starts = list(range(0, B, size))
 
     def solve(s: int, w: FloatArray | None) -> Solution:
-        return minimize(prob, theta0[s:s + size], w, ftol=ftol)
+        if w is None or prob.n < BLOCK_CELLS:
+            return minimize(prob, theta0[s:s + size], w, ftol=ftol)
+        # Each problem is a block of its own at this many rows, so nothing is lost solving them one by one, each
+        # on its rows of nonzero weight only (a bootstrap resample leaves out about 1/e of the runs).
+        sols = []
+        for i, wi in enumerate(w):
+            rows = np.flatnonzero(wi)
+            sols.append(minimize(prob.take(rows), theta0[s + i:s + i + 1], wi[rows][None], ftol=ftol))
+        return _joined(sols)
 
     def next_weights(s: int) -> FloatArray | None:
         return None if weights is None else weights(min(s + size, B) - s)
@@ -291,6 +308,10 @@ def minimize_chunked(
                 parts.append(fut.result())
                 if progress is not None:
                     progress(min(s0 + size, B), B)
+    return _joined(parts)
+
+
+def _joined(parts: list[Solution]) -> Solution:
     return Solution(theta=np.concatenate([p.theta for p in parts]), f=np.concatenate([p.f for p in parts]),
                     converged=np.concatenate([p.converged for p in parts]), iterations=max(p.iterations for p in parts))
 
