@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import FitError
-from .blocks import BLOCK_CELLS, blocked
+from .blocks import BLOCK_CELLS, blocked, serial_matmul
 from .lse import LawForm
 
 FloatArray = npt.NDArray[np.float64]
@@ -173,26 +173,9 @@ class Problem:
         cp = [curv * pk for pk in p]
         for t, (k, j) in enumerate(self._pairs):
             np.multiply(cp[k], p[j], out=A[:, K + t])
-        R = _serial_matmul(A.reshape(-1, self.n), self._basis).reshape(B, -1)
-        out = _serial_matmul(R, self._map)
+        R = serial_matmul(A.reshape(-1, self.n), self._basis).reshape(B, -1)
+        out = serial_matmul(R, self._map)
         return f, np.ascontiguousarray(out[:, :P]), out[:, P:].reshape(B, P, P)
-
-
-# OpenBLAS runs a matrix product on all cores above m*n*k = 262,144 (SMP_THRESHOLD_MIN x GEMM_MULTITHREAD_THRESHOLD).
-# The engine already runs chunks on threads of its own, and waking BLAS threads for each product of a few
-# milliseconds, on cores that are busy, made the derivatives 7x slower (300 resamples x 8192 rows: 0.6 s against
-# 0.08 s single-threaded); products are cut along the summed axis into pieces below that size instead.
-_SERIAL_MNK = 262_144
-
-
-def _serial_matmul(a: FloatArray, b: FloatArray) -> FloatArray:
-    """``a @ b`` for (m, n) @ (n, k), summed over pieces of n small enough for BLAS to run on the calling thread."""
-    m, n = a.shape
-    step = max(1, _SERIAL_MNK // max(1, m * b.shape[1]))
-    out: FloatArray = a[:, :step] @ b[:step]
-    for s in range(step, n, step):
-        out += a[:, s:s + step] @ b[s:s + step]
-    return out
 
 
 @dataclass
