@@ -264,7 +264,9 @@ def minimize_chunked(
 
     The problems are independent (each has its own damping and stopping rule), so a chunked
     solve gives the same numbers as one call, up to rounding in BLAS sums (below
-    :data:`CHUNK_CELLS` there is one chunk and the numbers are bit for bit those of one call).
+    :data:`CHUNK_CELLS` there is one chunk and, below :data:`BLOCK_CELLS` rows, the numbers are
+    bit for bit those of one call; above it each weighted problem is solved alone on its rows of
+    nonzero weight, the same objective summed over fewer terms).
     ``weights(k)``, when given, returns the row weights (k, rows) of the next k problems; it is
     called in order, chunk by chunk, so neither the (B, rows) weights nor anything they are drawn
     from (resample counts per run) is ever held whole.
