@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BLOCK_CELLS", "blocked", "serial_matmul"]
+__all__ = ["BLOCK_CELLS", "blocked", "per_block", "serial_matmul"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -19,10 +19,15 @@ FloatArray = npt.NDArray[np.float64]
 BLOCK_CELLS = 32_768
 
 
+def per_block(n_rows: int) -> int:
+    """How many problems of ``n_rows`` rows one block holds."""
+    return max(1, BLOCK_CELLS // max(1, n_rows))
+
+
 def blocked(fn: Callable[[FloatArray, FloatArray], tuple[FloatArray, ...]], theta: FloatArray, w: FloatArray,
             n_rows: int) -> tuple[FloatArray, ...]:
     """``fn(theta, w)`` on blocks of rows of ``theta`` (B, P) and ``w`` (B, n), the outputs concatenated."""
-    size = max(1, BLOCK_CELLS // max(1, n_rows))
+    size = per_block(n_rows)
     if theta.shape[0] <= size:
         return fn(theta, w)
     parts = [fn(theta[s:s + size], w[s:s + size]) for s in range(0, theta.shape[0], size)]

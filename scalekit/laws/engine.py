@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import FitError
-from .blocks import BLOCK_CELLS, blocked, serial_matmul
+from .blocks import blocked, per_block, serial_matmul
 from .lse import LawForm
 
 FloatArray = npt.NDArray[np.float64]
@@ -264,9 +264,9 @@ def minimize_chunked(
 
     The problems are independent (each has its own damping and stopping rule), so a chunked
     solve gives the same numbers as one call, up to rounding in BLAS sums (below
-    :data:`CHUNK_CELLS` there is one chunk and, below :data:`BLOCK_CELLS` rows, the numbers are
-    bit for bit those of one call; above it each weighted problem is solved alone on its rows of
-    nonzero weight, the same objective summed over fewer terms).
+    :data:`CHUNK_CELLS` there is one chunk and, while a block (:data:`.blocks.BLOCK_CELLS`) holds several
+    problems, the numbers are bit for bit those of one call; beyond, each weighted problem is solved
+    alone on its rows of nonzero weight, the same objective summed over fewer terms).
     ``weights(k)``, when given, returns the row weights (k, rows) of the next k problems; it is
     called in order, chunk by chunk, so neither the (B, rows) weights nor anything they are drawn
     from (resample counts per run) is ever held whole.
@@ -276,7 +276,7 @@ def minimize_chunked(
     starts = list(range(0, B, size))
 
     def solve(s: int, w: FloatArray | None) -> Solution:
-        if w is None or prob.n < BLOCK_CELLS:
+        if w is None or per_block(prob.n) > 1:
             return minimize(prob, theta0[s:s + size], w, ftol=ftol)
         # Each problem is a block of its own at this many rows, so nothing is lost solving them one by one, each
         # on its rows of nonzero weight only (a bootstrap resample leaves out about 1/e of the runs).

@@ -7,7 +7,7 @@ import pytest
 
 import scalekit
 from scalekit.exceptions import FitError
-from scalekit.laws import engine
+from scalekit.laws import blocks, engine
 from scalekit.laws.fit import fit_curve
 
 from ..helpers import finals_frame, law
@@ -81,7 +81,7 @@ def test_chunked_bootstrap_gives_the_same_numbers_as_one_solve(monkeypatch):
 
 
 def test_resamples_solved_on_their_own_rows_give_the_same_numbers(monkeypatch):
-    """Above BLOCK_CELLS rows each resample is solved alone on its rows of nonzero weight (the runs it drew):
+    """Once a block (BLOCK_CELLS) holds one resample, each is solved alone on its rows of nonzero weight (the runs it drew):
     the same objective, so the same optimum up to rounding, whichever rows a resample left out."""
     rng = np.random.default_rng(5)
     N, D = np.meshgrid(np.geomspace(1e7, 1e9, 6), np.geomspace(1e9, 1e11, 6), indexing="ij")
@@ -91,7 +91,7 @@ def test_resamples_solved_on_their_own_rows_give_the_same_numbers(monkeypatch):
     taken = []
     take = engine.Problem.take
     monkeypatch.setattr(engine.Problem, "take", lambda self, rows: taken.append(rows.size) or take(self, rows))
-    monkeypatch.setattr(engine, "BLOCK_CELLS", 30)
+    monkeypatch.setattr(blocks, "BLOCK_CELLS", 60)  # 36 rows: one resample per block
     monkeypatch.setattr(engine, "CHUNK_CELLS", 36 * 8)  # several chunks, as at 50,000 rows
     alone = fit_curve(x, y, form="two_var", n_boot=40, seed=3)
     assert len(taken) == 40 and max(taken) < 36  # every resample, each without the runs it did not draw
