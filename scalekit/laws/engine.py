@@ -102,8 +102,11 @@ class Problem:
         """u_k (B, n) per term: the coefficient plus the exponent times its column, elementwise (no BLAS call)."""
         us = []
         for term in self._terms:
-            u = np.zeros((theta.shape[0], self.n))
-            for p, c in term:
+            # the exponent's product first, then the coefficient added: the same sum, one pass fewer than from zeros
+            (p0, c0), *rest = sorted(term, key=lambda pc: pc[1] == 0)
+            t0 = theta[:, p0, None]
+            u = t0 * self._cols[c0] if c0 else np.repeat(t0, self.n, axis=1)
+            for p, c in rest:
                 u += theta[:, p, None] * self._cols[c] if c else theta[:, p, None]
             us.append(u)
         return us
@@ -113,14 +116,14 @@ class Problem:
         us = self._terms_u(theta)
         if len(us) == 1:
             return us[0], [np.ones_like(us[0])]
-        m = us[0].copy()
-        for u in us[1:]:
+        m = np.maximum(us[0], us[1])
+        for u in us[2:]:
             np.maximum(m, u, out=m)
         for u in us:
             u -= m
             np.exp(u, out=u)
-        s = us[0].copy()
-        for e in us[1:]:
+        s = us[0] + us[1]
+        for e in us[2:]:
             s += e
         lse = np.log(s)
         lse += m
