@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import display
-from ..data.batch import Batch
+from ..data.batch import Batch, in_runs
 from ..data.ranges import TrainedRange
 from ..exceptions import FitError
 from ..jsonsafe import jsonable
@@ -71,7 +71,7 @@ def backtest(fit: FitResult, batch: Batch, *, fraction: float = 0.15) -> Backtes
     if len(fin) - k < 6:
         return None
     held = fin.sort_values("C").iloc[-k:]
-    keep = ~np.isin(fit.groups, held["run"].astype(str).to_numpy())
+    keep = ~in_runs(fit.groups, held["run"])
     if keep.sum() < fit.nfree + 3 or np.unique(fit.x[keep, 0]).size < 3 or np.unique(fit.x[keep, 1]).size < 2:
         return None
     try:

@@ -59,8 +59,20 @@ def levels(x: FloatArray, rtol: float = 0.02) -> FloatArray:
 
 
 def level_index(x: FloatArray, levels: FloatArray) -> npt.NDArray[np.intp]:
-    """Index of the nearest level (in log space) for each value."""
-    nearest: npt.NDArray[np.intp] = np.abs(np.log(x)[:, None] - np.log(levels)[None]).argmin(axis=1)
+    """Index of the nearest level (in log space) for each value; of two as near, the lower one.
+
+    The nearest level is one of the two around the value in sorted order, found by binary search
+    (a values x levels table of distances was 0.2 s a call at 50,000 runs and 230 data levels).
+    """
+    lx = np.log(np.asarray(x, dtype=float))
+    order = np.argsort(levels, kind="stable")
+    ll = np.log(np.asarray(levels, dtype=float))[order]
+    if ll.size == 1:
+        return np.zeros(lx.shape, dtype=np.intp)
+    hi = np.clip(np.searchsorted(ll, lx), 1, ll.size - 1)
+    lo = hi - 1
+    pick = np.where(np.abs(lx - ll[hi]) < np.abs(lx - ll[lo]), hi, lo)
+    nearest: npt.NDArray[np.intp] = np.where(np.isnan(lx), order[0], order[pick])
     return nearest
 
 

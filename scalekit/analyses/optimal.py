@@ -112,17 +112,23 @@ def data_scale(batch: Batch) -> tuple[str, float]:
     return "D", 1.0
 
 
-def pareto_front(x: FloatArray, y: FloatArray) -> IndexArray:
-    """Indices of points that beat every point of lower x (the running minimum), left to right."""
-    order = np.lexsort((y, x))
+def pareto_front(x: FloatArray, y: FloatArray, order: IndexArray | None = None) -> IndexArray:
+    """Indices of points that beat every point of lower x (the running minimum), left to right.
+
+    ``order``, when given, is the points to consider sorted by x then y (``np.lexsort((y, x))``, or a
+    subset of it: a bootstrap resample's points, without sorting each resample again).
+    """
+    if order is None:
+        order = np.lexsort((y, x))
     ys = y[order]
     prev = np.minimum.accumulate(np.r_[np.inf, ys[:-1]])
     return order[ys < prev]
 
 
-def lower_hull(x: FloatArray, y: FloatArray) -> IndexArray:
-    """Indices of the lower convex hull of (x, y), left to right, with y strictly decreasing."""
-    front = pareto_front(x, y)  # hull vertices with falling y all lie on the Pareto front
+def lower_hull(x: FloatArray, y: FloatArray, order: IndexArray | None = None) -> IndexArray:
+    """Indices of the lower convex hull of (x, y), left to right, with y strictly decreasing (``order``: as for
+    :func:`pareto_front`)."""
+    front = pareto_front(x, y, order)  # hull vertices with falling y all lie on the Pareto front
     hull: list[int] = []
     for i in front:
         while len(hull) >= 2:
@@ -181,11 +187,12 @@ def envelope(batch: Batch, metric: str | None = None, *, method: str = "hull", n
     rng = np.random.default_rng(seed)
     A_s: list[float] = []
     B_s: list[float] = []
+    # every point sorted once; a resample's points in that order are its own sorted order (lexsort is stable)
+    order = np.lexsort((y, x))
     for _ in range(n_boot):
         chosen = np.zeros(uniq.size, dtype=bool)
         chosen[rng.integers(0, uniq.size, uniq.size)] = True  # the draws of rng.choice(uniq, uniq.size): same stream
-        m = chosen[codes]
-        sel = trim(np.flatnonzero(m)[pick(x[m], y[m])])
+        sel = trim(pick(x, y, order[chosen[codes][order]]))
         if np.unique(N_all[sel]).size < 2 or sel.size < 3:
             continue
         A_s.append(_loglinear(C_all[sel], N_all[sel])[0])

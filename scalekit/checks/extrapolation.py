@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..analyses.metric import MetricAnalysis
+from ..data.batch import in_runs
 from ..laws.fit import fit_curve
 from ..laws.result import FitResult
 from ..options import Thresholds
@@ -19,7 +20,7 @@ def refit_without(ctx: Context, ma: MetricAnalysis, drop: set[str], n_boot: int)
     """The metric's law refitted without the runs in ``drop`` (and those already explained), or None if too few remain."""
     fit = ma.fit
     assert fit is not None
-    keep = ~np.isin(fit.groups, list(drop | set(ctx.flagged)))
+    keep = ~in_runs(fit.groups, drop | set(ctx.flagged))
     if keep.sum() < fit.nfree + 3 or np.unique(fit.x[keep, 0]).size < 3 or np.unique(fit.x[keep, 1]).size < 2:
         return None
     return fit_curve(fit.x[keep], fit.y[keep], form=fit.form, metric=fit.metric, direction=fit.direction, bound=fit.bound,

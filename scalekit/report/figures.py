@@ -99,7 +99,8 @@ def run_colors(batch: Batch) -> dict[str, tuple[float, float, float, float]]:
     rank = fin.groupby("N")["D"].rank(pct=True).to_numpy()
     pos = np.clip(pos + 0.06 * (rank - 0.5), 0, 0.92)
     cmap = plt.get_cmap("plasma")
-    return {str(r): tuple(float(c) for c in cmap(p)) for r, p in zip(fin["run"], pos)}  # type: ignore[misc]
+    rgba = cmap(pos).tolist()  # one call for every run: a call per run was 1 s per figure at 50,000 runs
+    return {str(r): (c[0], c[1], c[2], c[3]) for r, c in zip(fin["run"], rgba)}
 
 
 # Above this many markers in one scatter, the scatter is drawn as one image without hover tooltips: at
@@ -107,6 +108,24 @@ def run_colors(batch: Batch) -> dict[str, tuple[float, float, float, float]]:
 MAX_TIPS = 2000
 # Above this many runs, the runs' curves are one collection drawn as an image, not a line object each.
 MAX_RUN_LINES = 300
+# Above this many markers, a scatter draws a random sample of them (seeded: the same figure every time) and the
+# figure's text says so: Agg draws every marker of a collection on its own (3 s of a 50,000-run report's figures),
+# and 50,000 overlapping dots show no more than 10,000 do.
+MAX_POINTS = 10_000
+
+
+def _drawn(n: int) -> npt.NDArray[np.bool_]:
+    """Which of ``n`` markers a scatter draws: all of them, or a seeded random sample of :data:`MAX_POINTS`."""
+    keep = np.ones(n, dtype=bool)
+    if n > MAX_POINTS:
+        keep[:] = False
+        keep[np.random.default_rng(0).choice(n, MAX_POINTS, replace=False)] = True
+    return keep
+
+
+def _sampled(n: int) -> str:
+    """The figure text's note when a scatter of ``n`` markers draws a sample (see :data:`MAX_POINTS`)."""
+    return f" A random sample of {MAX_POINTS:,} of the {n:,} points is drawn." if n > MAX_POINTS else ""
 
 
 def _tips_or_raster(fig: Figure, sc: Any, n: int, texts: Callable[[], list[str]]) -> None:
@@ -140,13 +159,14 @@ def fit_diagnostics(fit: FitResult, batch: Batch | None = None) -> Figure:
     fig.subplots_adjust(wspace=0.32, bottom=0.18)
     pred = fit.predict(*[fit.x[:, j] for j in range(nv)], warn=False)
     colors = run_colors(batch) if batch is not None else {}
-    c = [colors.get(str(g), "#1f77b4") for g in fit.groups]
+    shown = _drawn(fit.ndata)
+    c = [colors.get(str(g), "#1f77b4") for g in fit.groups[shown]]
     dense = fit.ndata > 200  # every checkpoint: one image per panel, and the runs' tooltips live in the other figures
     tips = [] if dense else [f"run {g}: " + ", ".join(f"{v} {_si_short(fit.x[i, j])}" for j, v in enumerate(fit.form.variables))
                              + f", {fit.metric} {fit.y[i]:.4g} (fitted {pred[i]:.4g})" for i, g in enumerate(fit.groups)]
 
     def points(ax: Axes, x: FloatArray, y: FloatArray) -> None:
-        sc = ax.scatter(x, y, s=10 if dense else 14, c=c, alpha=0.85, rasterized=dense)
+        sc = ax.scatter(x[shown], y[shown], s=10 if dense else 14, c=c, alpha=0.85, rasterized=dense)
         if not dense:
             tooltips(fig, sc, tips)
 
@@ -165,7 +185,8 @@ def fit_diagnostics(fit: FitResult, batch: Batch | None = None) -> Figure:
     r = fit.residuals
     fig.set_label(f"Fit diagnostics for {fit.metric}: {fit.ndata} points, fitted against observed values lie near the "
                   f"diagonal; log residuals range from {r.min():.3g} to {r.max():.3g} "
-                  f"(RMSE {float(np.sqrt(np.mean(r ** 2))):.3g}), plotted against " + " and ".join(fit.form.variables) + ".")
+                  f"(RMSE {float(np.sqrt(np.mean(r ** 2))):.3g}), plotted against " + " and ".join(fit.form.variables) + "."
+                  + _sampled(fit.ndata))
     return fig
 
 
@@ -191,7 +212,8 @@ def law_contour(ma: MetricAnalysis, batch: Batch) -> Figure:
                                ls="--", lw=1.2, ec="black", zorder=2, label="trained range",
                                path_effects=[patheffects.Stroke(linewidth=3, foreground="white"), patheffects.Normal()]))
     colors = run_colors(batch)
-    sc = ax.scatter(f["N"], f["D"], c=[colors[str(x)] for x in f["run"]], edgecolor="white", linewidths=0.8, s=45, zorder=3,
+    fs = f[_drawn(len(f))]
+    sc = ax.scatter(fs["N"], fs["D"], c=[colors[str(x)] for x in fs["run"]], edgecolor="white", linewidths=0.8, s=45, zorder=3,
                     label="runs (final)")
     _tips_or_raster(fig, sc, len(f), lambda: [_tip(batch, row, ma.name) for _, row in f.iterrows()])
     k = flops_factor(batch)
@@ -212,7 +234,7 @@ def law_contour(ma: MetricAnalysis, batch: Batch) -> Figure:
            f"point is N {_si_short(t.N)}, D {_si_short(t.D)}." if t is not None and t.reachable and t.N and t.D else "")
     fig.set_label(f"Contours of the predicted {ma.name} over model size N ({_si_short(n_lo)} to {_si_short(n_hi)}) and data "
                   f"D ({_si_short(d_lo)} to {_si_short(d_hi)} {batch.data_unit}), with the {len(f)} runs' final points, "
-                  f"the trained range as a dashed box and dotted lines of constant compute.{tgt}")
+                  f"the trained range as a dashed box and dotted lines of constant compute.{tgt}{_sampled(len(f))}")
     return fig
 
 
@@ -232,15 +254,20 @@ def envelope_figure(ma: MetricAnalysis, batch: Batch) -> Figure:
     else:  # one collection, one image: a line object per run costs seconds per thousand runs
         from matplotlib.collections import LineCollection
 
-        segs, cols = [], []
-        for run, g in f.sort_values("C").groupby("run", sort=False):
-            if len(g) > 1:
-                segs.append(np.column_stack([g["C"].to_numpy(dtype=float), g[ma.name].to_numpy(dtype=float)]))
-                cols.append(colors.get(str(run), "grey"))
+        # each run's rows in order of C, cut where the run changes (a groupby loop took seconds at 50,000 runs)
+        s = f.sort_values(["run", "C"], kind="stable")
+        run = s["run"].astype(str).to_numpy()
+        xy = s[["C", ma.name]].to_numpy(dtype=float)
+        cut = np.flatnonzero(run[1:] != run[:-1]) + 1
+        lo, hi = np.r_[0, cut], np.r_[cut, len(s)]
+        long = hi - lo > 1
+        segs = [xy[a:b] for a, b in zip(lo[long], hi[long])]
+        cols = [colors.get(run[a], "grey") for a in lo[long]]
         if segs:
             ax.add_collection(LineCollection(segs, colors=cols, linewidths=1.2, alpha=0.85, rasterized=True))
     last = f.loc[f.groupby("run", sort=False)["C"].idxmax()]
-    sc = ax.scatter(last["C"], last[ma.name], c=[colors.get(str(x), "grey") for x in last["run"]], s=16, zorder=3,
+    ls = last[_drawn(len(last))]
+    sc = ax.scatter(ls["C"], ls[ma.name], c=[colors.get(str(x), "grey") for x in ls["run"]], s=16, zorder=3,
                     edgecolor="k", linewidths=0.4)
     _tips_or_raster(fig, sc, len(last), lambda: [_tip(batch, row, ma.name) + f", C {_pow10(row['C'])} FLOP"
                                                  for _, row in last.iterrows()])
@@ -281,7 +308,8 @@ def envelope_figure(ma: MetricAnalysis, batch: Batch) -> Figure:
     ok = [f"{n} (a = {law.a:.3f})" for n, law in ma.optimal.items() if law.ok]
     fig.set_label(f"Left: {ma.name} of {f['run'].nunique()} runs against training compute, one colour per run by model size, "
                   f"with the envelope of the best runs. Middle and right: compute-optimal model size N_opt and data size "
-                  f"D_opt against compute by approach: {', '.join(ok) or 'none applies'}; the dashed line marks the largest run.")
+                  f"D_opt against compute by approach: {', '.join(ok) or 'none applies'}; the dashed line marks the largest run."
+                  + _sampled(len(last)))
     return fig
 
 
@@ -301,14 +329,17 @@ def isoflop_figure(ma: MetricAnalysis) -> Figure | None:
     cmap = plt.get_cmap("viridis")
     how = "an Akima curve in log N" if law.extra.get("method") == "akima" else "a parabola in log N"
     drawn = 0
+    shown = _drawn(len(p))
     for bid in budgets:
-        g = p[p["budget_id"] == bid].sort_values("N")
+        on = (p["budget_id"] == bid).to_numpy()
+        g = p[on].sort_values("N")
         if g["N"].nunique() < 3:
             continue
         c = cmap(norm(float(g["budget"].iloc[0])))
-        sc = ax.scatter(g["N"], g["err"], color=c, s=16)
-        _tips_or_raster(fig, sc, len(p), lambda g=g: [  # type: ignore[misc]  # the cap counts every budget's points
-            f"run {r['run']}: N {_si_short(r['N'])}, C {_pow10(r['budget'])} FLOP, error {r['err']:.4g}" for _, r in g.iterrows()])
+        gs = p[on & shown].sort_values("N")  # the markers (a sample above MAX_POINTS); the curve reads every point
+        sc = ax.scatter(gs["N"], gs["err"], color=c, s=16)
+        _tips_or_raster(fig, sc, len(p), lambda gs=gs: [  # type: ignore[misc]  # the cap counts every budget's points
+            f"run {r['run']}: N {_si_short(r['N'])}, C {_pow10(r['budget'])} FLOP, error {r['err']:.4g}" for _, r in gs.iterrows()])
         xs = np.geomspace(g["N"].min(), g["N"].max(), 50)
         if law.extra.get("method") == "akima":  # the curve the minimum was read from (Porian et al.)
             from scipy.interpolate import Akima1DInterpolator
@@ -327,7 +358,7 @@ def isoflop_figure(ma: MetricAnalysis) -> Figure | None:
     _log(ax, kind=("si", "num"))
     fig.set_label(f"IsoFLOP profiles of {ma.name}: {drawn} compute budgets from {_pow10(float(bvals.min()))} to "
                   f"{_pow10(float(bvals.max()))} FLOP (colour bar), each {how} whose minimum is that budget's "
-                  f"optimal model size.")
+                  f"optimal model size." + _sampled(len(p)))
     return fig
 
 

@@ -144,3 +144,17 @@ def test_summary_optimal_block(known_optimum):
     for law in blk.values():
         assert set(law) >= {"a", "a_ci", "b", "b_ci", "G", "H", "data"}
     assert "agree" in s["optimal_comparison"]["eval_loss"]["sentence"]
+
+
+def test_front_and_hull_of_a_subset_in_the_whole_sorted_order_are_those_of_the_subset():
+    """The envelope's bootstrap sorts every point once and hands each resample its points in that order."""
+    from scalekit.analyses.optimal import lower_hull, pareto_front
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(5, 300))
+        x, y = np.round(rng.normal(size=n), 1), np.round(rng.normal(size=n), 1)  # rounded: many ties
+        order = np.lexsort((y, x))
+        m = rng.random(n) < 0.6
+        for pick in (pareto_front, lower_hull):
+            np.testing.assert_array_equal(pick(x, y, order[m[order]]), np.flatnonzero(m)[pick(x[m], y[m])])

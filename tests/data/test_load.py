@@ -188,3 +188,16 @@ def test_bad_config_key(tmp_path):
 def test_missing_file():
     with pytest.raises(BatchValidationError, match="no such file"):
         scalekit.load_batch("/nonexistent/batch.csv")
+
+
+def test_in_runs_matches_labels_whatever_the_array_types():
+    """Run ids from pandas (object arrays) against fixed-width str labels, and numbers against their str form."""
+    from scalekit.data.batch import in_runs
+
+    labels = np.array([f"r{i}" for i in range(12)]).astype(str)
+    held = pd.Series(["r3", "r10", "r99"]).astype(str).to_numpy()
+    assert held.dtype == object
+    np.testing.assert_array_equal(in_runs(labels, held), np.isin(np.arange(12), [3, 10]))
+    np.testing.assert_array_equal(in_runs(labels, {"r0"}), np.arange(12) == 0)
+    assert not in_runs(labels, []).any()
+    np.testing.assert_array_equal(in_runs(np.array([1, 2, 3]), ["2"]), [False, True, False])

@@ -7,7 +7,7 @@ import pytest
 
 import scalekit
 from scalekit.exceptions import FitError
-from scalekit.laws import engine
+from scalekit.laws import blocks, engine
 from scalekit.laws.fit import fit_curve
 
 from ..helpers import finals_frame, law
@@ -78,3 +78,23 @@ def test_chunked_bootstrap_gives_the_same_numbers_as_one_solve(monkeypatch):
     np.testing.assert_allclose([chunked.params[k] for k in whole.params], list(whole.params.values()), rtol=1e-9)
     for k, (lo, hi) in whole.ci.items():
         np.testing.assert_allclose(chunked.ci[k], (lo, hi), rtol=1e-9)
+
+
+def test_resamples_solved_on_their_own_rows_give_the_same_numbers(monkeypatch):
+    """Once a block (BLOCK_CELLS) holds one resample, each is solved alone on its rows of nonzero weight (the runs it drew):
+    the same objective, so the same optimum up to rounding, whichever rows a resample left out."""
+    rng = np.random.default_rng(5)
+    N, D = np.meshgrid(np.geomspace(1e7, 1e9, 6), np.geomspace(1e9, 1e11, 6), indexing="ij")
+    x = np.column_stack([N.ravel(), D.ravel()])
+    y = law(x[:, 0], x[:, 1]) * np.exp(0.01 * rng.standard_normal(36))
+    whole = fit_curve(x, y, form="two_var", n_boot=40, seed=3)
+    taken = []
+    take = engine.Problem.take
+    monkeypatch.setattr(engine.Problem, "take", lambda self, rows: taken.append(rows.size) or take(self, rows))
+    monkeypatch.setattr(blocks, "BLOCK_CELLS", 60)  # 36 rows: one resample per block
+    monkeypatch.setattr(engine, "CHUNK_CELLS", 36 * 8)  # several chunks, as at 50,000 rows
+    alone = fit_curve(x, y, form="two_var", n_boot=40, seed=3)
+    assert len(taken) == 40 and max(taken) < 36  # every resample, each without the runs it did not draw
+    np.testing.assert_allclose(alone.boot_theta, whole.boot_theta, rtol=1e-6, atol=1e-9)
+    for k, (lo, hi) in whole.ci.items():
+        np.testing.assert_allclose(alone.ci[k], (lo, hi), rtol=1e-6)

@@ -46,3 +46,16 @@ def test_gradient_and_hessian_match_finite_differences(delta):
         fm, gm, _ = prob.derivatives(th - e, w)
         assert g[0, j] == pytest.approx((fp - fm)[0] / (2 * eps), rel=1e-4, abs=1e-9)
         np.testing.assert_allclose(H[0, :, j], (gp - gm)[0] / (2 * eps), rtol=1e-3, atol=1e-7)
+
+
+def test_products_cut_into_pieces_for_serial_blas_are_the_whole_product(monkeypatch):
+    from scalekit.laws import blocks
+
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((9, 1000)), rng.standard_normal((1000, 6))
+    monkeypatch.setattr(blocks, "SERIAL_MNK", 9 * 6 * 300)  # pieces of 300 rows: 4 of them, the last one short
+    np.testing.assert_allclose(blocks.serial_matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(blocks, "SERIAL_MNK", 1)  # one row at a time
+    np.testing.assert_allclose(blocks.serial_matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+    sa, sb = rng.standard_normal((3, 5, 1000)), rng.standard_normal((3, 1000, 5))  # stacked, as general.py's Hessians
+    np.testing.assert_allclose(blocks.serial_matmul(sa, sb), sa @ sb, rtol=1e-12, atol=1e-12)

@@ -13,7 +13,7 @@ import pandas as pd
 import scalekit
 from scalekit.report import figures
 
-from ..helpers import finals_frame
+from ..helpers import curves_frame, finals_frame
 
 
 def test_dollars_in_a_metric_name_do_not_break_figures():
@@ -62,3 +62,35 @@ def test_grid_with_many_data_sizes_keeps_its_labels_apart():
     assert 1 < len(ax.get_xticklabels()) <= 8 and len(ax.texts) == 0
     few = Grid("loss", "min", N, D[:5], 2 + rel[:, :5], rel[:, :5], (float(N[0]), float(D[0])), 2.0)
     assert len(figures.grid_figure(few).axes[0].texts) == N.size * 5  # small grids keep their numbers
+
+
+def test_scatters_above_max_points_draw_a_sample_and_say_so(monkeypatch):
+    """Every scatter of runs or points draws at most MAX_POINTS markers, and the figure's text names the sample."""
+    b = scalekit.load_batch(finals_frame())
+    an = scalekit.analyze(b, n_boot=10, n_boot_optimal=5, form="two_var", checks=False)
+    ma = an.primary
+    n = len(b.finals())
+    monkeypatch.setattr(figures, "MAX_POINTS", 7)
+    figs = {"diagnostics": figures.fit_diagnostics(ma.fit, b), "contour": figures.law_contour(ma, b),
+            "envelope": figures.envelope_figure(ma, b)}
+    for name, fig in figs.items():
+        counts = [len(c.get_offsets()) for ax in fig.axes[:1] for c in ax.collections if len(c.get_offsets()) > 1]
+        assert 7 in counts and max(counts) == 7, (name, counts)
+        assert f"A random sample of 7 of the {n} points is drawn." in fig.get_label(), name
+    monkeypatch.setattr(figures, "MAX_POINTS", 10_000)
+    assert "random sample" not in figures.law_contour(ma, b).get_label()
+
+
+def test_run_curves_drawn_as_one_collection_follow_each_run_in_order_of_compute(monkeypatch):
+    b = scalekit.load_batch(curves_frame())
+    an = scalekit.analyze(b, n_boot=10, n_boot_optimal=5, form="two_var", checks=False)
+    monkeypatch.setattr(figures, "MAX_RUN_LINES", 2)
+    from matplotlib.collections import LineCollection
+
+    fig = figures.envelope_figure(an.primary, b)
+    (lines,) = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)]
+    f = b.frame.sort_values("C")
+    name = an.primary.name
+    want = sorted(tuple(zip(g["C"], g[name])) for _, g in f.groupby("run"))
+    got = sorted(tuple(map(tuple, seg)) for seg in lines.get_segments())
+    assert got == want and len(got) == f["run"].nunique()
