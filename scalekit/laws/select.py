@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import display
-from ..data.batch import Batch
+from ..data.batch import Batch, in_runs
 from ..exceptions import FitError
 from ..jsonsafe import jsonable
 from ..options import Options, resolve_options
@@ -178,7 +178,7 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
     usable = np.isfinite(err) & (err > 0)
     frame, err = frame[usable], err[usable]
     train_runs = frame["run"].astype(str).to_numpy()
-    masks = np.array([~np.isin(train_runs, list(held)) for _, held in windows], dtype=bool).reshape(len(windows), len(frame))
+    masks = np.array([~in_runs(train_runs, held) for _, held in windows], dtype=bool).reshape(len(windows), len(frame))
     if len(frame) > BACKTEST_ROWS:
         cols_all = [c for c in ("N", "D", "C") if c in frame]
         order = np.lexsort(frame[cols_all].to_numpy(dtype=float).T[::-1])
