@@ -12,7 +12,7 @@ __all__ = ["fit_entry"]
 def fit_entry(m: MetricAnalysis) -> dict[str, Any] | None:
     """The chosen (or pinned) form's fit summary, with ``selection`` (the backtest rows), ``selection_reason``,
     ``coverage`` (95% interval coverage in the backtest) and, when the chosen form is not the additive law,
-    ``additive``: the two-variable fit the targets, profiles and Approach 3 are derived from."""
+    ``additive``: the two-variable fit beside it (the answers' source when the chosen form is not a law in N and D)."""
     law = m.law or m.fit
     if law is None:
         return None
