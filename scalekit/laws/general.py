@@ -176,7 +176,7 @@ def minimize(form: GeneralForm, logx: FloatArray, logy: FloatArray, delta: float
         return np.where(np.isfinite(fv), fv, np.inf), g, H
 
     # (B, n, P) Jacobians: blocks sized on n x P cells
-    f, G, Hs = blocked(derivs, theta, np.ascontiguousarray(w), n * P)
+    f, G, Hs = blocked(derivs, theta, w, n * P)
     it = 0
     while it < max_iter:
         it += 1
