@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import sys
 from html import escape, unescape
 from pathlib import Path
@@ -96,17 +97,17 @@ def export_html(notebook: str | Path, *, show_input: bool = False, title: str | 
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     exporter.embed_images = True
-    figures = _stash_figures(nb)
+    mark = f"sk-figure-{secrets.token_hex(8)}"  # no text already in the notebook can name a figure
+    figures = _stash_figures(nb, mark)
     body, _ = exporter.from_notebook_node(nb)
-    body = _FIGURE_MARK.sub(lambda m: figures[int(m.group(1))], body)
+    body = re.sub(f"<!--{mark}:(\\d+)-->", lambda m: figures[int(m.group(1))], body)
     return add_toc(body)
 
 
 _FIGURE = re.compile(r'<figure class="sk-figure">.*?</figure>', re.S)
-_FIGURE_MARK = re.compile(r"<!--sk-figure:(\d+)-->")
 
 
-def _stash_figures(nb: Any) -> list[str]:
+def _stash_figures(nb: Any, mark: str) -> list[str]:
     """Swap each inline SVG figure in the outputs for a marker comment; returns the figures, by marker number.
 
     nbconvert parses and re-serialises the whole page with BeautifulSoup (to add alt text and
@@ -116,7 +117,7 @@ def _stash_figures(nb: Any) -> list[str]:
 
     def stash(m: re.Match[str]) -> str:
         figures.append(m.group(0))
-        return f"<!--sk-figure:{len(figures) - 1}-->"
+        return f"<!--{mark}:{len(figures) - 1}-->"
 
     for cell in nb.cells:
         for out in cell.get("outputs", []):

@@ -25,10 +25,12 @@ def test_figures_reach_the_page_byte_for_byte(tmp_path):
     cell = nbformat.v4.new_code_cell("x")
     cell.outputs = [nbformat.v4.new_output("display_data", {"text/html": "<p>before</p>" + svg + "<img src='x.png'>"}),
                     nbformat.v4.new_output("display_data", {"text/html": svg})]
-    nb.cells = [cell]
+    # a user's own markdown that looks like a figure marker stays what it is
+    nb.cells = [cell, nbformat.v4.new_markdown_cell("<!--sk-figure:7--> text <!--sk-figure-0:0-->")]
     path = tmp_path / "nb.ipynb"
     nbformat.write(nb, str(path))
     page = export_html(path)
     assert page.count(svg) == 2 and "viewBox=" in svg and "<title>run &lt;a&gt;</title>" in svg
-    assert "sk-figure:" not in page
+    assert "<!--sk-figure:7--> text <!--sk-figure-0:0-->" in page  # the user's look-alike markers stay as they are
+    assert page.count("<!--sk-figure") == 2
     assert "<p>before</p>" in page and 'alt="No description has been provided for this image"' in page  # still nbconvert's
