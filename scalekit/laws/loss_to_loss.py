@@ -355,7 +355,10 @@ def _best_fit(la: FloatArray, lb: FloatArray, delta: float, n_starts: int,
     order = np.argsort(f)
     fbest = float(f[order[0]])
     same = int(np.sum(f <= fbest * (1 + 1e-6) + 1e-15))
-    distinct = [order[0]] + [i for i in order[1:] if np.isfinite(f[i]) and f[i] > fbest * (1 + 1e-6) + 1e-15]
+    distinct = [order[0]]
+    for i in order[1:]:  # one start per valley: objectives apart by more than the tolerance
+        if np.isfinite(f[i]) and f[i] > f[distinct[-1]] * (1 + 1e-6) + 1e-15:
+            distinct.append(i)
     return (sol.theta[order[0]], fbest, bool(sol.converged[order[0]]), f"{same} of {f.size}",
             sol.theta[distinct[:_BOOT_STARTS]])
 

@@ -58,6 +58,14 @@ def test_one_denormal_loss_is_not_a_successful_nan_fit():
         assert all(np.isfinite(v) for v in fit.params.values()), fit.params
 
 
+def noisy_grid(seed):
+    """A 6 x 6 grid of (N, D) on the law, with 1% log-normal noise: x (36, 2), y (36,)."""
+    rng = np.random.default_rng(seed)
+    N, D = np.meshgrid(np.geomspace(1e7, 1e9, 6), np.geomspace(1e9, 1e11, 6), indexing="ij")
+    x = np.column_stack([N.ravel(), D.ravel()])
+    return x, law(x[:, 0], x[:, 1]) * np.exp(0.01 * rng.standard_normal(36))
+
+
 def test_chunked_bootstrap_gives_the_same_numbers_as_one_solve(monkeypatch):
     """Resamples are independent problems: cutting them into chunks changes nothing but rounding.
 
@@ -65,10 +73,7 @@ def test_chunked_bootstrap_gives_the_same_numbers_as_one_solve(monkeypatch):
     can move; below :data:`engine.CHUNK_CELLS` nothing is chunked and the numbers are bit for bit
     those of one solve, which keeps the examples' summaries unchanged.)
     """
-    rng = np.random.default_rng(4)
-    N, D = np.meshgrid(np.geomspace(1e7, 1e9, 6), np.geomspace(1e9, 1e11, 6), indexing="ij")
-    x = np.column_stack([N.ravel(), D.ravel()])
-    y = law(x[:, 0], x[:, 1]) * np.exp(0.01 * rng.standard_normal(36))
+    x, y = noisy_grid(seed=4)
     whole = fit_curve(x, y, form="two_var", n_boot=60, seed=3)
     seen = []
     monkeypatch.setattr(engine, "CHUNK_CELLS", 36 * 7)  # 7 resamples per chunk: 9 chunks, the last one short
@@ -83,10 +88,7 @@ def test_chunked_bootstrap_gives_the_same_numbers_as_one_solve(monkeypatch):
 def test_resamples_solved_on_their_own_rows_give_the_same_numbers(monkeypatch):
     """Once a block (BLOCK_CELLS) holds one resample, each is solved alone on its rows of nonzero weight (the runs it drew):
     the same objective, so the same optimum up to rounding, whichever rows a resample left out."""
-    rng = np.random.default_rng(5)
-    N, D = np.meshgrid(np.geomspace(1e7, 1e9, 6), np.geomspace(1e9, 1e11, 6), indexing="ij")
-    x = np.column_stack([N.ravel(), D.ravel()])
-    y = law(x[:, 0], x[:, 1]) * np.exp(0.01 * rng.standard_normal(36))
+    x, y = noisy_grid(seed=5)
     whole = fit_curve(x, y, form="two_var", n_boot=40, seed=3)
     taken = []
     take = engine.Problem.take
