@@ -16,8 +16,6 @@ from typing import Any
 
 from .exceptions import BatchValidationError, ConfigError, ExtrapolationWarning, FitError, RenderError, ScalekitError
 
-__version__ = "0.1.0"
-
 _LAZY = {
     "load_batch": ".data.load",
     "Batch": ".data.batch",
@@ -53,7 +51,20 @@ __all__ = ["__version__", "ScalekitError", "BatchValidationError", "ConfigError"
            "RenderError", *_LAZY]
 
 
+def _version() -> str:
+    # One version number: pyproject.toml's, as the installed package's metadata carries it.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scalekit")
+    except PackageNotFoundError:  # a source checkout on sys.path, never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = v = _version()
+        return v
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module 'scalekit' has no attribute {name!r}")

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import __version__
 from .exceptions import ConfigError, ScalekitError
-from .options import FIELDS, THRESHOLD_FIELDS, parse_assignment, split_assignments
+from .options import FIELDS, FIT_FORM, THRESHOLD_FIELDS, parse_assignment, split_assignments
 
 EPILOG = """examples:
   scalekit report --out site                       render the example batches
@@ -111,6 +111,11 @@ def _report(args: argparse.Namespace) -> int:
     return 0 if site.ok else 1
 
 
+def _default(name: str) -> str:
+    """An option's default as --help states it: read from the one options schema, so help cannot drift from it."""
+    return f"{FIELDS[name][0]:g}" if isinstance(FIELDS[name][0], float) else str(FIELDS[name][0])
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="a batch config (YAML) from anywhere; its keys apply to every batch named")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -118,8 +123,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ignore", action="append", metavar="COL", help="a column that is not a metric (repeatable)")
     p.add_argument("--experiment", action="append", metavar="NAME",
                    help="the MLflow experiment(s) to read from a tracking store (repeatable; default: all)")
-    p.add_argument("--n-boot", dest="n_boot", type=int, default=None, help="bootstrap resamples per law (default 1000; 0: none)")
-    p.add_argument("--seed", type=int, default=None, help="seed of every bootstrap (default 0)")
+    p.add_argument("--n-boot", dest="n_boot", type=int, default=None,
+                   help=f"bootstrap resamples per law (default {_default('n_boot')}; 0: none)")
+    p.add_argument("--seed", type=int, default=None, help=f"seed of every bootstrap (default {_default('seed')})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,11 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("file", help="CSV, Parquet or JSON Lines file (a YAML config beside it is read), or a tracker source")
     f.add_argument("--metric", help="metric column (default: the batch's first metric)")
     f.add_argument("--json", action="store_true", help="print summary() as JSON")
-    f.add_argument("--form", default=None, choices=list(FIELDS["form"][1].choices), help="law form (default auto)")
-    f.add_argument("--x", default=None, choices=["N", "D", "C"], help="variable of a one-variable form (default N)")
-    f.add_argument("--loss", default=None, choices=["huber", "squared"], help="loss on log residuals (default huber)")
-    f.add_argument("--delta", type=float, default=None, help="Huber threshold on log residuals (default 1e-3)")
-    f.add_argument("--points", default=None, choices=["auto", "final", "all"], help="rows fitted (default auto)")
+    f.add_argument("--form", default=None, choices=list(FIELDS["form"][1].choices),
+                   help=f"law form (default {FIT_FORM}, the additive law L(N, D); auto: the form that best predicts "
+                        f"held-out larger runs, as reports use)")
+    f.add_argument("--x", default=None, choices=list(FIELDS["x"][1].choices),
+                   help=f"variable of a one-variable form (default {_default('x')})")
+    f.add_argument("--loss", default=None, choices=list(FIELDS["loss"][1].choices),
+                   help=f"loss on log residuals (default {_default('loss')})")
+    f.add_argument("--delta", type=float, default=None, help=f"Huber threshold on log residuals (default {_default('delta')})")
+    f.add_argument("--points", default=None, choices=list(FIELDS["points"][1].choices),
+                   help=f"rows fitted (default {_default('points')})")
     _common(f)
     f.set_defaults(func=_fit)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from .exceptions import ConfigError
 
-__all__ = ["FIELDS", "THRESHOLD_FIELDS", "Options", "Rule", "Thresholds", "parse_assignment", "resolve_options"]
+__all__ = ["FIELDS", "FIT_FORM", "THRESHOLD_FIELDS", "Options", "Rule", "Thresholds", "parse_assignment", "resolve_options"]
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,9 @@ class Thresholds:
 
 
 # Run options: name -> (default, rule). The order is the order of the notebook's parameters.
+# fit_law and `scalekit fit` fit the additive law unless a form is asked for; reports (FIELDS["form"]) choose by backtest.
+FIT_FORM = "two_var"
+
 FIELDS: dict[str, tuple[Any, Rule]] = {
     "only_metrics": ((), Rule("strs", "metrics to analyse (empty: every metric of the batch)")),
     "form": ("auto", Rule("str", "law form fitted to each metric ('auto': the form that best predicts held-out larger runs)",

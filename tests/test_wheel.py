@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import site
 import subprocess
 import sys
+import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -30,10 +32,44 @@ def installed(tmp_path_factory) -> Path:
               "scalekit/templates/scalekit_report/conf.json", "scalekit/py.typed"):
         assert f in names, f
     env = tmp / "venv"
-    venv.create(env, system_site_packages=True, with_pip=True)
+    venv.create(env, system_site_packages=False, with_pip=True)
     py = env / "bin" / "python"
+    _see_running_environment(py)
     subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "-q", str(whl)], check=True, capture_output=True, text=True)
     return env
+
+
+def _site_dirs() -> list[str]:
+    """Where the interpreter running the tests finds its packages: a venv's, pyenv's or the system's, whichever runs."""
+    dirs = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site.getsitepackages()]
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    out: list[str] = []
+    for d in dirs:
+        if Path(d).is_dir() and d not in out and Path(d).resolve() != ROOT.resolve():
+            out.append(d)
+    return out
+
+
+def _see_running_environment(py: Path) -> None:
+    """The fresh venv imports the wheel's dependencies from the environment running the tests, not from the base
+    interpreter (``system_site_packages`` would see the base's, which in a venv lack pandas and the rest).
+
+    A .pth line only appends its folder to sys.path: the folder's own .pth files (an editable scalekit's finder among
+    them) are not run, and the venv's site-packages, holding the wheel, comes first.
+    """
+    target = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    (Path(target) / "_scalekit_test_deps.pth").write_text("\n".join(_site_dirs()) + "\n")
+
+
+def test_fresh_venv_sees_the_running_environment_not_the_base_interpreter(installed, tmp_path):
+    code = "import json, pandas, papermill, scalekit; print(json.dumps([pandas.__file__, scalekit.__file__]))"
+    out = subprocess.run([str(installed / "bin" / "python"), "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    pandas_file, scalekit_file = json.loads(out.stdout)
+    assert any(pandas_file.startswith(d) for d in _site_dirs()), pandas_file
+    assert scalekit_file.startswith(str(installed)), scalekit_file
 
 
 def test_installed_package_finds_its_notebooks_and_templates_inside_itself(installed, tmp_path):

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..data.batch import Batch
 from ..data.load import load_batch
-from ..options import Options, resolve_options
+from ..options import FIT_FORM, Options, resolve_options
 from .curve import fit_batch, fit_curve, fit_windows, law_columns, select_points
 from .forms import LawForm, get_form
 from .general import GeneralForm
@@ -74,7 +74,7 @@ def fit_law(
     law = form if isinstance(form, (LawForm, GeneralForm)) else None
     # fit_law fits the additive law unless a form is asked for (here, in `options` or in the batch's
     # config); reports default to form="auto", chosen by backtest.
-    opts = resolve_options({"form": "two_var"}, batch.config.options, options.as_dict() if options else None,
+    opts = resolve_options({"form": FIT_FORM}, batch.config.options, options.as_dict() if options else None,
                            {**overrides, "form": None if law else form})
     spec = batch.metric(metric)
     if law is None and opts.form == "auto":

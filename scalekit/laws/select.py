@@ -57,6 +57,7 @@ class BacktestRow:
     coverage: float | None
     note: str = ""
     median_abs_rel_error: float | None = None
+    max_abs_rel_error: float | None = None
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable(self.__dict__)
@@ -224,7 +225,7 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
         a = np.asarray(rel)
         return BacktestRow(name, f.n_params, len(rel), float(a.mean()), float(np.abs(a).mean()),
                            float(np.mean(inside)) if n_boot > 0 else None, "; ".join(notes),
-                           float(np.median(np.abs(a)))), preds
+                           float(np.median(np.abs(a))), float(np.abs(a).max())), preds
 
     # The forms are ranked on point fits. Held-out intervals (a bootstrap of every window, most of the
     # backtest's cost) are measured for every form, or with backtest_coverage="chosen" only for the chosen one.

@@ -97,7 +97,26 @@ def _(obj: FitResult) -> str:
     if obj.excluded:
         lines.append("[[Excluded points]]")
         lines += [f"    {e['run']}: {e['reason']}" for e in obj.excluded]
+    if m.get("selection"):
+        lines += _selection_lines(m["selection"])
     return "\n".join(lines)
+
+
+def _pct(v: Any) -> str:
+    return "-" if v is None else f"{v:.2%}"
+
+
+def _selection_lines(sel: dict[str, Any]) -> list[str]:
+    """The backtest behind ``form="auto"``: every form tried, its held-out errors, which was chosen and why."""
+    windows = "; ".join(f"{w['window']} ({len(w['runs'])} runs)" for w in sel.get("windows", [])) or "none"
+    lines = [f"[[Form selection]]  backtest windows: {windows}",
+             f"    {'form':<18} {'held-out':>8} {'median err':>10} {'worst err':>10}  chosen  note"]
+    for r in sel.get("table", []):
+        chosen = "*" if r["form"] == sel.get("chosen") else ""
+        lines.append(f"    {r['form']:<18} {r['heldout']:>8} {_pct(r.get('median_abs_rel_error')):>10} "
+                     f"{_pct(r.get('max_abs_rel_error')):>10}  {chosen:^6}  {r.get('note') or ''}".rstrip())
+    lines.append(f"    reason: {sel.get('reason', '')}")
+    return lines
 
 
 def _evidence(v: Any) -> str:
