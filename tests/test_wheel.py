@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import site
 import subprocess
 import sys
@@ -29,7 +30,7 @@ def installed(tmp_path_factory) -> Path:
     names = zipfile.ZipFile(whl).namelist()
     for f in ("scalekit/notebooks/batch_report.ipynb", "scalekit/notebooks/compare_batches.ipynb",
               "scalekit/templates/index.html.j2", "scalekit/templates/scalekit_report/index.html.j2",
-              "scalekit/templates/scalekit_report/conf.json", "scalekit/py.typed"):
+              "scalekit/templates/scalekit_report/conf.json", "scalekit/py.typed", "scalekit/pipeline/summary.schema.json"):
         assert f in names, f
     env = tmp / "venv"
     venv.create(env, system_site_packages=False, with_pip=True)
@@ -63,6 +64,13 @@ def _see_running_environment(py: Path) -> None:
     (Path(target) / "_scalekit_test_deps.pth").write_text("\n".join(_site_dirs()) + "\n")
 
 
+def _env() -> dict[str, str]:
+    """The running environment's Jupyter data files (nbconvert's templates live under its prefix's share/jupyter,
+    which the fresh venv, holding only the wheel, does not have)."""
+    share = [str(Path(p) / "share" / "jupyter") for p in dict.fromkeys((sys.prefix, sys.base_prefix))]
+    return {**os.environ, "JUPYTER_PATH": os.pathsep.join([*share, os.environ.get("JUPYTER_PATH", "")]).strip(os.pathsep)}
+
+
 def test_fresh_venv_sees_the_running_environment_not_the_base_interpreter(installed, tmp_path):
     code = "import json, pandas, papermill, scalekit; print(json.dumps([pandas.__file__, scalekit.__file__]))"
     out = subprocess.run([str(installed / "bin" / "python"), "-c", code], cwd=tmp_path, capture_output=True, text=True)
@@ -81,7 +89,7 @@ def test_installed_package_finds_its_notebooks_and_templates_inside_itself(insta
 
 
 def test_installed_package_renders_the_example_site_from_another_folder(installed, tmp_path):
-    p = subprocess.run([str(installed / "bin" / "scalekit"), "report", "--out", "site", "--n-boot", "50", "--jobs", "2", "--quiet"],
+    p = subprocess.run([str(installed / "bin" / "scalekit"), "report", "--out", "site", "--n-boot", "50", "--jobs", "2", "--quiet"], env=_env(),
                        cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr
     site = tmp_path / "site"
@@ -95,7 +103,7 @@ def test_a_missing_notebook_is_a_named_error_not_a_traceback(installed, tmp_path
     nb = next((installed / "lib").glob("python*/site-packages/scalekit/notebooks/batch_report.ipynb"))
     nb.rename(nb.with_suffix(".bak"))
     try:
-        p = subprocess.run([str(installed / "bin" / "scalekit"), "report", "--out", "site", "--n-boot", "0"], cwd=tmp_path,
+        p = subprocess.run([str(installed / "bin" / "scalekit"), "report", "--out", "site", "--n-boot", "0"], cwd=tmp_path, env=_env(),
                            capture_output=True, text=True, timeout=300)
     finally:
         nb.with_suffix(".bak").rename(nb)

@@ -24,7 +24,7 @@ from ..jsonsafe import jsonable
 from ..options import Options
 from .lawsummary import fit_entry
 
-__all__ = ["SCHEMA_VERSION", "FitSummary", "Summary", "SummaryError", "batch_summary", "load_summary"]
+__all__ = ["SCHEMA_VERSION", "FitSummary", "Summary", "SummaryError", "batch_summary", "load_summary", "schema"]
 
 SCHEMA_VERSION = 1
 
@@ -39,6 +39,14 @@ class SummaryError(ScalekitError, ValueError):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.problem}"
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of summary.json (draft 2020-12), as shipped in the package: what dashboards and CI may rely on."""
+    from importlib import resources
+
+    out: dict[str, Any] = json.loads(resources.files(__package__).joinpath("summary.schema.json").read_text(encoding="utf-8"))
+    return out
 
 
 def _options_block(batch: Batch, opts: Options) -> dict[str, Any]:
