@@ -14,7 +14,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .exceptions import BatchValidationError, ConfigError, ExtrapolationWarning, FitError, RenderError, ScalekitError
+from .exceptions import BatchValidationError, ConfigError, ExtrapolationWarning, FitError, FormulaError, RenderError, ScalekitError
 
 _LAZY = {
     "load_batch": ".data.load",
@@ -25,6 +25,7 @@ _LAZY = {
     "ScheduleLawFit": ".laws.schedule_law",
     "Schedule": ".data.schedule",
     "forms": ".laws.forms",
+    "Law": ".laws.formula",
     "backtest": ".laws.select",
     "select_form": ".laws.select",
     "compare_versions": ".analyses.versions",
@@ -48,7 +49,7 @@ _LAZY = {
 }
 
 __all__ = ["__version__", "ScalekitError", "BatchValidationError", "ConfigError", "ExtrapolationWarning", "FitError",
-           "RenderError", *_LAZY]
+           "FormulaError", "RenderError", *_LAZY]
 
 
 def _version() -> str:

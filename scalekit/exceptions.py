@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "ExtrapolationWarning",
     "FitError",
+    "FormulaError",
     "RenderError",
     "ScalekitError",
 ]
@@ -92,6 +93,17 @@ class ConfigError(ScalekitError, ValueError):
         if self.key:
             where += f" [{self.key}]"
         return f"{where}: {self.message}"
+
+
+class FormulaError(ConfigError):
+    """A law formula that cannot be read: one line with the position and what was expected there."""
+
+    def __init__(self, formula: str, position: int, problem: str) -> None:
+        self.formula = formula
+        self.position = position
+        self.problem = problem
+        snippet = formula[max(0, position - 20):position + 20].replace("\n", " ")
+        super().__init__(f"{problem} at position {position + 1}: {snippet!r}", source="law formula", key=None)
 
 
 class FitError(ScalekitError, RuntimeError):
