@@ -26,6 +26,8 @@ _LAZY = {
     "Schedule": ".data.schedule",
     "forms": ".laws.forms",
     "Law": ".laws.formula",
+    "critical_batch": ".analyses.critical_batch",
+    "CriticalBatch": ".analyses.critical_batch",
     "backtest": ".laws.select",
     "select_form": ".laws.select",
     "compare_versions": ".analyses.versions",
