@@ -27,6 +27,8 @@ _LAZY = {
     "forms": ".laws.forms",
     "Law": ".laws.formula",
     "critical_batch": ".analyses.critical_batch",
+    "hyperparam_laws": ".analyses.hparam_laws",
+    "HyperparamLaws": ".analyses.hparam_laws",
     "CriticalBatch": ".analyses.critical_batch",
     "backtest": ".laws.select",
     "select_form": ".laws.select",
