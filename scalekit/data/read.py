@@ -68,6 +68,9 @@ def _read_json_lines(path: Path) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
             except json.JSONDecodeError as exc:
                 raise BatchValidationError(str(path), f"line {no} is not valid JSON ({exc.msg})",
                                            rows=[no], expected="one JSON object per line") from None
+            except RecursionError:
+                raise BatchValidationError(str(path), f"line {no} is JSON nested too deeply to read (hundreds of levels)",
+                                           rows=[no], expected="one flat JSON object per line") from None
             if not isinstance(obj, dict):
                 raise BatchValidationError(str(path), f"line {no} is a JSON {_json_kind(obj)}, not an object", rows=[no],
                                            expected='one JSON object per line, like {"params": 1e8, "tokens": 2e9, "loss": 3.1}')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ __all__ = [
     "coerce_values",
     "options_key",
     "parse_number",
+    "restore_infinities",
     "split_constant",
     "tidy_history",
 ]
@@ -101,6 +103,29 @@ class RunData:
         logged = pd.DataFrame([{k: True for k in by_step[s]} for s in steps], columns=columns).notna()
         points.insert(0, "step", steps)
         return cls(name, points, attrs, logged)
+
+
+def restore_infinities(frame: pd.DataFrame, metrics: Sequence[str], notes: list[str]) -> None:
+    """Read the float maximum in a metric as the infinity it stands for, in place.
+
+    MLflow stores +inf as 1.797e308 and -inf as -1.797e308 (its databases hold no infinities); no
+    metric is ever logged at exactly the float maximum, so a diverged run's inf becomes inf again and
+    the batch excludes and lists it, as it does for a file.
+    """
+    import numpy as np
+
+    found = 0
+    for c in metrics:
+        col = frame[c]
+        if col.dtype.kind != "f":
+            continue
+        v = col.to_numpy()
+        at_max = np.abs(v) == sys.float_info.max
+        if at_max.any():
+            found += int(at_max.sum())
+            frame[c] = np.where(at_max, np.sign(v) * np.inf, v)
+    if found:
+        notes.append(f"{found} metric value(s) of 1.797e308 or -1.797e308 (the float maximum, how MLflow stores an infinity) were read as infinite")
 
 
 def assemble(runs: Sequence[RunData], source: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str], list[str]]:

@@ -22,7 +22,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ._runs import STEP_KEYS, apply_run_options, options_key, tidy_history
+from ._runs import STEP_KEYS, apply_run_options, options_key, restore_infinities, tidy_history
 from ._table import SourceTable, digest, file_state
 from .errors import SourceError
 
@@ -37,15 +37,19 @@ def jsonl_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in _SUFFIXES)
 
 
-def _flatten(obj: dict[str, Any], prefix: str, out: dict[str, Any], dropped: set[str]) -> None:
-    for key, value in obj.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            _flatten(value, name + "/", out, dropped)
-        elif isinstance(value, list):
-            dropped.add(name)
-        else:
-            out[name] = value
+def _flatten(obj: dict[str, Any], out: dict[str, Any], dropped: set[str]) -> None:
+    """Nested objects as ``a/b`` keys; a loop, not recursion, so no nesting depth can overflow the stack."""
+    stack: list[tuple[str, dict[str, Any]]] = [("", obj)]
+    while stack:
+        prefix, node = stack.pop()
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                stack.append((name + "/", value))
+            elif isinstance(value, list):
+                dropped.add(name)
+            else:
+                out[name] = value
 
 
 def _read_file(path: Path, run: str, step_key: str | None, notes: list[str]) -> list[dict[str, Any]]:
@@ -60,11 +64,14 @@ def _read_file(path: Path, run: str, step_key: str | None, notes: list[str]) -> 
                     obj = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise SourceError(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", line=lineno) from None
+                except RecursionError:
+                    raise SourceError(str(path), "JSON nested too deeply to read (hundreds of levels)", line=lineno,
+                                      hint='Each line must be one flat object, like {"step": 1000, "eval_loss": 2.9}') from None
                 if not isinstance(obj, dict):
                     raise SourceError(str(path), f"not a JSON object but {_JSON_TYPE.get(type(obj), type(obj).__name__)}", line=lineno,
                                       hint='Each line must be one object, like {"step": 1000, "eval_loss": 2.9}')
                 flat: dict[str, Any] = {}
-                _flatten(obj, "", flat, dropped)
+                _flatten(obj, flat, dropped)
                 rows.append((lineno, flat))
     except UnicodeDecodeError as exc:
         raise SourceError(str(path), f"not UTF-8 text ({exc.reason})") from None
@@ -145,6 +152,7 @@ def read_jsonl(spec: str | Path, *, run_pattern: str | None = None, runs: Any = 
     # a key written as null was not logged; NaN (JSON's NaN token) was: it marks a diverged run
     present = pd.DataFrame.from_records([{k: True for k, v in r.items() if v is not None} for r in rows], index=frame.index)
     frame, logged, metrics, run_columns = tidy_history(frame, notes, present)
+    restore_infinities(frame, metrics, notes)
     frame = apply_run_options(frame, metrics, run_columns, source, notes, run_pattern=run_pattern, runs=runs)
     fingerprint = digest("jsonl", str(path.resolve()), file_state(files, root), options_key(run_pattern=run_pattern, runs=runs, step_key=step_key))
     return SourceTable(frame=frame.reset_index(drop=True), name=name or (path.stem if path.is_file() else path.resolve().name), source=source,

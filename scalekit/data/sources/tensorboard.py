@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ._runs import RunData, apply_run_options, assemble, options_key
+from ._runs import RunData, apply_run_options, assemble, options_key, restore_infinities
 from ._table import SourceTable, digest, file_state
 from .errors import MissingExtraError, SourceError
 
@@ -207,6 +207,7 @@ def read_tensorboard(spec: str | Path, *, run_pattern: str | None = None, runs: 
     if not data:
         raise SourceError(str(root), "no scalars in any run")
     frame, logged, metrics, run_columns = assemble(data, source)
+    restore_infinities(frame, metrics, notes)
     frame = apply_run_options(frame, metrics, run_columns, source, notes, run_pattern=run_pattern, runs=runs)
     fingerprint = digest("tensorboard", str(root.resolve()), file_state(files, root), options_key(run_pattern=run_pattern, runs=runs))
     return SourceTable(frame=frame.reset_index(drop=True), name=name or root.resolve().name, source=source, fingerprint=fingerprint,

@@ -39,7 +39,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._runs import RUN_ID_KEYS, RUN_KEYS, STEP_KEYS, apply_run_options, options_key, tidy_history
+from ._runs import RUN_ID_KEYS, RUN_KEYS, STEP_KEYS, apply_run_options, options_key, restore_infinities, tidy_history
 from ._table import SourceTable, digest, file_state
 from .errors import SourceError
 
@@ -189,6 +189,7 @@ def read_wandb(spec: str | Path, *, run_pattern: str | None = None, runs: Any = 
         raise SourceError(str(path), "the history has no rows")
     # one row per wandb.log call, and a run's parts in several files: merged to one row per (run, step)
     frame, logged, metrics, run_columns = tidy_history(frame, notes)
+    restore_infinities(frame, metrics, notes)
     frame = apply_run_options(frame, metrics, run_columns, source, notes, run_pattern=run_pattern, runs=runs)
     fingerprint = digest("wandb", str(path.resolve()), file_state(files, root),
         options_key(run_pattern=run_pattern, runs=runs, run_column=run_column))
