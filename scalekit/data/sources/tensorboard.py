@@ -116,7 +116,6 @@ def _resync(data: bytes, start: int, crc: Any) -> int | None:
 
 def _events(path: Path, damage: _Damage) -> Iterator[Any]:
     """The events of one file, through TensorBoard's read-time compat layers (legacy scalars become tensors)."""
-    from google.protobuf.message import DecodeError
     from tensorboard import data_compat, dataclass_compat
     from tensorboard.compat.proto import event_pb2
 
@@ -125,7 +124,7 @@ def _events(path: Path, damage: _Damage) -> Iterator[Any]:
         for record in _records(fh, damage):
             try:
                 event = event_pb2.Event.FromString(record)
-            except DecodeError:  # an intact frame around bytes that are no event
+            except Exception:  # protobuf's DecodeError (no stubs to name it by): an intact frame around bytes that are no event
                 damage.skipped_records += 1
                 continue
             yield from dataclass_compat.migrate_event(data_compat.migrate_event(event), initial)
