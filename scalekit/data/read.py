@@ -64,7 +64,10 @@ def _read_json_lines(path: Path) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, object_pairs_hook=_unique_keys)
+            except _RepeatedKey as exc:  # json keeps the last value silently; a CSV header naming a column twice is refused too
+                raise BatchValidationError(str(path), f"line {no} names the key {exc.key!r} more than once", column=exc.key,
+                                           rows=[no], expected="each key once in an object") from None
             except json.JSONDecodeError as exc:
                 raise BatchValidationError(str(path), f"line {no} is not valid JSON ({exc.msg})",
                                            rows=[no], expected="one JSON object per line") from None
@@ -77,6 +80,23 @@ def _read_json_lines(path: Path) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
             records.append(obj)
             lines.append(no)
     return pd.DataFrame.from_records(records), np.asarray(lines, dtype=np.int64)
+
+
+class _RepeatedKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _RepeatedKey(k)
+            seen.add(k)
+    return out
 
 
 def _json_kind(obj: object) -> str:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "MAX_STEP",
     "RUN_KEYS",
     "STEP_KEYS",
     "RunData",
@@ -34,6 +35,7 @@ __all__ = [
 STEP_KEYS = ("step", "_step", "global_step", "trainer/global_step", "iteration", "iter")
 RUN_KEYS = ("run", "name", "run_name", "display_name")
 RUN_ID_KEYS = ("run_id", "id")
+MAX_STEP = 2**53  # the largest step every reader holds exactly (a float beyond it skips integers; int64 wraps at 2**63)
 
 _SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 _NUMBER = re.compile(r"^\s*([+-]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([kKmMbBgGtT])?\s*$")
