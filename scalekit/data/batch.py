@@ -96,11 +96,21 @@ class Batch:
         return len(self.frame)
 
     def finals(self) -> pd.DataFrame:
-        """The last checkpoint of every run."""
+        """The last checkpoint of every run: its last row with every metric, else its last row.
+
+        Trackers log metrics at different steps (train loss every step, eval loss every fifth): a run's
+        last row may hold the train loss alone, and its final eval is at the last step that has both.
+        """
         f = self.frame
         if not self.has_checkpoints:
             return f
-        return f.loc[f.groupby("run", sort=False)["step"].idxmax()].sort_index()
+        names = [m for m in self.metrics if m in f]
+        complete = f[names].notna().all(axis=1) if names else pd.Series(True, index=f.index)
+        if bool(complete.all()):
+            return f.loc[f.groupby("run", sort=False)["step"].idxmax()].sort_index()
+        # per run, the latest complete row wins; a run with none keeps its last row
+        order = f.assign(_complete=complete.to_numpy()).sort_values(["_complete", "step"], kind="stable")
+        return f.loc[order.groupby("run", sort=False).tail(1).index].sort_index()
 
     def metric(self, name: str | None = None) -> MetricSpec:
         """The named metric, or the primary (first) one."""

@@ -305,6 +305,8 @@ def read_config_mapping(path: Path) -> dict[str, Any]:
         raise ConfigError(exc.message, source=str(path)) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", source=str(path)) from None
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply to read (hundreds of levels)", source=str(path)) from None
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError("expected a mapping at the top level", source=str(path))
     BatchConfig.from_mapping(raw, source=str(path))  # validated here, at the door

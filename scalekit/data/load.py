@@ -62,6 +62,9 @@ def load_batch(source: str | Path | pd.DataFrame, /, **config: Any) -> Batch:
     3
     """
     default_name = "batch"
+    logged: pd.DataFrame | None = None
+    source_notes: tuple[str, ...] = ()
+    tracker = detect_source(source) is not None if not isinstance(source, pd.DataFrame) else False
     if "experiment" in config:  # load_batch(store, experiment="E") reads as the config's source.experiment
         config = {**config, "source": {**(config.get("source") or {}), "experiment": config["experiment"]}}
         del config["experiment"]
@@ -69,10 +72,10 @@ def load_batch(source: str | Path | pd.DataFrame, /, **config: Any) -> Batch:
         raw, src, cfg = source.copy(), "<DataFrame>", BatchConfig()
         cfg = cfg.merged(config) if config else cfg
         offset: RowNumbers = 0  # a DataFrame's rows are numbered by position
-    elif detect_source(source) is not None:  # an experiment tracker's store or export
+    elif tracker:  # an experiment tracker's store or export
         cfg = BatchConfig().merged(config) if config else BatchConfig()
-        raw, src, cfg = _from_tracker(source, cfg)
-        offset, default_name = 0, cfg.name or "batch"
+        raw, src, cfg, logged, source_notes = _from_tracker(source, cfg)
+        offset, default_name = 1, cfg.name or "batch"  # rows of the tracker's table, counted from 1 as in a file
     else:
         path = Path(source)
         src = str(path)
@@ -88,18 +91,28 @@ def load_batch(source: str | Path | pd.DataFrame, /, **config: Any) -> Batch:
         default_name = path.stem
         cfg = cfg.merged(config) if config else cfg
 
+    if cfg.source_options and not tracker:
+        # `source:` / --experiment name a tracker's parts; a table has none: said, not silently ignored
+        source_notes = (f"the source options {cfg.source_options} (source:, --experiment) apply to tracker stores; "
+                        f"{src} is a table and was read whole",)
+
     def line_of(i: SupportsInt) -> int:
         return int(i) + offset if isinstance(offset, int) else int(offset[int(i)])
 
-    return _validate(raw, src, cfg, line_of, cfg.name or default_name)
+    return _validate(raw, src, cfg, line_of, cfg.name or default_name, logged, source_notes)
 
 
-def _from_tracker(spec: str | Path, cfg: BatchConfig) -> tuple[pd.DataFrame, str, BatchConfig]:
-    """The table a tracker source holds (MLflow, TensorBoard, W&B export, JSON Lines), and its config defaults.
+def _from_tracker(spec: str | Path, cfg: BatchConfig) -> tuple[pd.DataFrame, str, BatchConfig, pd.DataFrame | None, tuple[str, ...]]:
+    """The table a tracker source holds (MLflow, TensorBoard, W&B export, JSON Lines), its config, where each
+    metric was logged, and the reader's notes (what it left out or read in a special way: the batch repeats them).
 
-    Only the rows where a chosen metric was logged are kept: trackers log metrics at different steps,
-    and a metric missing at a step is not a diverged run (a logged NaN still is).
+    Only the rows where a chosen metric was logged are kept, and the mask of logged points goes on to
+    validation: trackers log metrics at different steps (train loss every step, eval every fifth), and a
+    metric missing at a step is not a diverged run (a logged NaN still is).
     """
+    if cfg.long is not None:
+        raise ConfigError("applies to a file in long form (one row per metric value); a tracker source already has one "
+                          "column per logged metric", source=cfg.source or str(spec), key="long")
     options = dict(cfg.source_options)
     table = read_source(spec, **options)
     declared = [m["column"] for m in cfg.metrics] if cfg.metrics else [m for m in table.metrics if infer_direction(m)]
@@ -107,21 +120,11 @@ def _from_tracker(spec: str | Path, cfg: BatchConfig) -> tuple[pd.DataFrame, str
     if chosen:
         table = table.select(chosen)
     defaults = table.batch_config()
-    ignore = sorted(set(defaults["ignore"]) | set(cfg.ignore))
-    merged = BatchConfig.from_mapping({"name": defaults["name"]}).merged({**_as_raw(cfg), "ignore": ignore})
-    return table.frame, table.source, merged
-
-
-def _as_raw(cfg: BatchConfig) -> dict[str, Any]:
-    """The non-default keys of a config, as keyword arguments for :meth:`BatchConfig.merged`."""
-    out: dict[str, Any] = {}
-    for key in ("name", "description", "columns", "metrics", "compute", "baseline", "source_options"):
-        value = getattr(cfg, key)
-        if value not in (None, "", {}, (), "auto"):
-            out["source" if key == "source_options" else key] = list(value) if isinstance(value, tuple) else value
-    if cfg.options:
-        out["options"] = dict(cfg.options)
-    return out
+    # a declared hyperparameter is a column to keep, never one to ignore (a swept lr logged as a series)
+    ignore = sorted((set(defaults["ignore"]) - set(cfg.hparams)) | set(cfg.ignore))
+    # every key of the config goes on (hparams, schedule, two_step, missing, ...): a key means the same for every source
+    merged = cfg.merged({"name": cfg.name or defaults["name"], "ignore": ignore})
+    return table.frame, table.source, merged, table.logged, tuple(table.notes)
 
 
 def _numeric(raw: pd.DataFrame, col: str, src: str, line_of: LineOf, what: str, *, positive: bool = True) -> FloatArray:
@@ -159,14 +162,23 @@ def _check_flops_unit(flops: FloatArray, N: FloatArray, D: FloatArray, src: str,
                                column=col, expected="FLOPs between 2 and 20 N D (or `compute: 6ND` in the config to ignore it)")
 
 
-def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, name: str) -> Batch:
+def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, name: str, logged: pd.DataFrame | None = None,
+              source_notes: tuple[str, ...] = ()) -> Batch:
+    """The checked batch. ``logged`` (tracker sources) marks where each metric was logged: a NaN there is a
+    diverged run, a NaN elsewhere only a step the metric was not logged at."""
     if len(raw) == 0:
         raise BatchValidationError(src, "the table has no rows", expected="one row per run or per (run, checkpoint)")
     raw = raw.rename(columns=lambda c: str(c))
-    notes: list[str] = []
+    notes: list[str] = [n if n.endswith(".") else n + "." for n in source_notes]
     if cfg.long:
         raw = pivot_long(raw, cfg, src, notes)
+    position = np.arange(len(raw))  # each row's position in the table as read, through the rows left out below
     cols = resolve_columns(raw, cfg, src)
+    named = [(k, c) for k, c in cols.items() if c in cfg.hparams and k in ("params", "tokens", "samples", "steps", "flops", "run", "step",
+                                                                          "group", "version", "unique_tokens")]
+    if named:
+        raise ConfigError(f"{named[0][1]!r} is the batch's {named[0][0]} column, not a hyperparameter; hyperparameters are columns that "
+                          "vary within an (N, D) cell, such as lr or batch_size", source=cfg.source or src, key="hparams")
     if cols.get("lr") in cfg.hparams:  # a swept peak learning rate, not a schedule logged along each run
         del cols["lr"]
     available = ", ".join(map(repr, raw.columns[:20]))
@@ -185,6 +197,7 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
             keep = np.flatnonzero(~start)
             notes.append(f"{int(start.sum())} row(s) at step 0 with no {data_col} seen yet were left out.")
             raw = raw.iloc[keep].reset_index(drop=True)
+            position = position[keep]
             outer = line_of
 
             def line_of(i: SupportsInt) -> int:
@@ -201,6 +214,7 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
             notes.append(f"{int(absent.sum())} row(s) with a missing model size, data size or compute were left out "
                          f"(missing: drop): rows {', '.join(map(str, lines[:10]))}{' ...' if len(lines) > 10 else ''}.")
             raw = raw.iloc[kept].reset_index(drop=True)
+            position = position[kept]
             outer_missing = line_of
 
             def line_of(i: SupportsInt) -> int:
@@ -315,16 +329,21 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
     # diverged runs: inf anywhere, or NaN in a lower-is-better metric (a loss that blew up)
     excluded: list[Exclusion] = []
     div_mask = np.zeros(len(frame), dtype=bool)
+    div_by: dict[str, npt.NDArray[np.bool_]] = {}
     for m in metrics.values():
         v = frame[m.name].to_numpy()
-        bad = np.isinf(v) | (np.isnan(v) if m.direction == "min" else False)
-        div_mask |= bad
+        nan = np.isnan(v)
+        if logged is not None and m.column in logged:  # a point never logged is a gap, not a blow-up
+            nan &= logged[m.column].to_numpy(dtype=bool)[position]
+        div_by[m.name] = np.isinf(v) | (nan if m.direction == "min" else False)
+        div_mask |= div_by[m.name]
     if div_mask.any():
         bad_runs = frame.loc[div_mask, "run"].unique()
         for r in bad_runs:
             sub = frame[(frame["run"] == r) & div_mask]
             first = sub.iloc[0]
-            which = [m.name for m in metrics.values() if not np.isfinite(first[m.name])]
+            at_first = frame.index.get_loc(sub.index[0])
+            which = [name for name, bad in div_by.items() if bad[at_first]]
             at = f" at step {first['step']:.0f}" if has_ckpt else ""
             rows_r = tuple(int(x) for x in frame.loc[frame["run"] == r, "_line"])
             reason = f"diverged: {', '.join(which)} is {first[which[0]]}{at} (row {int(first['_line'])})"

@@ -64,16 +64,39 @@ def _read_json_lines(path: Path) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, object_pairs_hook=_unique_keys)
+            except _RepeatedKey as exc:  # json keeps the last value silently; a CSV header naming a column twice is refused too
+                raise BatchValidationError(str(path), f"line {no} names the key {exc.key!r} more than once", column=exc.key,
+                                           rows=[no], expected="each key once in an object") from None
             except json.JSONDecodeError as exc:
                 raise BatchValidationError(str(path), f"line {no} is not valid JSON ({exc.msg})",
                                            rows=[no], expected="one JSON object per line") from None
+            except RecursionError:
+                raise BatchValidationError(str(path), f"line {no} is JSON nested too deeply to read (hundreds of levels)",
+                                           rows=[no], expected="one flat JSON object per line") from None
             if not isinstance(obj, dict):
                 raise BatchValidationError(str(path), f"line {no} is a JSON {_json_kind(obj)}, not an object", rows=[no],
                                            expected='one JSON object per line, like {"params": 1e8, "tokens": 2e9, "loss": 3.1}')
             records.append(obj)
             lines.append(no)
     return pd.DataFrame.from_records(records), np.asarray(lines, dtype=np.int64)
+
+
+class _RepeatedKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _RepeatedKey(k)
+            seen.add(k)
+    return out
 
 
 def _json_kind(obj: object) -> str:

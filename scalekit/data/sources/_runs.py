@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "MAX_STEP",
     "RUN_KEYS",
     "STEP_KEYS",
     "RunData",
@@ -23,6 +25,7 @@ __all__ = [
     "coerce_values",
     "options_key",
     "parse_number",
+    "restore_infinities",
     "split_constant",
     "tidy_history",
 ]
@@ -32,6 +35,7 @@ __all__ = [
 STEP_KEYS = ("step", "_step", "global_step", "trainer/global_step", "iteration", "iter")
 RUN_KEYS = ("run", "name", "run_name", "display_name")
 RUN_ID_KEYS = ("run_id", "id")
+MAX_STEP = 2**53  # the largest step every reader holds exactly (a float beyond it skips integers; int64 wraps at 2**63)
 
 _SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 _NUMBER = re.compile(r"^\s*([+-]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([kKmMbBgGtT])?\s*$")
@@ -101,6 +105,29 @@ class RunData:
         logged = pd.DataFrame([{k: True for k in by_step[s]} for s in steps], columns=columns).notna()
         points.insert(0, "step", steps)
         return cls(name, points, attrs, logged)
+
+
+def restore_infinities(frame: pd.DataFrame, metrics: Sequence[str], notes: list[str]) -> None:
+    """Read the float maximum in a metric as the infinity it stands for, in place.
+
+    MLflow stores +inf as 1.797e308 and -inf as -1.797e308 (its databases hold no infinities); no
+    metric is ever logged at exactly the float maximum, so a diverged run's inf becomes inf again and
+    the batch excludes and lists it, as it does for a file.
+    """
+    import numpy as np
+
+    found = 0
+    for c in metrics:
+        col = frame[c]
+        if col.dtype.kind != "f":
+            continue
+        v = col.to_numpy()
+        at_max = np.abs(v) == sys.float_info.max
+        if at_max.any():
+            found += int(at_max.sum())
+            frame[c] = np.where(at_max, np.sign(v) * np.inf, v)
+    if found:
+        notes.append(f"{found} metric value(s) of 1.797e308 or -1.797e308 (the float maximum, how MLflow stores an infinity) were read as infinite")
 
 
 def assemble(runs: Sequence[RunData], source: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str], list[str]]:

@@ -8,7 +8,11 @@ A store is named by a tracking URI, as MLflow itself takes it:
 - other database URIs MLflow accepts (``postgresql://``, ``mysql://``) are passed through as they are.
 
 Everything is read through :class:`mlflow.tracking.MlflowClient` (never by parsing MLflow's files), so
-every store MLflow supports reads the same way. Each run becomes one row per step that any of its
+every store MLflow supports reads the same way. A local store is never opened by MLflow itself: MLflow
+writes into what it opens (its schema into any SQLite file, a default experiment, a ``.trash`` folder),
+so a SQLite store is first checked to hold MLflow's tables (through a read-only connection) and then
+read from a snapshot (SQLite's backup API, consistent even while a run writes), and an ``mlruns``
+folder from a copy without its ``artifacts``. Each run becomes one row per step that any of its
 metrics was logged at (``MlflowClient.get_metric_history``), with its params, its user tags (not
 ``mlflow.*`` system tags), ``run_id`` and ``status`` as run columns. Params are strings in MLflow;
 those that read as numbers (``1e8``, ``125M``) become numbers, so a ``params``/``n_params`` or
@@ -22,13 +26,16 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import socket
+import sqlite3
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from ._runs import RunData, apply_run_options, assemble, options_key
+from ._runs import RunData, apply_run_options, assemble, options_key, restore_infinities
 from ._table import SourceTable, digest
 from .errors import MissingExtraError, SourceError
 
@@ -37,6 +44,8 @@ __all__ = ["is_mlflow_spec", "mlflow_uri", "read_mlflow"]
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _DB_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+# Tables every MLflow database has had since its first schema: a file without them is no MLflow store.
+_MLFLOW_TABLES = frozenset({"experiments", "runs", "metrics", "params", "tags", "alembic_version"})
 
 
 def _is_sqlite_file(path: Path) -> bool:
@@ -75,8 +84,8 @@ def mlflow_uri(spec: str | Path) -> str:
     if _URI.match(text):
         scheme = text.split(":", 1)[0].split("+", 1)[0].lower()
         if scheme == "sqlite":
-            db = text[len("sqlite:///"):]
-            if db and db != ":memory:" and not Path(db).is_file():
+            db = _sqlite_path(text)
+            if db is not None and not db.is_file():
                 raise SourceError(text, f"no MLflow database at {db}", hint="Check the path (sqlite:///relative or sqlite:////absolute)")
         elif scheme == "file":
             folder = Path(urlsplit(text).path)
@@ -85,12 +94,105 @@ def mlflow_uri(spec: str | Path) -> str:
         return text
     path = Path(text)
     if path.is_file():
-        if not _is_sqlite_file(path):
+        if path.stat().st_size and not _is_sqlite_file(path):
             raise SourceError(text, "not an SQLite database", hint="Give an MLflow tracking URI, an mlflow.db file or an mlruns folder")
         return "sqlite:///" + str(path.resolve())
     if path.is_dir():
         return path.resolve().as_uri()
     raise SourceError(text, "no such file or folder", hint="Give an MLflow tracking URI, an mlflow.db file or an mlruns folder")
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:`` URI (None for an in-memory database)."""
+    db = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else ""
+    db = db.split("?", 1)[0]
+    return None if db in ("", ":memory:") else Path(db)
+
+
+def _check_sqlite_store(uri: str, db: Path) -> sqlite3.Connection:
+    """A read-only connection to ``db`` once it is known to be an MLflow database; refused before anything writes."""
+    size = db.stat().st_size
+    if size == 0:
+        raise SourceError(uri, "an empty file (0 bytes), not an MLflow store",
+                          hint="Give the mlflow.db an MLflow run wrote into; scalekit never creates a store")
+    if not _is_sqlite_file(db):
+        raise SourceError(uri, "not an SQLite database", hint="Give an MLflow tracking URI, an mlflow.db file or an mlruns folder")
+    conn = sqlite3.connect(f"file:{quote(str(db.resolve()))}?mode=ro", uri=True)
+    try:
+        tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        conn.close()
+        raise SourceError(uri, f"not a readable SQLite database ({exc}; truncated or corrupt?)") from None
+    missing = sorted(_MLFLOW_TABLES - tables)
+    if missing == sorted(_MLFLOW_TABLES):
+        conn.close()
+        shown = sorted(tables)[:8]
+        raise SourceError(uri, f"an SQLite database but not an MLflow store (none of MLflow's tables {sorted(_MLFLOW_TABLES)[:4]}; "
+                          f"it has {shown or 'no tables'})", hint="Give the mlflow.db an MLflow run wrote into; it was left as it is")
+    if missing:
+        conn.close()
+        raise SourceError(uri, f"an incomplete MLflow store (tables {missing} are missing)", hint="It was left as it is")
+    return conn
+
+
+@contextlib.contextmanager
+def _snapshot(uri: str) -> Iterator[str]:
+    """The URI MLflow reads: a private copy of a local store, so that nothing MLflow does reaches the user's.
+
+    MLflow writes into a store it opens: its schema into any SQLite file (8 KB -> 1 MB), a default
+    experiment when there is none, a ``.trash`` folder in ``mlruns``. Remote stores (servers, other
+    databases) are read as they are.
+    """
+    db = _sqlite_path(uri) if uri.startswith("sqlite:") else None
+    folder = Path(urlsplit(uri).path) if uri.startswith("file:") else None
+    if db is None and folder is None:
+        yield uri
+        return
+    if folder is not None and not any(p.is_file() for p in folder.glob("*/meta.yaml")):
+        raise SourceError(uri, "not an MLflow file store: no experiment folder with a meta.yaml",
+                          hint="Give the mlruns folder an MLflow run wrote into")
+    conn = _check_sqlite_store(uri, db) if db is not None else None
+    with tempfile.TemporaryDirectory(prefix="scalekit-mlflow-") as tmp:
+        try:
+            if conn is not None:
+                copy = Path(tmp) / "mlflow.db"
+                with contextlib.closing(sqlite3.connect(copy)) as dst:
+                    conn.backup(dst)  # a consistent snapshot, WAL included, through the read-only connection
+                read_uri = "sqlite:///" + str(copy)
+            else:
+                assert folder is not None
+                copy = Path(tmp) / "mlruns"
+                shutil.copytree(folder, copy, ignore=_artifact_contents)
+                read_uri = copy.as_uri()
+        except sqlite3.Error as exc:
+            raise SourceError(uri, f"not a readable SQLite database ({exc}; truncated or corrupt?)") from None
+        except OSError as exc:
+            raise SourceError(uri, f"could not copy the store to read it safely ({exc.strerror or exc})",
+                              hint="Free some space in the temporary folder (TMPDIR)") from None
+        finally:
+            if conn is not None:
+                conn.close()
+        try:
+            yield read_uri
+        finally:
+            _forget_engine(read_uri)
+
+
+def _artifact_contents(folder: str, names: list[str]) -> list[str]:
+    """What a copy of ``mlruns`` leaves out: the contents of each run's artifacts (checkpoints, models), not the folder MLflow looks for."""
+    return names if Path(folder).name == "artifacts" else []
+
+
+def _forget_engine(uri: str) -> None:
+    """Close MLflow's cached database engine for a snapshot, so its file can go (MLflow keeps one per URI)."""
+    if not uri.startswith("sqlite:"):
+        return
+    with contextlib.suppress(Exception):  # a private cache: if MLflow changes it, the engine is just kept
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        engine = SqlAlchemyStore._engine_map.pop(uri, None)
+        if engine is not None:
+            engine.dispose()
 
 
 @contextlib.contextmanager
@@ -156,12 +258,12 @@ def read_mlflow(spec: str | Path, experiments: str | Sequence[str] | None = None
     notes: list[str] = []
     _check_server(uri)
     try:
-        with _file_store_allowed(uri, notes):
-            from mlflow.exceptions import MlflowException
-            from mlflow.tracking import MlflowClient
+        from mlflow.exceptions import MlflowException  # first: without the client, installing it is the first thing to do
+        from mlflow.tracking import MlflowClient
 
+        with _file_store_allowed(uri, notes), _snapshot(uri) as read_uri:
             try:
-                client = MlflowClient(tracking_uri=uri)
+                client = MlflowClient(tracking_uri=read_uri)
                 chosen = _select_experiments(client, uri, wanted)
                 tables = []
                 for exp in chosen:
@@ -171,12 +273,23 @@ def read_mlflow(spec: str | Path, experiments: str | Sequence[str] | None = None
                     if table is not None:
                         tables.append(table)
             except MlflowException as exc:
-                raise SourceError(uri, f"MLflow could not read the store: {exc.message}") from None
+                raise SourceError(uri, f"MLflow could not read the store: {_one_line(exc.message)}") from None
+            except (SourceError, ImportError):
+                raise
+            except Exception as exc:  # SQLAlchemy, YAML, OS errors from a damaged store: one line, not a traceback
+                raise SourceError(uri, f"MLflow could not read the store ({type(exc).__name__}: {_one_line(str(exc))})",
+                                  hint="Is it truncated or corrupt? It was left as it is") from None
     except ImportError as exc:
         raise MissingExtraError(uri, "MLflow tracking stores", "mlflow", missing=exc.name) from None
     if not tables:
         raise SourceError(uri, "no experiment in this store has runs")
     return tables
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """The first line of an error message (SQLAlchemy appends the SQL and a link), shortened."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
 def _select_experiments(client: Any, uri: str, wanted: list[str]) -> list[Any]:
@@ -262,6 +375,7 @@ def _read_experiment(client: Any, uri: str, exp: Any, notes: list[str], *, run_p
     if not data:
         return None
     frame, logged, metrics, run_columns = assemble(data, source)
+    restore_infinities(frame, metrics, notes)
     frame = apply_run_options(frame, metrics, run_columns, source, notes, run_pattern=run_pattern, runs=runs)
     fingerprint = digest("mlflow", uri, exp.experiment_id, exp.name, state, options_key(run_pattern=run_pattern, runs=runs))
     return SourceTable(frame=frame.reset_index(drop=True), name=exp.name, source=source, fingerprint=fingerprint, notes=tuple(notes),

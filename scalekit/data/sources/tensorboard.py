@@ -5,9 +5,13 @@ subfolder of ``ROOT``; when ``ROOT`` itself holds event files, ``ROOT`` is a sin
 a deeper folder (Keras writes ``<run>/train`` and ``<run>/validation``) give metrics prefixed with that
 folder: ``validation/epoch_loss``.
 
-Read with TensorBoard's own event loader (``tensorboard.backend.event_processing.event_file_loader``),
-which needs no TensorFlow and reads every point (TensorBoard's ``EventAccumulator`` would subsample
-scalars to 1000 per tag). Scalars written as TF1/tensorboardX ``simple_value`` or as TF2 scalar
+Records are read here (the TFRecord framing: length, its checksum, the event, its checksum) and passed
+through TensorBoard's own read-time compat layers, which need no TensorFlow; every point is read
+(TensorBoard's ``EventAccumulator`` would subsample scalars to 1000 per tag). TensorBoard's loader
+stops quietly at the first damaged record; here a record whose checksum fails is skipped, the reader
+finds the next intact record, and the run's notes say what was lost. A run whose last records are
+damaged is left out, said in a note: its last readable point is not its end, and a data size from
+``run_pattern`` or ``runs`` (the run's final D) would be paired with it. Scalars written as TF1/tensorboardX ``simple_value`` or as TF2 scalar
 tensors read the same. When the same tag is written twice at a step (a resumed run), the point with
 the later wall time is kept.
 
@@ -25,11 +29,13 @@ metrics registered with the hparams beside the series (Lightning's ``hp_metric``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from ._runs import RunData, apply_run_options, assemble, options_key
+from ._runs import RunData, apply_run_options, assemble, options_key, restore_infinities
 from ._table import SourceTable, digest, file_state
 from .errors import MissingExtraError, SourceError
 
@@ -48,6 +54,82 @@ def is_tensorboard_folder(path: Path) -> bool:
     return path.is_dir() and any(p.is_file() for p in path.rglob(f"*{_MARK}*"))
 
 
+@dataclass
+class _Damage:
+    """What reading one event file could not read."""
+
+    path: Path
+    size: int
+    skipped_bytes: int = 0  # damaged records (and garbage) skipped between intact ones
+    skipped_records: int = 0
+    lost_tail: int | None = None  # offset of a damaged end: nothing intact after it
+    incomplete_tail: int | None = None  # offset of a last record cut short (a run still writing, or a cut copy)
+    last_step: int | None = None
+
+
+_HEADER = struct.Struct("<QI")
+_CRC = struct.Struct("<I")
+_MAX_RECORD = 1 << 31  # a length beyond this is damage, not an event
+
+
+def _records(fh: BinaryIO, damage: _Damage) -> Iterator[bytes]:
+    """The intact records of an event file; damaged ones are skipped (the next one found by its header checksum)."""
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    data = fh.read()  # event files of scalars are small; one read keeps the resync scan simple
+    pos, size = 0, len(data)
+    while pos < size:
+        if size - pos < _HEADER.size:
+            damage.incomplete_tail = pos
+            return
+        length, crc = _HEADER.unpack_from(data, pos)
+        if masked_crc32c(data[pos:pos + 8]) != crc or length > _MAX_RECORD:
+            nxt = _resync(data, pos + 1, masked_crc32c)
+            if nxt is None:
+                damage.lost_tail = pos
+                return
+            damage.skipped_bytes += nxt - pos
+            damage.skipped_records += 1
+            pos = nxt
+            continue
+        end = pos + _HEADER.size + length + _CRC.size
+        if end > size:
+            damage.incomplete_tail = pos
+            return
+        payload = data[pos + _HEADER.size:end - _CRC.size]
+        if masked_crc32c(payload) != _CRC.unpack_from(data, end - _CRC.size)[0]:
+            damage.skipped_bytes += end - pos
+            damage.skipped_records += 1
+        else:
+            yield payload
+        pos = end
+
+
+def _resync(data: bytes, start: int, crc: Any) -> int | None:
+    """The offset of the next intact record header at or after ``start`` (its length's checksum matches), if any."""
+    for pos in range(start, len(data) - _HEADER.size + 1):
+        length, want = _HEADER.unpack_from(data, pos)
+        if length <= _MAX_RECORD and pos + _HEADER.size + length + _CRC.size <= len(data) and crc(data[pos:pos + 8]) == want:
+            return pos
+    return None
+
+
+def _events(path: Path, damage: _Damage) -> Iterator[Any]:
+    """The events of one file, through TensorBoard's read-time compat layers (legacy scalars become tensors)."""
+    from tensorboard import data_compat, dataclass_compat
+    from tensorboard.compat.proto import event_pb2
+
+    initial: dict[str, Any] = {}
+    with path.open("rb") as fh:
+        for record in _records(fh, damage):
+            try:
+                event = event_pb2.Event.FromString(record)
+            except Exception:  # protobuf's DecodeError (no stubs to name it by): an intact frame around bytes that are no event
+                damage.skipped_records += 1
+                continue
+            yield from dataclass_compat.migrate_event(data_compat.migrate_event(event), initial)
+
+
 class _EventFolder:
     """The scalars and hparams of the event files of one folder."""
 
@@ -58,19 +140,22 @@ class _EventFolder:
         self.has_session = False
         self.relogged = 0
         self.unreadable: list[Path] = []
+        self.damaged: list[_Damage] = []
 
 
 def _load_folder(files: Iterable[Path], out: _EventFolder) -> None:
-    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
     from tensorboard.plugins.hparams import plugin_data_pb2
     from tensorboard.util import tensor_util
 
     for path in files:
         plugin_of: dict[str, str] = {}  # TF2 writes a tag's plugin metadata only with its first point
         events = 0
+        damage = _Damage(path, path.stat().st_size)
         try:
-            for event in EventFileLoader(str(path)).Load():
+            for event in _events(path, damage):
                 events += 1
+                if event.step or event.HasField("summary"):
+                    damage.last_step = int(event.step)
                 if not event.HasField("summary"):
                     continue
                 for value in event.summary.value:
@@ -94,10 +179,25 @@ def _load_folder(files: Iterable[Path], out: _EventFolder) -> None:
             if isinstance(exc, (ImportError, SourceError)):
                 raise
             raise SourceError(str(path), f"not a readable TensorBoard event file ({type(exc).__name__}: {exc})") from None
-        # the loader stops quietly at a bad record (a file still being written ends in one); a file with
-        # bytes but no event at all is not an event file, and a user should hear of it
-        if events == 0 and path.stat().st_size > 0:
+        # a file with bytes but no event at all is not an event file, and a user should hear of it
+        if events == 0 and damage.size > 0:
             out.unreadable.append(path)
+        elif damage.skipped_records or damage.lost_tail is not None or damage.incomplete_tail is not None:
+            out.damaged.append(damage)
+
+
+def _damage_note(d: _Damage, root: Path) -> str:
+    where = d.path.relative_to(root) if d.path != root else d.path.name
+    after = f" (last step read: {d.last_step})" if d.last_step is not None else ""
+    parts = []
+    if d.skipped_records:
+        parts.append(f"{d.skipped_records} damaged record(s) ({d.skipped_bytes} bytes) failed their checksum and were skipped; "
+                     "the records around them were read")
+    if d.lost_tail is not None:
+        parts.append(f"damaged from byte {d.lost_tail} of {d.size} to its end: nothing after it could be read{after}")
+    if d.incomplete_tail is not None:
+        parts.append(f"its last record is cut short at byte {d.incomplete_tail} of {d.size} (a run still writing, or a cut copy){after}")
+    return f"{where}: " + "; ".join(parts)
 
 
 def _read_hparams(data: Any, out: _EventFolder) -> None:
@@ -197,6 +297,14 @@ def read_tensorboard(spec: str | Path, *, run_pattern: str | None = None, runs: 
             if not by_step:
                 notes.append(f"run {run!r} has no scalars and was left out")
                 continue
+            damages = [d for ev in loaded.values() for d in ev.damaged]
+            notes += [_damage_note(d, root) for d in damages]
+            last = max(by_step)
+            cut = [d for d in damages if d.lost_tail is not None and (d.last_step is None or d.last_step >= last)]
+            if cut:
+                notes.append(f"run {run!r} was left out: its events end in damage after step {last}, so that is not the end of "
+                             "the run, and its final data size (from run_pattern, runs or hparams) would be paired with it")
+                continue
             data.append(RunData.from_steps(run, by_step, {"hparams": hparams}))
     except ImportError as exc:
         raise MissingExtraError(str(root), "TensorBoard event files", "tensorboard", missing=exc.name) from None
@@ -207,6 +315,7 @@ def read_tensorboard(spec: str | Path, *, run_pattern: str | None = None, runs: 
     if not data:
         raise SourceError(str(root), "no scalars in any run")
     frame, logged, metrics, run_columns = assemble(data, source)
+    restore_infinities(frame, metrics, notes)
     frame = apply_run_options(frame, metrics, run_columns, source, notes, run_pattern=run_pattern, runs=runs)
     fingerprint = digest("tensorboard", str(root.resolve()), file_state(files, root), options_key(run_pattern=run_pattern, runs=runs))
     return SourceTable(frame=frame.reset_index(drop=True), name=name or root.resolve().name, source=source, fingerprint=fingerprint,

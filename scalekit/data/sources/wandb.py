@@ -35,11 +35,13 @@ then give ``export/`` as the batch.
 
 from __future__ import annotations
 
+import csv
 import re
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._runs import RUN_ID_KEYS, RUN_KEYS, STEP_KEYS, apply_run_options, options_key, tidy_history
+from ._runs import MAX_STEP, RUN_ID_KEYS, RUN_KEYS, STEP_KEYS, apply_run_options, options_key, restore_infinities, tidy_history
 from ._table import SourceTable, digest, file_state
 from .errors import SourceError
 
@@ -72,13 +74,25 @@ def looks_like_wandb_file(path: Path) -> bool:
     return "_step" in names
 
 
+def _refuse_duplicate_header(path: Path, sep: str) -> None:
+    """pandas renames a repeated column to ``loss.1`` and the export's first column wins silently: refused, as for a plain CSV."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+        header = next(csv.reader(fh, delimiter=sep), [])
+    dup = [c for c, k in Counter(h.strip() for h in header).items() if k > 1 and c]
+    if dup:
+        raise SourceError(str(path), f"the header names column {dup[0]!r} more than once", line=1,
+                          hint="Each column name once in the header line (which of the two is the history cannot be told)")
+
+
 def _read(path: Path) -> pd.DataFrame:
     import pandas as pd
 
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+        sep = "\t" if path.suffix.lower() == ".tsv" else ","
+        _refuse_duplicate_header(path, sep)
+        return pd.read_csv(path, sep=sep)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise SourceError(str(path), f"could not be read as a history export ({exc})") from None
 
@@ -118,11 +132,14 @@ def _one_table(path: Path, root: Path, run_column: str | None, notes: list[str])
     else:
         runs = pd.Series(_run_of_folder(rel[0]) if len(rel) > 1 else path.stem, index=df.index)
     steps = pd.to_numeric(df[step_col], errors="coerce")
-    bad = steps.isna() | (steps % 1 != 0) | (steps < 0)
+    # above 2**53 a float step is no longer a whole number, and int64 wraps it negative (1e20 read as -7e18)
+    bad = steps.isna() | (steps % 1 != 0) | (steps < 0) | (steps > MAX_STEP)
     if bad.any():
         row = int(bad.to_numpy().argmax())
-        raise SourceError(str(path), f"step column {step_col!r} has a value that is not a step ({df[step_col].iloc[row]!r}, data row {row + 1})",
-                          hint="Steps are whole numbers >= 0")
+        csv_file = path.suffix.lower() not in (".parquet", ".pq")
+        where = f"row {row + 2} (the header is row 1)" if csv_file else f"row {row + 1}"
+        raise SourceError(str(path), f"step column {step_col!r} has {df[step_col].iloc[row]!r} in {where}, which is not a step",
+                          hint=f"Steps are whole numbers from 0 to {MAX_STEP:.0f} (2**53)")
     other_steps = [c for c in df.columns if str(c).lower() in STEP_KEYS and c != step_col]
     system = [c for c in df.columns if str(c).startswith("_") and c != step_col and c not in other_steps]
     drop = {step_col, *other_steps, *system, *([run_col] if run_col else [])}
@@ -189,6 +206,7 @@ def read_wandb(spec: str | Path, *, run_pattern: str | None = None, runs: Any = 
         raise SourceError(str(path), "the history has no rows")
     # one row per wandb.log call, and a run's parts in several files: merged to one row per (run, step)
     frame, logged, metrics, run_columns = tidy_history(frame, notes)
+    restore_infinities(frame, metrics, notes)
     frame = apply_run_options(frame, metrics, run_columns, source, notes, run_pattern=run_pattern, runs=runs)
     fingerprint = digest("wandb", str(path.resolve()), file_state(files, root),
         options_key(run_pattern=run_pattern, runs=runs, run_column=run_column))

@@ -149,3 +149,61 @@ def test_a_file_with_no_readable_event_is_reported(tmp_path: Path) -> None:
     assert table.runs == 1
     assert any("broken/events.out.tfevents.1.host holds no readable event" in n for n in table.notes)
     assert any("'broken' has no scalars" in n for n in table.notes)
+
+
+def record_offsets(path: Path) -> list[tuple[int, int]]:
+    """(start, length of the event) of each TFRecord in an event file: 8-byte length, 4-byte crc, event, 4-byte crc."""
+    import struct
+
+    data, pos, out = path.read_bytes(), 0, []
+    while pos < len(data):
+        (length,) = struct.unpack_from("<Q", data, pos)
+        out.append((pos, length))
+        pos += 12 + length + 4
+    return out
+
+
+def damaged_ladder(root: Path, flip: str) -> Path:
+    """The ladder by run_pattern; one run's event file gets one flipped byte in its third point or in its last record's header."""
+    for run in ladder():
+        with SummaryWriter(str(root / run.name)) as w:
+            for step, _, loss in run.points():
+                w.add_scalar("eval_loss", loss, step)
+    victim = next((root / ladder()[-1].name).glob("*tfevents*"))
+    records = record_offsets(victim)
+    assert len(records) == 1 + len(STEPS)  # the file-version event, then one per point
+    data = bytearray(victim.read_bytes())
+    if flip == "payload":
+        start, length = records[3]  # the third point
+        data[start + 12 + length // 2] ^= 0x40
+    else:
+        data[records[-1][0] + 1] ^= 0x40  # the last record's length: nothing after it is readable
+    victim.write_bytes(bytes(data))
+    return victim
+
+
+def test_a_flipped_byte_skips_one_record_with_a_note(tmp_path: Path) -> None:
+    import hashlib
+
+    victim = damaged_ladder(tmp_path, "payload")
+    before = hashlib.sha256(victim.read_bytes()).hexdigest()
+    table = read_source(tmp_path, run_pattern="{params}-{tokens}")
+    name = ladder()[-1].name
+    steps = sorted(table.frame.loc[table.frame["run"] == name, "step"])
+    assert steps == [s for s in STEPS if s != STEPS[2]]  # was: the points before the bad record only, silently
+    assert any("1 damaged record(s)" in n and name in n for n in table.notes), table.notes
+    assert table.runs == 12
+    assert hashlib.sha256(victim.read_bytes()).hexdigest() == before
+
+
+def test_a_damaged_end_leaves_the_run_out_rather_than_pairing_it_with_its_final_d(tmp_path: Path) -> None:
+    import scalekit
+
+    damaged_ladder(tmp_path, "header")
+    name = ladder()[-1].name
+    table = read_source(tmp_path, run_pattern="{params}-{tokens}")
+    assert name not in set(table.frame["run"]) and table.runs == 11
+    assert any(f"run {name!r} was left out" in n and f"after step {STEPS[-2]}" in n for n in table.notes), table.notes
+    assert any("damaged from byte" in n for n in table.notes)
+    batch = scalekit.load_batch(tmp_path, source={"run_pattern": "{params}-{tokens}"})
+    assert batch.runs == 11 and any(f"run {name!r} was left out" in n for n in batch.notes)
