@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..exceptions import BatchValidationError, ConfigError
 from .batch import Batch, Exclusion
-from .columns import ALIASES, resolve_columns, split_unit
+from .columns import ALIASES, flop_unit, resolve_columns, split_unit
 from .config import BatchConfig, find_config_file, read_config
 from .long import pivot_long
 from .metric import MetricSpec, infer_direction
@@ -143,20 +143,37 @@ def _numeric(raw: pd.DataFrame, col: str, src: str, line_of: LineOf, what: str, 
     return arr
 
 
-# FLOPs per parameter-token outside [2, 20] is a unit mistake, not a model: name the likely unit.
+# Training FLOPs per parameter per token: about 6 (2 forward-only, up to ~20 with recomputation or long
+# context). A ratio far outside names a likely unit. Per sample (vision, robotics) there is no typical value,
+# only the floor of one token per sample.
+_PER_TOKEN = (2.0, 20.0)
 _FLOP_UNITS = (("GFLOP", 1e9), ("TFLOP", 1e12), ("PFLOP", 1e15), ("EFLOP", 1e18), ("PFLOP-days", 8.64e19), ("1e21 FLOP", 1e21),
                ("ZFLOP", 1e21), ("YFLOP", 1e24))
 
 
-def _check_flops_unit(flops: FloatArray, N: FloatArray, D: FloatArray, src: str, col: str) -> None:
+def _check_flops_unit(flops: FloatArray, N: FloatArray, D: FloatArray, data_unit: str, src: str, col: str,
+                      named: bool) -> str | None:
+    """A note on how many FLOPs per parameter per token (or sample) the column gives, when that says something.
+
+    A column the user named (mapped under ``columns:`` or asked for with ``compute: flops``) is used as
+    given: the ratio is a note, never a refusal (a vision batch's FLOPs per sample are 50-500, right).
+    A column only found by its name, counted per token and far from 6, is refused naming the likely unit.
+    """
     ratio = float(np.median(flops / (N * D)))
-    if 2.0 <= ratio <= 20.0:
-        return
-    likely = [name for name, f in _FLOP_UNITS if 2.0 <= ratio * f <= 20.0]
-    guess = (f"it looks counted in {likely[0]}: multiply it by {dict(_FLOP_UNITS)[likely[0]]:g}, or write the unit in its name "
-             f"(e.g. 'flops (1e21)')" if likely else "check its unit")
-    raise BatchValidationError(src, f"the FLOPs column gives {ratio:.3g} FLOPs per parameter per token (6 is typical); {guess}",
-                               column=col, expected="FLOPs between 2 and 20 N D (or `compute: 6ND` in the config to ignore it)")
+    per = "token" if data_unit == "tokens" else "sample"
+    lo, hi = _PER_TOKEN if per == "token" else (_PER_TOKEN[0], np.inf)
+    if lo <= ratio <= hi:
+        return (None if per == "token" else f"the FLOPs column {col!r} gives {ratio:.3g} FLOPs per parameter per sample, "
+                f"about {ratio / 6:.3g} tokens per sample at 6 FLOPs per parameter per token.")
+    likely = [name for name, f in _FLOP_UNITS if lo <= ratio * f <= hi]
+    guess = (f"if it is counted in {likely[0]}, say so in its name, e.g. '{col} ({dict(_FLOP_UNITS)[likely[0]]:g})'"
+             if likely else "check its unit")
+    what = f"{ratio:.3g} FLOPs per parameter per {per}" + (" (6 is typical)" if per == "token" else "")
+    if named:
+        return f"the FLOPs column {col!r} gives {what}; it is used as given ({guess})."
+    raise BatchValidationError(src, f"the FLOPs column gives {what}; {guess}", column=col,
+                               expected="FLOPs between 2 and 20 N D, or the column named under `columns: {flops: ...}` "
+                               "or `compute: flops` to use it as given, or `compute: 6ND` to ignore it")
 
 
 def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, name: str) -> Batch:
@@ -208,7 +225,7 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
 
     def scaled(key: str, what: str) -> FloatArray:
         values = _numeric(raw, cols[key], src, line_of, what)
-        factor = split_unit(cols[key])[1]
+        factor = flop_unit(cols[key])[0] if key == "flops" else split_unit(cols[key])[1]
         if factor != 1.0:
             notes.append(f"column {cols[key]!r} is read in units of {factor:g}.")
         return values * factor
@@ -245,7 +262,9 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
         raise ConfigError("compute: flops was asked for but the table has no FLOPs column", source=cfg.source or src,
                           key="compute")
     if flops is not None and "derived" not in data_unit:
-        _check_flops_unit(flops, N, D, src, cols["flops"])
+        note = _check_flops_unit(flops, N, D, data_unit, src, cols["flops"], "flops" in cfg.columns or cfg.compute == "flops")
+        if note is not None:
+            notes.append(note)
     if flops is not None and cfg.compute != "6ND":
         C, compute = flops, f"flops column {cols['flops']!r}"
     else:
