@@ -270,7 +270,7 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
     else:
         with np.errstate(over="ignore"):
             C, compute = 6.0 * N * D, "6ND"
-    _refuse_overflow(src, line_of, cols, N=N, D=D, C=C)
+    _refuse_out_of_range(src, line_of, cols, data_unit, compute, N=N, D=D, C=C)
 
     # runs and checkpoints
     has_ckpt = "step" in cols
@@ -446,15 +446,30 @@ def _resolve_metrics(raw: pd.DataFrame, cols: dict[str, str], cfg: BatchConfig, 
     return out
 
 
-def _refuse_overflow(src: str, line_of: LineOf, cols: dict[str, str], **values: FloatArray) -> None:
-    """N, D and C must be finite: 1e308 parameters pass as a number, then 6ND is inf and every fit breaks."""
+def _refuse_out_of_range(src: str, line_of: LineOf, cols: dict[str, str], data_unit: str, compute: str,
+                         **values: FloatArray) -> None:
+    """N, D and C are counts: at least 1, and finite.
+
+    1e308 parameters pass as a number, then 6ND is inf and every fit breaks; D = 1e-300 tokens passes
+    as positive, then every distance beyond the trained range is infinite. A count below 1 is a unit
+    left out of the column's name (billions written as 0.5), or a broken value.
+    """
+    unit = data_unit.split(" (")[0]
     for key, v in values.items():
+        col = {"N": cols["params"], "C": cols["flops"] if compute != "6ND" else cols["params"]}.get(key) or next(
+            (cols[k] for k in ("tokens", "samples", "steps", "step", "flops") if k in cols), cols["params"])
+        what = {"N": "model size N", "D": "data size D", "C": "compute C = 6 N D" if compute == "6ND" else "compute C"}[key]
         bad = np.flatnonzero(~np.isfinite(v))
         if bad.size:
-            col = cols.get({"N": "params", "D": "tokens"}.get(key, "flops"), cols["params"])
-            what = {"N": "model size N", "D": "data size D", "C": "compute C = 6 N D"}[key]
             raise BatchValidationError(src, f"{what} overflows to infinity", column=col, rows=[line_of(i) for i in bad],
                                        expected="values whose product 6 N D stays below 1.8e308")
+        bad = np.flatnonzero(v < 1.0)
+        if bad.size:
+            one = {"N": "parameter", "D": unit.rstrip("s") or "token", "C": "FLOP"}[key]
+            raise BatchValidationError(src, f"{what} below 1 {one} ({v[bad[0]]:.3g})", column=col,
+                                       rows=[line_of(i) for i in bad],
+                                       expected=f"counts of at least 1 {one}; a column counted in thousands, millions or "
+                                       f"billions says so in its name, e.g. '{col} (B)'")
 
 
 def _qualify_runs_across_versions(frame: pd.DataFrame, notes: list[str]) -> None:

@@ -71,3 +71,18 @@ def test_a_marin_isoflop_export_in_gflops_loads_in_its_unit(tmp_path):
     assert b.compute == "flops column 'throughput/total_gflops'"
     assert any("throughput/total_gflops" in n and "1e+09" in n for n in b.notes)
     assert not any("per parameter per token" in n for n in b.notes)  # 6 per token once the unit is honoured
+
+
+@pytest.mark.parametrize("tiny", [1e-320, 1e-300, 0.38])
+def test_a_data_size_below_one_token_is_refused_at_the_door_naming_file_rows_and_column(tmp_path, tiny):
+    """D = 1e-320 (subnormal) or 1e-300 used to load and give "infx" beyond the trained range in every message."""
+    df = pd.DataFrame({"params": np.repeat([1e7, 1e8, 1e9], 3), "tokens": np.tile([1e9, 1e10, 1e11], 3)})
+    df["loss"] = law(df["params"], df["tokens"])
+    df.loc[4, "tokens"] = tiny
+    f = tmp_path / "tiny.csv"
+    df.to_csv(f, index=False)
+    p = scalekit_cli("fit", str(f), check=False)
+    err = p.stderr.strip()
+    assert p.returncode == 2 and len(err.splitlines()) == 1, err
+    assert str(f) in err and "data size D below 1 token" in err and "column 'tokens'" in err and "row(s) 6" in err
+    assert "Traceback" not in p.stderr and "inf" not in err
