@@ -46,10 +46,11 @@ def bottom_rows(raw: dict[str, Any]) -> list[dict[str, Any]]:
         limit = float(bl.get("extrapolation_factor") or 2.0)
         optima = []
         for op in bl.get("optimum") or []:
-            label, far = _beyond(op.get("extrapolation"), limit)
+            label, far = ((f"withheld: {op['withheld']}", "extrap") if op.get("withheld")
+                          else _beyond(op.get("extrapolation"), limit))
             optima.append({"C": compute(op["C"]), "N": params(op["N"]), "D": data(op["D"], unit), "approach": bl.get("approach"),
                            "spread": factor(op.get("spread")), "label": label, "extrapolation": far})
-        cost = next((c for c in bl.get("costs") or [] if c.get("reachable")), None)
+        cost = next((c for c in bl.get("costs") or [] if c.get("reachable") and not c.get("withheld")), None)
         cost_text = ""
         if cost is not None:
             label, _ = _beyond(cost.get("extrapolation"), limit)

@@ -352,6 +352,11 @@ def bottom_line(an: BatchAnalysis) -> HTML:
             out.append(f'<p class="sk-law">{_law_words(bl)}</p>')
         unit = short_unit(bl.data_unit)
         for op in bl.optima:
+            if op.withheld:
+                out.append(f'<p class="sk-optimum sk-withheld" data-C="{op.C:.6g}">At <b>{escape(compute(op.C))}</b>, no optimum '
+                           f"is given: {escape(bl.approach_reason)} puts it outside any sane range "
+                           f"({escape(op.withheld)}). <span class=\"sk-extrap\">withheld</span></p>")
+                continue
             others = ", ".join(f"{escape(k)} {params(v)}" for k, v in op.by_approach.items() if k != op.approach)
             pred = (f"; predicted {escape(name)} {escape(fmt_ci(op.value, op.value_ci))}" if op.value is not None else "")
             label = beyond_label(op.extrapolation, bl.extrapolation_factor)
@@ -366,7 +371,9 @@ def bottom_line(an: BatchAnalysis) -> HTML:
                 + (f" (spread {escape(factor(op.spread))} over {escape(', '.join(op.compared))})" if len(op.compared) > 1 else
                    " (the envelope of final points only is left out of the comparison)" if others else "") + ".</small></p>")
         if bl.costs:
-            rows = [[pct(c.improvement), metric_value(c.value), params(c.N) if c.reachable else "not reachable",
+            rows = [[pct(c.improvement), metric_value(c.value), "withheld" if c.withheld else "–", "–", "–", "–",
+                     f"outside any sane range: {c.withheld}"] if c.withheld else
+                    [pct(c.improvement), metric_value(c.value), params(c.N) if c.reachable else "not reachable",
                      data(c.D, unit) if c.reachable else "–", compute(c.C) if c.reachable else "–",
                      factor(c.compute_multiple) if c.compute_multiple else "–",
                      beyond_label(c.extrapolation, bl.extrapolation_factor) if c.reachable else prose(c.note)]
