@@ -89,16 +89,18 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     k = flops_factor(batch)
     label, scale = data_scale(batch)
     targets = opts.all_targets
-    fit = err = None
-    law, selection = choose_law(batch, spec.name, opts)
+    fit = law = selection = err = None
     try:
-        # the closed forms below (targets, profiles, Approach 3) and the checks read the additive law
-        if law is not None and law.form.name == "two_var":
-            fit = law
-        else:
-            fit = fit_law(batch, spec.name, options=opts, form="two_var" if opts.form == "auto" else opts.form)
-    except FitError as exc:
+        law, selection = choose_law(batch, spec.name, opts)
+    except FitError as exc:  # the pinned form: the additive law below still serves the checks, and the error is said
         err = str(exc)
+    try:
+        # The additive law whatever form is chosen or pinned: the checks about the runs (convergence, overfitting,
+        # returns) read its terms, so they cannot depend on the form pinned; the report shows it as a comparison.
+        fit = law if law is not None and law.form.name == "two_var" else fit_law(batch, spec.name, options=opts,
+                                                                                   form="two_var")
+    except FitError as exc:
+        err = err or str(exc)
     tgt: Target | None = None
     tlist: tuple[Target, ...] = ()
     allocs: tuple[Allocation, ...] = ()
@@ -119,7 +121,10 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     comp = compare(optimal, C_ref=float(batch.frame["C"].max()))
     inference: tuple[InferenceOptimum, ...] = ()
     curve, note = None, None
-    if opts.inference_tokens and fit is not None and tgt is not None:
+    if opts.inference_tokens and pl is not None and pl.form.name != "two_var":
+        note = (f"the inference-aware optimum (Sardana et al. 2024) is solved for the additive law E + A/N^α + B/D^β; "
+                f"the {pl.form.name} law this report uses gives none, so it is left out")
+    elif opts.inference_tokens and fit is not None and tgt is not None:
         if not tgt.reachable:
             note = f"the target {tgt.value:.4g} is beyond the law's floor: no model reaches it"
         else:
