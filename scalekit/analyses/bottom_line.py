@@ -194,8 +194,7 @@ def bottom_line(batch: Batch, ma: MetricAnalysis, budgets: Sequence[float], *, e
     unit = batch.data_unit.split(" (")[0]
     Cs = tuple(budgets) or (float(batch.frame["C"].max()),)
     spec = ma.spec
-    # the law the report is about: the form chosen by backtest when it is a law in (N, D), else the additive law
-    fit = ma.law if ma.law is not None and ma.law.form.variables == ("N", "D") else ma.fit
+    fit = ma.nd_law  # the law the report is about: the form chosen by backtest when it is a law in (N, D)
     allocs = {a.C: a for a in ma.allocations}
     approach = chosen_approach(ma.optimal)
     optima = []

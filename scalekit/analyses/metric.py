@@ -59,6 +59,12 @@ class MetricAnalysis:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def nd_law(self) -> FitResult | None:
+        """The law the answers in (N, D) come from: the chosen or pinned form when it is a law in N and D, else the
+        additive law (fitted beside a one-variable form)."""
+        return self.law if self.law is not None and self.law.form.variables == ("N", "D") else self.fit
+
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable({
             "metric": self.spec.summary(), "fit": self.fit.summary() if self.fit else None, "fit_error": self.fit_error,
@@ -108,7 +114,7 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     optimal: dict[str, OptimalLaw] = {"envelope": envelope(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed,
                                                            **envelope_rows(batch)),
                                       "isoflop": isoflop_akima(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed)}
-    # targets, budgets and Approach 3 from the law the backtest chose, when it is a law in (N, D)
+    # targets, budgets and Approach 3 from the law the backtest chose, when it is a law in (N, D) (MetricAnalysis.nd_law)
     pl = law if law is not None and law.form.variables == ("N", "D") else fit
     if pl is not None and pl.form.variables == ("N", "D"):
         tlist = tuple(cheapest_for_target(pl, target_value(best["value"], t, spec.direction), k=k, improvement=t,

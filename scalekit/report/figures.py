@@ -205,7 +205,7 @@ def fit_diagnostics(fit: FitResult, batch: Batch | None = None) -> Figure:
 @_styled
 def law_contour(ma: MetricAnalysis, batch: Batch) -> Figure:
     """L(N, D) as filled contours, the runs on it, the profile curve at the target and its cheapest point."""
-    fit = ma.fit
+    fit = ma.nd_law  # the law the targets were computed from
     assert fit is not None  # drawn only for a metric with a fitted law
     f = batch.finals()
     n_lo, n_hi = f["N"].min() / 3, f["N"].max() * 10
