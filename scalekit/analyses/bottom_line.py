@@ -12,6 +12,11 @@ it as their main estimate); otherwise the closed form from the fitted law (Appro
 uses every run; the envelope (Approach 1) last, as it is biased toward the extreme models.
 The spread across approaches leaves out the envelope of a batch without checkpoints: over final
 points only it is the best run per compute of the grid's design, not an envelope of curves.
+
+An optimum or a cost outside any sane range (less than one token or parameter, N or D or tokens per
+parameter :data:`WITHHOLD_FACTOR` beyond what was trained) is withheld with the reason: a law with a
+near-zero term puts the whole budget into one variable ("N = 2.6e20 on D = 0.38 tokens"), which is
+no answer however it is labelled.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from .. import display
 from ..data.batch import Batch
+from ..data.ranges import TrainedRange, beyond
 from ..jsonsafe import jsonable
 from ..laws.result import FitResult
 from .extrapolation import Backtest, backtest, trained_range
@@ -29,9 +37,13 @@ from .metric import MetricAnalysis
 from .optimal import OptimalLaw
 from .profiles import flops_factor
 
-__all__ = ["PREFERENCE", "BottomLine", "Cost", "Optimum", "approaches_at", "bottom_line", "chosen_approach"]
+__all__ = ["PREFERENCE", "WITHHOLD_FACTOR", "BottomLine", "Cost", "Optimum", "approaches_at", "bottom_line", "chosen_approach",
+           "withheld"]
 
 PREFERENCE = ("isoflop", "parametric", "envelope")
+# Four orders of magnitude beyond the trained N, D or tokens per parameter: past any extrapolation a scaling
+# law has been checked at (published laws are tested one to two orders out), so the number is withheld.
+WITHHOLD_FACTOR = 1e4
 _WHY = {"isoflop": "IsoFLOP minima measured at shared budgets (Approach 2)",
         "parametric": "the closed form of the fitted law, from every run (Approach 3)",
         "envelope": "the envelope of the best runs per compute (Approach 1; biased toward extreme models)"}
@@ -59,10 +71,18 @@ class Optimum:
     spread: float  # largest / smallest N_opt across the approaches compared (1 with one approach)
     compared: tuple[str, ...]  # the approaches the spread is over
     extrapolation: dict[str, float | None]
+    withheld: str | None = None  # why N and D are no answer (see the module docstring); None when they are one
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = jsonable(self.__dict__)
-        return out
+        return _withheld_summary(self.__dict__, ("N", "D", "N_ci", "D_ci", "value", "value_ci"))
+
+
+def _withheld_summary(fields: dict[str, Any], numbers: tuple[str, ...]) -> dict[str, Any]:
+    """The fields as JSON, the withheld numbers as null: a dashboard reading N must not read a withheld one."""
+    out: dict[str, Any] = jsonable(fields)
+    if fields.get("withheld"):
+        out.update(dict.fromkeys(numbers))
+    return out
 
 
 @dataclass(frozen=True)
@@ -78,10 +98,10 @@ class Cost:
     compute_multiple: float | None
     note: str
     extrapolation: dict[str, float | None]
+    withheld: str | None = None
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = jsonable(self.__dict__)
-        return out
+        return _withheld_summary(self.__dict__, ("N", "D", "C", "compute_multiple"))
 
 
 @dataclass(frozen=True)
@@ -127,6 +147,33 @@ class BottomLine:
         return display.html(self)
 
 
+def withheld(N: float | None, D: float | None, rng: TrainedRange, per_param: tuple[float, float], unit: str) -> str | None:
+    """Why an (N, D) answer is outside any sane range, or None when it is an answer (however far an extrapolation).
+
+    >>> r = TrainedRange({"N": (1e7, 1e9), "D": (1e9, 1e11)})
+    >>> for why in withheld(2.6e20, 0.38, r, (1.0, 1e4), "tokens").split("; "): print(why)
+    D = 0.38 tokens is less than one token
+    N is 2.6e+11x beyond the trained range
+    1.5e-21 tokens per parameter is 6.8e+20x below the trained 1-1e+04
+    >>> withheld(3e9, 6e10, r, (1.0, 1e4), "tokens") is None
+    True
+    """
+    if N is None or D is None:
+        return None
+    if not (np.isfinite(N) and np.isfinite(D)) or N <= 0 or D <= 0:
+        return f"the law gives no finite positive N and D here (N = {N:.2g}, D = {D:.2g})"
+    why = [f"{k} = {v:.2g} {many} is less than one {many.removesuffix('s')}"
+           for k, v, many in (("N", N, "parameters"), ("D", D, unit)) if v < 1.0]
+    why += [f"{k} is {v:.2g}x beyond the trained range" for k, v in rng.distance(N=N, D=D).items()
+            if v is not None and v > WITHHOLD_FACTOR and not any(w.startswith(f"{k} = ") for w in why)]
+    lo, hi = per_param
+    ratio = D / N
+    f = float(beyond(ratio, lo, hi))
+    if f > WITHHOLD_FACTOR:
+        why.append(f"{ratio:.2g} {unit} per parameter is {f:.2g}x {'below' if ratio < lo else 'above'} the trained {lo:.2g}-{hi:.2g}")
+    return "; ".join(why) or None
+
+
 def chosen_approach(optimal: dict[str, OptimalLaw]) -> str | None:
     """The approach the data supports best (see the module docstring), or None if none applies."""
     return next((k for k in PREFERENCE if k in optimal and optimal[k].ok), None)
@@ -142,10 +189,12 @@ def bottom_line(batch: Batch, ma: MetricAnalysis, budgets: Sequence[float], *, e
     """The bottom line of ``ma`` at ``budgets`` (empty: the largest trained compute)."""
     rng = trained_range(batch)
     k = flops_factor(batch)
+    per = batch.frame["D"] / batch.frame["N"]
+    per_param = (float(per.min()), float(per.max()))
+    unit = batch.data_unit.split(" (")[0]
     Cs = tuple(budgets) or (float(batch.frame["C"].max()),)
     spec = ma.spec
-    # the law the report is about: the form chosen by backtest when it is a law in (N, D), else the additive law
-    fit = ma.law if ma.law is not None and ma.law.form.variables == ("N", "D") else ma.fit
+    fit = ma.nd_law  # the law the report is about: the form chosen by backtest when it is a law in (N, D)
     allocs = {a.C: a for a in ma.allocations}
     approach = chosen_approach(ma.optimal)
     optima = []
@@ -162,9 +211,11 @@ def bottom_line(batch: Batch, ma: MetricAnalysis, budgets: Sequence[float], *, e
                     value, value_ci = a.value, a.value_ci
             cmp = {kk: v for kk, v in by.items() if kk != "envelope" or batch.has_checkpoints} or by
             optima.append(Optimum(float(C), approach, N, D, a.N_ci if a else None, a.D_ci if a else None, value, value_ci,
-                                  by, max(cmp.values()) / min(cmp.values()), tuple(cmp), rng.distance(N=N, D=D, C=C)))
+                                  by, max(cmp.values()) / min(cmp.values()), tuple(cmp), rng.distance(N=N, D=D, C=C),
+                                  withheld(N, D, rng, per_param, unit)))
     costs = tuple(Cost(t.improvement, t.value, t.reachable, t.N, t.D, t.C, t.compute_multiple, t.note,
-                       rng.distance(N=t.N, D=t.D, C=t.C)) for t in ma.targets)
+                       rng.distance(N=t.N, D=t.D, C=t.C), withheld(t.N, t.D, rng, per_param, unit) if t.reachable else None)
+                  for t in ma.targets)
     bt = backtest(fit, batch, fraction=holdout_fraction) if fit is not None else None
     return BottomLine(
         spec.name, spec.direction, spec.bound, batch.data_unit,

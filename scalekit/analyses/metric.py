@@ -59,6 +59,12 @@ class MetricAnalysis:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def nd_law(self) -> FitResult | None:
+        """The law the answers in (N, D) come from: the chosen or pinned form when it is a law in N and D, else the
+        additive law (fitted beside a one-variable form)."""
+        return self.law if self.law is not None and self.law.form.variables == ("N", "D") else self.fit
+
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable({
             "metric": self.spec.summary(), "fit": self.fit.summary() if self.fit else None, "fit_error": self.fit_error,
@@ -89,16 +95,18 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     k = flops_factor(batch)
     label, scale = data_scale(batch)
     targets = opts.all_targets
-    fit = err = None
-    law, selection = choose_law(batch, spec.name, opts)
+    fit = law = selection = err = None
     try:
-        # the closed forms below (targets, profiles, Approach 3) and the checks read the additive law
-        if law is not None and law.form.name == "two_var":
-            fit = law
-        else:
-            fit = fit_law(batch, spec.name, options=opts, form="two_var" if opts.form == "auto" else opts.form)
-    except FitError as exc:
+        law, selection = choose_law(batch, spec.name, opts)
+    except FitError as exc:  # the pinned form: the additive law below still serves the checks, and the error is said
         err = str(exc)
+    try:
+        # The additive law whatever form is chosen or pinned: the checks about the runs (convergence, overfitting,
+        # returns) read its terms, so they cannot depend on the form pinned; the report shows it as a comparison.
+        fit = law if law is not None and law.form.name == "two_var" else fit_law(batch, spec.name, options=opts,
+                                                                                   form="two_var")
+    except FitError as exc:
+        err = err or str(exc)
     tgt: Target | None = None
     tlist: tuple[Target, ...] = ()
     allocs: tuple[Allocation, ...] = ()
@@ -106,7 +114,7 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     optimal: dict[str, OptimalLaw] = {"envelope": envelope(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed,
                                                            **envelope_rows(batch)),
                                       "isoflop": isoflop_akima(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed)}
-    # targets, budgets and Approach 3 from the law the backtest chose, when it is a law in (N, D)
+    # targets, budgets and Approach 3 from the law the backtest chose, when it is a law in (N, D) (MetricAnalysis.nd_law)
     pl = law if law is not None and law.form.variables == ("N", "D") else fit
     if pl is not None and pl.form.variables == ("N", "D"):
         tlist = tuple(cheapest_for_target(pl, target_value(best["value"], t, spec.direction), k=k, improvement=t,
@@ -119,7 +127,10 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     comp = compare(optimal, C_ref=float(batch.frame["C"].max()))
     inference: tuple[InferenceOptimum, ...] = ()
     curve, note = None, None
-    if opts.inference_tokens and fit is not None and tgt is not None:
+    if opts.inference_tokens and pl is not None and pl.form.name != "two_var":
+        note = (f"the inference-aware optimum (Sardana et al. 2024) is solved for the additive law E + A/N^α + B/D^β; "
+                f"the {pl.form.name} law this report uses gives none, so it is left out")
+    elif opts.inference_tokens and fit is not None and tgt is not None:
         if not tgt.reachable:
             note = f"the target {tgt.value:.4g} is beyond the law's floor: no model reaches it"
         else:

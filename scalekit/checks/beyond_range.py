@@ -31,12 +31,20 @@ def check_beyond_range(ctx: Context, o: Thresholds) -> list[Finding]:
             if not c.reachable:
                 continue
             nd = {k: c.extrapolation.get(k) for k in ("N", "D")}
-            if TrainedRange.worst(nd) > 1.02:  # beyond the largest trained by more than rounding
+            if c.withheld:
+                parts.append(f"the cheapest point {c.improvement:.0%} better is withheld ({c.withheld})")
+                ev["targets"].append({"improvement": c.improvement, "withheld": c.withheld, "extrapolation": c.extrapolation})
+                worst = max(worst, TrainedRange.worst(c.extrapolation))
+            elif TrainedRange.worst(nd) > 1.02:  # beyond the largest trained by more than rounding
                 parts.append(f"{c.improvement:.0%} better needs N={c.N:.3g}, D={c.D:.3g} ({_far(nd)} beyond the largest trained)")
                 ev["targets"].append({"improvement": c.improvement, "N": c.N, "D": c.D, "extrapolation": c.extrapolation})
                 worst = max(worst, TrainedRange.worst(c.extrapolation))
         for op in bl.optima:
-            if is_extrapolation(op.extrapolation, o.extrapolation_factor):
+            if op.withheld:
+                parts.append(f"the optimum at C={op.C:.3g} is withheld ({op.withheld})")
+                ev["optima"].append({"C": op.C, "withheld": op.withheld, "extrapolation": op.extrapolation})
+                worst = max(worst, TrainedRange.worst(op.extrapolation))
+            elif is_extrapolation(op.extrapolation, o.extrapolation_factor):
                 parts.append(f"the optimum at C={op.C:.3g} has N={op.N:.3g}, D={op.D:.3g} ({_far(op.extrapolation)} beyond)")
                 ev["optima"].append({"C": op.C, "N": op.N, "D": op.D, "extrapolation": op.extrapolation})
                 worst = max(worst, TrainedRange.worst(op.extrapolation))

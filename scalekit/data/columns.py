@@ -9,7 +9,7 @@ import pandas as pd
 from ..exceptions import BatchValidationError, ConfigError
 from .config import BatchConfig
 
-__all__ = ["ALIASES", "UNITS", "normalise", "resolve_columns", "split_unit"]
+__all__ = ["ALIASES", "UNITS", "flop_unit", "normalise", "resolve_columns", "split_unit"]
 
 # canonical name -> recognised spellings (compared after lower-casing and mapping ' ' and '-' to '_')
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -58,6 +58,33 @@ def split_unit(col: str) -> tuple[str, float]:
         if factor is not None:
             return normalise(m.group("base")), factor
     return normalise(col), 1.0
+
+
+# A FLOP unit written into a compute column's name: "throughput/total_gflops", "PFLOPs", "petaflop_days".
+_FLOP_PREFIX = {"k": 1e3, "kilo": 1e3, "m": 1e6, "mega": 1e6, "g": 1e9, "giga": 1e9, "t": 1e12, "tera": 1e12, "p": 1e15,
+                "peta": 1e15, "e": 1e18, "exa": 1e18, "z": 1e21, "zetta": 1e21}
+_FLOP_WORD = re.compile(r"(?<![a-z])(?P<prefix>" + "|".join(sorted(_FLOP_PREFIX, key=len, reverse=True))
+                        + r")_?flop(?:s)?(?P<days>_?(?:s_)?days?)?(?![a-z])")
+
+
+def flop_unit(col: str) -> tuple[float, str]:
+    """The factor a compute column's name says its values are counted in, and the unit as written (1 and "").
+
+    A unit suffix in parentheses wins (``FLOPs (1E21)``); else a prefixed FLOP word in the name
+    (``total_gflops``, ``PFLOP-days``). A bare ``flops`` is plain FLOPs.
+
+    >>> flop_unit("throughput/total_gflops"), flop_unit("FLOPs (1E21)"), flop_unit("pflop_days"), flop_unit("flops")
+    ((1000000000.0, 'gflops'), (1e+21, '1E21'), (8.64e+19, 'pflop_days'), (1.0, ''))
+    """
+    base, factor = split_unit(col)
+    if factor != 1.0:
+        m = _UNIT.match(str(col).strip())
+        return factor, m.group("unit") if m else ""
+    m = _FLOP_WORD.search(base.replace("/", "_"))
+    if m is None:
+        return 1.0, ""
+    f = _FLOP_PREFIX[m.group("prefix")]
+    return (f * 86400.0 if m.group("days") else f), m.group(0)
 
 
 def resolve_columns(raw: pd.DataFrame, cfg: BatchConfig, src: str) -> dict[str, str]:

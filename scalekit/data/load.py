@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..exceptions import BatchValidationError, ConfigError
 from .batch import Batch, Exclusion
-from .columns import ALIASES, resolve_columns, split_unit
+from .columns import ALIASES, flop_unit, resolve_columns, split_unit
 from .config import BatchConfig, find_config_file, read_config
 from .long import pivot_long
 from .metric import MetricSpec, infer_direction
@@ -146,20 +146,37 @@ def _numeric(raw: pd.DataFrame, col: str, src: str, line_of: LineOf, what: str, 
     return arr
 
 
-# FLOPs per parameter-token outside [2, 20] is a unit mistake, not a model: name the likely unit.
+# Training FLOPs per parameter per token: about 6 (2 forward-only, up to ~20 with recomputation or long
+# context). A ratio far outside names a likely unit. Per sample (vision, robotics) there is no typical value,
+# only the floor of one token per sample.
+_PER_TOKEN = (2.0, 20.0)
 _FLOP_UNITS = (("GFLOP", 1e9), ("TFLOP", 1e12), ("PFLOP", 1e15), ("EFLOP", 1e18), ("PFLOP-days", 8.64e19), ("1e21 FLOP", 1e21),
                ("ZFLOP", 1e21), ("YFLOP", 1e24))
 
 
-def _check_flops_unit(flops: FloatArray, N: FloatArray, D: FloatArray, src: str, col: str) -> None:
+def _check_flops_unit(flops: FloatArray, N: FloatArray, D: FloatArray, data_unit: str, src: str, col: str,
+                      named: bool) -> str | None:
+    """A note on how many FLOPs per parameter per token (or sample) the column gives, when that says something.
+
+    A column the user named (mapped under ``columns:`` or asked for with ``compute: flops``) is used as
+    given: the ratio is a note, never a refusal (a vision batch's FLOPs per sample are 50-500, right).
+    A column only found by its name, counted per token and far from 6, is refused naming the likely unit.
+    """
     ratio = float(np.median(flops / (N * D)))
-    if 2.0 <= ratio <= 20.0:
-        return
-    likely = [name for name, f in _FLOP_UNITS if 2.0 <= ratio * f <= 20.0]
-    guess = (f"it looks counted in {likely[0]}: multiply it by {dict(_FLOP_UNITS)[likely[0]]:g}, or write the unit in its name "
-             f"(e.g. 'flops (1e21)')" if likely else "check its unit")
-    raise BatchValidationError(src, f"the FLOPs column gives {ratio:.3g} FLOPs per parameter per token (6 is typical); {guess}",
-                               column=col, expected="FLOPs between 2 and 20 N D (or `compute: 6ND` in the config to ignore it)")
+    per = "token" if data_unit == "tokens" else "sample"
+    lo, hi = _PER_TOKEN if per == "token" else (_PER_TOKEN[0], np.inf)
+    if lo <= ratio <= hi:
+        return (None if per == "token" else f"the FLOPs column {col!r} gives {ratio:.3g} FLOPs per parameter per sample, "
+                f"about {ratio / 6:.3g} tokens per sample at 6 FLOPs per parameter per token.")
+    likely = [name for name, f in _FLOP_UNITS if lo <= ratio * f <= hi]
+    guess = (f"if it is counted in {likely[0]}, say so in its name, e.g. '{col} ({dict(_FLOP_UNITS)[likely[0]]:g})'"
+             if likely else "check its unit")
+    what = f"{ratio:.3g} FLOPs per parameter per {per}" + (" (6 is typical)" if per == "token" else "")
+    if named:
+        return f"the FLOPs column {col!r} gives {what}; it is used as given ({guess})."
+    raise BatchValidationError(src, f"the FLOPs column gives {what}; {guess}", column=col,
+                               expected="FLOPs between 2 and 20 N D, or the column named under `columns: {flops: ...}` "
+                               "or `compute: flops` to use it as given, or `compute: 6ND` to ignore it")
 
 
 def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, name: str, logged: pd.DataFrame | None = None,
@@ -222,7 +239,7 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
 
     def scaled(key: str, what: str) -> FloatArray:
         values = _numeric(raw, cols[key], src, line_of, what)
-        factor = split_unit(cols[key])[1]
+        factor = flop_unit(cols[key])[0] if key == "flops" else split_unit(cols[key])[1]
         if factor != 1.0:
             notes.append(f"column {cols[key]!r} is read in units of {factor:g}.")
         return values * factor
@@ -259,13 +276,15 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
         raise ConfigError("compute: flops was asked for but the table has no FLOPs column", source=cfg.source or src,
                           key="compute")
     if flops is not None and "derived" not in data_unit:
-        _check_flops_unit(flops, N, D, src, cols["flops"])
+        note = _check_flops_unit(flops, N, D, data_unit, src, cols["flops"], "flops" in cfg.columns or cfg.compute == "flops")
+        if note is not None:
+            notes.append(note)
     if flops is not None and cfg.compute != "6ND":
         C, compute = flops, f"flops column {cols['flops']!r}"
     else:
         with np.errstate(over="ignore"):
             C, compute = 6.0 * N * D, "6ND"
-    _refuse_overflow(src, line_of, cols, N=N, D=D, C=C)
+    _refuse_out_of_range(src, line_of, cols, data_unit, compute, N=N, D=D, C=C)
 
     # runs and checkpoints
     has_ckpt = "step" in cols
@@ -446,15 +465,30 @@ def _resolve_metrics(raw: pd.DataFrame, cols: dict[str, str], cfg: BatchConfig, 
     return out
 
 
-def _refuse_overflow(src: str, line_of: LineOf, cols: dict[str, str], **values: FloatArray) -> None:
-    """N, D and C must be finite: 1e308 parameters pass as a number, then 6ND is inf and every fit breaks."""
+def _refuse_out_of_range(src: str, line_of: LineOf, cols: dict[str, str], data_unit: str, compute: str,
+                         **values: FloatArray) -> None:
+    """N, D and C are counts: at least 1, and finite.
+
+    1e308 parameters pass as a number, then 6ND is inf and every fit breaks; D = 1e-300 tokens passes
+    as positive, then every distance beyond the trained range is infinite. A count below 1 is a unit
+    left out of the column's name (billions written as 0.5), or a broken value.
+    """
+    unit = data_unit.split(" (")[0]
     for key, v in values.items():
+        col = {"N": cols["params"], "C": cols["flops"] if compute != "6ND" else cols["params"]}.get(key) or next(
+            (cols[k] for k in ("tokens", "samples", "steps", "step", "flops") if k in cols), cols["params"])
+        what = {"N": "model size N", "D": "data size D", "C": "compute C = 6 N D" if compute == "6ND" else "compute C"}[key]
         bad = np.flatnonzero(~np.isfinite(v))
         if bad.size:
-            col = cols.get({"N": "params", "D": "tokens"}.get(key, "flops"), cols["params"])
-            what = {"N": "model size N", "D": "data size D", "C": "compute C = 6 N D"}[key]
             raise BatchValidationError(src, f"{what} overflows to infinity", column=col, rows=[line_of(i) for i in bad],
                                        expected="values whose product 6 N D stays below 1.8e308")
+        bad = np.flatnonzero(v < 1.0)
+        if bad.size:
+            one = {"N": "parameter", "D": unit.rstrip("s") or "token", "C": "FLOP"}[key]
+            raise BatchValidationError(src, f"{what} below 1 {one} ({v[bad[0]]:.3g})", column=col,
+                                       rows=[line_of(i) for i in bad],
+                                       expected=f"counts of at least 1 {one}; a column counted in thousands, millions or "
+                                       f"billions says so in its name, e.g. '{col} (B)'")
 
 
 def _qualify_runs_across_versions(frame: pd.DataFrame, notes: list[str]) -> None:

@@ -159,9 +159,10 @@ class Summary:
                 par = ((d.get("optimal") or {}).get(metric) or {}).get("parametric") or {}
                 fits[metric] = FitSummary(
                     metric=metric, direction=str(f["direction"]), bound=f.get("bound"), form=str(f.get("form", "two_var")),
-                    params={k: float(v) for k, v in (f.get("additive") or f)["params"].items() if v is not None},
-                    ci={k: _iv(v) for k, v in ((f.get("additive") or f).get("ci") or {}).items()},
-                    rmse_log=(f.get("additive") or f).get("rmse_log"),
+                    # the batch's law is the chosen (or pinned) form; the additive fit beside it is a comparison only
+                    params={k: float(v) for k, v in f["params"].items() if v is not None},
+                    ci={k: _iv(v) for k, v in (f.get("ci") or {}).items()},
+                    rmse_log=f.get("rmse_log"),
                     a=par.get("a"), a_ci=_iv(par.get("a_ci")),
                     best=((d.get("best") or {}).get(metric) or {}).get("value"))
             return cls(version, str(d.get("scalekit_version", "")), str(b["name"]), str(b["slug"]), int(b["runs"]),

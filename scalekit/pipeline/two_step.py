@@ -58,7 +58,8 @@ def _points(batch: Batch, intermediate: str, declared: dict[str, Any],
     pts = [("declared", float(p["N"]), float(p["D"])) for p in declared.get("at", [])]
     bl = lines.get(intermediate)
     if bl is not None:
-        pts += [("optimum", float(o.N), float(o.D)) for o in bl.optima if np.isfinite(o.N) and np.isfinite(o.D)]
+        pts += [("optimum", float(o.N), float(o.D)) for o in bl.optima
+                if not o.withheld and np.isfinite(o.N) and np.isfinite(o.D)]
     if not pts:
         fin = batch.finals()
         row = fin.loc[(fin["N"] * fin["D"]).idxmax()]

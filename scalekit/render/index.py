@@ -10,7 +10,7 @@ from typing import Any
 from .. import __version__
 from ..iorw import atomic_write_json, atomic_write_text
 from ..pipeline.compare import compare_summaries, comparison_rows
-from ..report.format import compute, data, factor, fmt, fmt_ci, params, pct, prose
+from ..report.format import compute, data, factor, fmt, fmt_ci, law_cell, params, pct, prose
 from ..report.html import csv_link
 from .jobs import BatchResult
 from .resources import templates_dir
@@ -46,10 +46,11 @@ def bottom_rows(raw: dict[str, Any]) -> list[dict[str, Any]]:
         limit = float(bl.get("extrapolation_factor") or 2.0)
         optima = []
         for op in bl.get("optimum") or []:
-            label, far = _beyond(op.get("extrapolation"), limit)
+            label, far = ((f"withheld: {op['withheld']}", "extrap") if op.get("withheld")
+                          else _beyond(op.get("extrapolation"), limit))
             optima.append({"C": compute(op["C"]), "N": params(op["N"]), "D": data(op["D"], unit), "approach": bl.get("approach"),
                            "spread": factor(op.get("spread")), "label": label, "extrapolation": far})
-        cost = next((c for c in bl.get("costs") or [] if c.get("reachable")), None)
+        cost = next((c for c in bl.get("costs") or [] if c.get("reachable") and not c.get("withheld")), None)
         cost_text = ""
         if cost is not None:
             label, _ = _beyond(cost.get("extrapolation"), limit)
@@ -81,8 +82,8 @@ def index_context(results: list[BatchResult], compare: BatchResult | None) -> di
             entry["runs"] = s.runs
             entry["counts"] = s.severity_counts()
             for row in comparison_rows([s]):
-                entry["metrics"].append({"metric": row["metric"], "law": row["form"], "alpha": _iv(row["alpha"], row["alpha_ci"]),
-                                         "beta": _iv(row["beta"], row["beta_ci"]), "E": _floor(row),
+                entry["metrics"].append({"metric": row["metric"], "law": law_cell(row["form"], row["params"], row["ci"]),
+                                         "alpha": _iv(row["alpha"], row["alpha_ci"]), "beta": _iv(row["beta"], row["beta_ci"]), "E": _floor(row),
                                          "a": _iv(row["a"], row["a_ci"]), "best": fmt(row["best"])})
             for m, err in s.errors.items():
                 entry["metrics"].append({"metric": m, "law": "", "alpha": "fit failed", "beta": err, "E": "", "a": "", "best": ""})

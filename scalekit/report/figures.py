@@ -7,9 +7,10 @@ kernel, a quarter of a batch's render time; seaborn draws the cross-batch compar
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import matplotlib.patheffects as patheffects
 import matplotlib.pyplot as plt
@@ -28,23 +29,33 @@ from ..checks.base import Finding
 from ..data.batch import Batch
 from ..laws.result import FitResult
 from ..laws.schedule_law import ScheduleLawFit
-from .svg import tooltips
+from .svg import RC, tooltips
 
 FloatArray = npt.NDArray[np.float64]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-plt.style.use("seaborn-v0_8-whitegrid" if "seaborn-v0_8-whitegrid" in plt.style.available else "default")
-# Titles, labels and legends carry user strings (metric, run, batch names): a `$` in one must stay a
-# dollar sign, not start mathtext (an unbalanced one makes the figure fail to draw). Our own labels
-# use no mathtext.
-plt.rcParams["text.parse_math"] = False
-# SVG text as text, not glyph outlines: a tenth of the bytes, selectable, and restyled by the page's dark mode
-plt.rcParams["svg.fonttype"] = "none"
-plt.rcParams["font.sans-serif"] = ["DejaVu Sans", *plt.rcParams["font.sans-serif"]]  # has the superscripts of 10¹⁶
-plt.rcParams["svg.hashsalt"] = "scalekit"  # stable ids: the same figure gives the same SVG
+_STYLE = "seaborn-v0_8-whitegrid" if "seaborn-v0_8-whitegrid" in plt.style.available else "default"
+
+
+def _styled(draw: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Draw under the report's style and :data:`~scalekit.report.svg.RC`, leaving the user's global settings as they were.
+
+    Artists read the style when they are made (text reads ``text.parse_math`` then), so a context around
+    each figure function is enough; :func:`~scalekit.report.svg.figure_html` sets the draw-time keys again.
+    """
+
+    @functools.wraps(draw)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with plt.style.context(_STYLE), plt.rc_context(RC):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
 
 # Plain-text log ticks (unicode, no mathtext: mathtext labels and constrained layout triple the drawing time),
 # in the formatter every page uses: sizes as 10M, 1B; compute as 10¹⁶; other numbers at 3 significant figures.
@@ -152,6 +163,7 @@ def _size_norm(N: npt.ArrayLike) -> LogNorm:
     return LogNorm(vmin=float(np.min(N)), vmax=float(np.max(N)) * 1.0001)
 
 
+@_styled
 def fit_diagnostics(fit: FitResult, batch: Batch | None = None) -> Figure:
     """Observed against fitted, and log residuals against each variable (each run in its colour, with a tooltip)."""
     nv = len(fit.form.variables)
@@ -190,9 +202,10 @@ def fit_diagnostics(fit: FitResult, batch: Batch | None = None) -> Figure:
     return fig
 
 
+@_styled
 def law_contour(ma: MetricAnalysis, batch: Batch) -> Figure:
     """L(N, D) as filled contours, the runs on it, the profile curve at the target and its cheapest point."""
-    fit = ma.fit
+    fit = ma.nd_law  # the law the targets were computed from
     assert fit is not None  # drawn only for a metric with a fitted law
     f = batch.finals()
     n_lo, n_hi = f["N"].min() / 3, f["N"].max() * 10
@@ -238,6 +251,7 @@ def law_contour(ma: MetricAnalysis, batch: Batch) -> Figure:
     return fig
 
 
+@_styled
 def envelope_figure(ma: MetricAnalysis, batch: Batch) -> Figure:
     """Every run's curve against C (one colour per run, by N) with the envelope; N_opt(C) and D_opt(C) by approach."""
     f = batch.frame[np.isfinite(batch.frame[ma.name])]
@@ -317,6 +331,7 @@ def _scale(batch: Batch, law: OptimalLaw) -> float:
     return data_scale(batch)[1] if law.data_label == "S" else 1.0
 
 
+@_styled
 def isoflop_figure(ma: MetricAnalysis) -> Figure | None:
     law = ma.optimal.get("isoflop")
     if law is None or not law.ok or law.points is None or not len(law.points):
@@ -362,6 +377,7 @@ def isoflop_figure(ma: MetricAnalysis) -> Figure | None:
     return fig
 
 
+@_styled
 def grid_figure(grid: Grid) -> Figure:
     """Heatmap of relative change against the baseline cell, and one line per data scale."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
@@ -401,6 +417,7 @@ def grid_figure(grid: Grid) -> Figure:
     return fig
 
 
+@_styled
 def checks_figure(finding: Finding, batch: Batch) -> Figure | None:
     """A picture for the findings where one says it faster (curves of the runs involved)."""
     runs = finding.evidence.get("runs_plotted")
@@ -424,6 +441,7 @@ def checks_figure(finding: Finding, batch: Batch) -> Figure | None:
     return fig
 
 
+@_styled
 def compare_figure(rows: list[dict[str, Any]]) -> Figure:
     """Exponents with 95% intervals, one row per (batch, metric), coloured by batch."""
     import seaborn as sns  # only here: see the module docstring
@@ -447,6 +465,7 @@ def compare_figure(rows: list[dict[str, Any]]) -> Figure:
     return fig
 
 
+@_styled
 def inference_cost_figure(ma: MetricAnalysis) -> Figure | None:
     """Total (training + inference) FLOPs against N along the target's profile curve, one line per inference demand."""
     curve = ma.cost_curve
@@ -464,6 +483,7 @@ def inference_cost_figure(ma: MetricAnalysis) -> Figure | None:
     return fig
 
 
+@_styled
 def sweep_figure(sw: Sweep) -> Figure:
     """Per numeric hyperparameter: the metric against its value, one line per model size (at the largest D of each)."""
     hs = [h for h in sw.hparams if _positive_numbers(sw.sensitivity.loc[sw.sensitivity["hparam"] == h, "value"])]
@@ -492,6 +512,7 @@ def _positive_numbers(values: Any) -> bool:
     return bool(v.size and np.all(np.isfinite(v)) and np.all(v > 0))
 
 
+@_styled
 def schedule_law_figure(law: ScheduleLawFit, batch: Batch, max_sizes: int = 4) -> Figure:
     """Each run's curve (points) and the schedule law through it (lines), one panel per model size."""
     sizes = list(law.laws.values())[:max_sizes]
@@ -509,6 +530,7 @@ def schedule_law_figure(law: ScheduleLawFit, batch: Batch, max_sizes: int = 4) -
     return fig
 
 
+@_styled
 def two_step_figure(ts: Any, ax: Axes | None = None) -> Figure | None:
     """Step 2 of a two-step prediction: the target against the intermediate at every fitted point (one colour per
     run, with a tooltip), the fitted map, and each prediction (the intermediate by the step-1 law, the target by

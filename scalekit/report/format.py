@@ -13,7 +13,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["compute", "data", "factor", "fmt", "fmt_ci", "interval", "metric_value", "num", "params", "pct", "prose"]
+__all__ = ["compute", "data", "factor", "fmt", "fmt_ci", "interval", "law_cell", "metric_value", "num", "params", "pct",
+           "prose"]
 
 _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 NONE = "–"
@@ -137,6 +138,17 @@ def fmt_ci(value: Any, ci: Sequence[Any] | None, f: Callable[[Any], str] = num) 
     """
     iv = interval(ci[0], ci[1], f) if ci and len(ci) == 2 else ""
     return f"{f(value)} {iv}".strip() if iv else f(value)
+
+
+def law_cell(form: str, params: dict[str, Any] | None, ci: dict[str, Any] | None) -> str:
+    """A law's name, with its parameters when they are not the additive law's alpha, beta and E shown beside it.
+
+    >>> law_cell("two_var", {"alpha": 0.3}, None), law_cell("kaplan", {"alpha_N": 0.076, "N_c": 8.8e13}, {"alpha_N": [0.07, 0.08]})
+    ('two_var', 'kaplan: alpha_N = 0.0760 [0.0700–0.0800], N_c = 8.80×10¹³')
+    """
+    if form == "two_var" or not params:
+        return form
+    return f"{form}: " + ", ".join(f"{k} = {fmt_ci(v, (ci or {}).get(k))}" for k, v in params.items())
 
 
 def fmt(x: Any, digits: int = 3) -> str:

@@ -13,13 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, display
 from ..analyses.bottom_line import BottomLine
 from ..analyses.metric import MetricAnalysis
 from ..analyses.profiles import Allocation, Target
 from ..analyses.sweeps import Sweep
 from ..data.batch import Batch
 from ..data.ranges import TrainedRange
+from ..laws.result import FitResult
 from ..laws.schedule_law import ScheduleLawFit
 from ..pipeline.analyze import BatchAnalysis
 from ..pipeline.compare import MetricComparison
@@ -111,35 +112,56 @@ def findings_summary(an: BatchAnalysis) -> HTML:
                 f"<ul class='sk-findings'>{items}</ul>")
 
 
+def _floor_text(ma: MetricAnalysis, law: FitResult) -> str:
+    """The law's floor E on the metric's own scale (a ceiling bound − E for a higher-is-better metric), or "–"."""
+    p, ci = law.params, law.ci or {}
+    if "E" not in p:
+        return "–"
+    if ma.spec.direction == "max":  # the floor of the error is a ceiling of the metric: show it on the metric's scale
+        bound = ma.spec.bound if ma.spec.bound is not None else 1.0
+        eci = ci.get("E")
+        return f"{ma.name} ceiling = {num(bound)} − E = " + fmt_ci(bound - p["E"], [bound - eci[1], bound - eci[0]] if eci else None)
+    return f"floor E = {fmt_ci(p['E'], ci.get('E'))}"
+
+
+def _params_text(law: FitResult) -> str:
+    ci = law.ci or {}
+    return ", ".join(f"{k} = {fmt_ci(v, ci.get(k))}" for k, v in law.params.items())
+
+
 def headline(an: BatchAnalysis) -> HTML:
+    """The law each metric's report uses (chosen by backtest or pinned), then the additive law labelled as a comparison."""
     rows = []
     for m in an.metrics.values():
-        if m.fit is None:
-            rows.append([m.name, "fit failed: " + (m.fit_error or ""), None, None, None, None, None])
+        law = m.law or m.fit
+        if law is None:
+            rows.append([m.name, "fit failed: " + (m.fit_error or ""), None, None, None, None])
             continue
-        p, ci = m.fit.params, m.fit.ci or {}
         opt = m.optimal.get("parametric")
-        if m.spec.direction == "max":  # the floor of the error is a ceiling of the metric: show it on the metric's scale
-            bound = m.spec.bound if m.spec.bound is not None else 1.0
-            eci = ci.get("E")
-            ceiling_ci = [bound - eci[1], bound - eci[0]] if eci else None
-            floor = f"{m.name} ceiling = {num(bound)} − E = " + fmt_ci(bound - p["E"], ceiling_ci)
-        else:
-            floor = f"floor E = {fmt_ci(p['E'], ci.get('E'))}"
-        form = m.law.form.name if m.law is not None else m.fit.form.name
-        rows.append([m.name, "lower" if m.spec.direction == "min" else "higher", form,
-                     *(fmt_ci(p[k], ci.get(k)) for k in ("alpha", "beta")), floor,
-                     fmt(opt.a) if opt and opt.ok else "–"])
-    other = any(r[2] != "two_var" for r in rows if r[2])
-    return HTML(table(["metric", "better", "law chosen", "alpha [95%]", "beta [95%]", "floor or ceiling [95%]",
-                       "a (N_opt ∝ C^a)"], rows,
-                      caption="The fitted law per metric" + (" (alpha, beta and the floor are the additive law's, fitted beside "
-                                                             "the chosen one for comparison across batches; a is the "
-                                                             "chosen law's)" if other else "")))
+        better = "lower" if m.spec.direction == "min" else "higher"
+        rows.append([m.name, better, law.form.name, _params_text(law), _floor_text(m, law), fmt(opt.a) if opt and opt.ok else "–"])
+        if m.fit is not None and m.fit is not law:
+            rows.append([m.name, better, "additive (comparison only)", _params_text(m.fit), _floor_text(m, m.fit), "–"])
+    other = any(r[2] == "additive (comparison only)" for r in rows)
+    return HTML(table(["metric", "better", "law", "parameters [95%]", "floor or ceiling [95%]", "a (N_opt ∝ C^a)"], rows,
+                      caption="The law per metric: the form chosen by backtest (or pinned), with 95% intervals"
+                      + ("; the additive law fitted beside it is shown for comparison only" if other else "")))
+
+
+def additive_comparison(ma: MetricAnalysis) -> HTML:
+    """The additive law fitted beside a chosen form, labelled as a comparison (empty when it is the chosen law)."""
+    law = ma.law or ma.fit
+    if ma.fit is None or ma.fit is law:
+        return HTML("")
+    assert law is not None
+    return HTML(f'<details class="sk-comparison"><summary>For comparison only: the additive law E + A/N^α + B/D^β, fitted '
+                f"beside the {escape(law.form.name)} law this report uses</summary>"
+                f"<p>The checks about the runs (convergence, overfitting, returns) read its terms; its parameters are not "
+                f"this batch's law.</p>{display.html(ma.fit)}</details>")
 
 
 def goodness(ma: MetricAnalysis) -> HTML:
-    f = ma.fit
+    f = ma.law or ma.fit
     assert f is not None  # shown only for a metric with a fitted law
     r = f.residuals
     rows: list[list[Any]] = [
@@ -149,18 +171,18 @@ def goodness(ma: MetricAnalysis) -> HTML:
         ["max |log residual|", float(np.max(np.abs(r))), ""],
         ["AIC / BIC", f"{num(f.aic)} / {num(f.bic)}", "Gaussian, log residuals"],
         ["converged", f.success, f.message]]
-    return HTML(table(["", "value", "note"], rows, caption=f"Goodness of fit ({ma.name})"))
+    return HTML(table(["", "value", "note"], rows, caption=f"Goodness of fit ({ma.name}, {f.form.name} law)"))
 
 
 def method(ma: MetricAnalysis, an: BatchAnalysis) -> HTML:
-    f = ma.fit
+    f = ma.law or ma.fit
     assert f is not None  # shown only for a metric with a fitted law
     m = dict(f.method)
     rows = [[k, ", ".join(fmt(x) for x in v) if isinstance(v, (list, tuple)) else
              json.dumps(v) if isinstance(v, dict) else v] for k, v in m.items()]
     rows.append(["excluded points", "; ".join(f"{e['run']}: {e['reason']}" for e in f.excluded) or "none"])
     rows.append(["scalekit", __version__])
-    return HTML(table(["setting", "value"], rows, caption=f"How {ma.name} was fitted (enough to reproduce it)"))
+    return HTML(table(["setting", "value"], rows, caption=f"How {ma.name} was fitted ({f.form.name} law; enough to reproduce it)"))
 
 
 def optimal_notes(ma: MetricAnalysis) -> HTML:
@@ -352,6 +374,11 @@ def bottom_line(an: BatchAnalysis) -> HTML:
             out.append(f'<p class="sk-law">{_law_words(bl)}</p>')
         unit = short_unit(bl.data_unit)
         for op in bl.optima:
+            if op.withheld:
+                out.append(f'<p class="sk-optimum sk-withheld" data-C="{op.C:.6g}">At <b>{escape(compute(op.C))}</b>, no optimum '
+                           f"is given: {escape(bl.approach_reason)} puts it outside any sane range "
+                           f"({escape(op.withheld)}). <span class=\"sk-extrap\">withheld</span></p>")
+                continue
             others = ", ".join(f"{escape(k)} {params(v)}" for k, v in op.by_approach.items() if k != op.approach)
             pred = (f"; predicted {escape(name)} {escape(fmt_ci(op.value, op.value_ci))}" if op.value is not None else "")
             label = beyond_label(op.extrapolation, bl.extrapolation_factor)
@@ -366,7 +393,9 @@ def bottom_line(an: BatchAnalysis) -> HTML:
                 + (f" (spread {escape(factor(op.spread))} over {escape(', '.join(op.compared))})" if len(op.compared) > 1 else
                    " (the envelope of final points only is left out of the comparison)" if others else "") + ".</small></p>")
         if bl.costs:
-            rows = [[pct(c.improvement), metric_value(c.value), params(c.N) if c.reachable else "not reachable",
+            rows = [[pct(c.improvement), metric_value(c.value), "withheld" if c.withheld else "–", "–", "–", "–",
+                     f"outside any sane range: {c.withheld}"] if c.withheld else
+                    [pct(c.improvement), metric_value(c.value), params(c.N) if c.reachable else "not reachable",
                      data(c.D, unit) if c.reachable else "–", compute(c.C) if c.reachable else "–",
                      factor(c.compute_multiple) if c.compute_multiple else "–",
                      beyond_label(c.extrapolation, bl.extrapolation_factor) if c.reachable else prose(c.note)]

@@ -97,9 +97,15 @@ def test_versions_compared():
     # a version whose law differs clearly is reported as not comparable
     other = finals_frame(value=lambda N, D: 1 - law(N, D, E=0.1, A=300.0, B=3e5, alpha=0.6, beta=1.2), metric="map",
                          sizes=np.geomspace(1.1e7, 1.2e8, 6), datas=np.geomspace(9e4, 1.2e6, 5), noise=0.0005)
-    s2 = Summary.from_dict(scalekit.analyze(scalekit.load_batch(other, name="wild"), n_boot=200).summary())
-    (mc2,) = compare_summaries([sums[0], s2])
-    assert mc2.exponents_agree is False and "differ" in mc2.sentence
+    wild = scalekit.load_batch(other, name="wild")
+    s2 = Summary.from_dict(scalekit.analyze(wild, n_boot=200).summary())
+    (mc2,) = compare_summaries([sums[0], s2])  # kaplan against the additive law: exponents of different laws
+    assert sums[0].fits["map"].form != s2.fits["map"].form
+    assert mc2.exponents_agree is None and "laws differ in form" in mc2.sentence
+    v1 = Summary.from_dict(scalekit.analyze(b.select_version("v1"), n_boot=200, form="two_var").summary())
+    s3 = Summary.from_dict(scalekit.analyze(wild, n_boot=200, form="two_var").summary())
+    (mc3,) = compare_summaries([v1, s3])  # one law, clearly different exponents
+    assert mc3.exponents_agree is False and "differ beyond" in mc3.sentence
 
 
 def test_numeric_answers_match_the_closed_forms_on_the_additive_law(fit):

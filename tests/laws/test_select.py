@@ -84,10 +84,10 @@ def test_summary_carries_form_selection_and_coverage():
     assert set(fit["selection"][0]) >= {"form", "heldout", "rel_error", "abs_rel_error", "coverage"}
     assert 0 <= fit["coverage"] <= 1 and "kaplan" in fit["selection_reason"]
     assert fit["additive"]["form"] == "two_var"  # what the targets and Approach 3 are derived from
-    assert scalekit.load_summary  # the typed reader keeps reading the additive parameters for comparisons
     from scalekit.pipeline.summary import Summary
 
-    assert set(Summary.from_dict(s).fits["map"].params) == {"E", "A", "B", "alpha", "beta"}
+    # the typed reader (index, comparisons) reads the chosen law, not the additive one beside it (issue 24 item 18)
+    assert set(Summary.from_dict(s).fits["map"].params) == {"N_c", "D_c", "alpha_N", "alpha_D"}
     pinned = scalekit.analyze(b, n_boot=50, form="two_var").summary()["fits"]["map"]
     assert pinned["form"] == "two_var" and pinned["selection"] is None and pinned["coverage"] is None
 

@@ -35,3 +35,33 @@ def test_inference_section_only_when_asked_and_equal_to_the_library(batch):
 def test_unreachable_target_is_said_not_raised(batch):
     an = scalekit.analyze(batch, n_boot=0, inference_tokens=[1e12], target=0.6)
     assert an.metrics["loss"].inference_note and "floor" in an.summary()["inference"]["loss"]["note"]
+
+
+def test_a_pinned_form_without_an_inference_optimum_skips_it_with_the_reason(batch):
+    """kaplan has no inference-aware optimum: the analysis goes on and says why (it used to raise FitError)."""
+    an = scalekit.analyze(batch, form="kaplan", n_boot=10, n_boot_optimal=5, inference_tokens=[1e12])
+    ma = an.metrics["loss"]
+    assert ma.law.form.name == "kaplan" and not ma.inference
+    assert "kaplan" in ma.inference_note and "left out" in ma.inference_note
+    s = json.loads(json.dumps(an.summary(), allow_nan=False))
+    assert s["inference"]["loss"]["note"] == ma.inference_note and s["inference"]["loss"]["at_target"] == []
+    additive = scalekit.analyze(batch, form="two_var", n_boot=10, n_boot_optimal=5, inference_tokens=[1e12])
+    assert additive.metrics["loss"].inference and additive.metrics["loss"].inference_note is None
+
+
+def test_findings_about_the_runs_do_not_depend_on_the_form_pinned():
+    """Pinning kaplan on the behavior example made not_converged disappear: the run checks read the additive law always."""
+    from scalekit.examples import example_source
+
+    df, cfg = example_source("behavior")
+    b = scalekit.load_batch(df, **cfg)
+    runs = ("not_converged", "overfitting", "excluded_runs", "non_monotonic")
+
+    def about_runs(form):
+        an = scalekit.analyze(b, form=form, n_boot=10, n_boot_optimal=5)
+        assert all(ma.law.form.name == (form if form != "auto" else ma.law.form.name) for ma in an.metrics.values())
+        return sorted((f.check, f.metric, f.message) for f in an.findings if f.check in runs)
+
+    auto = about_runs("auto")
+    assert any(c == "not_converged" for c, _, _ in auto)
+    assert about_runs("kaplan") == auto

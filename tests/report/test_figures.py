@@ -94,3 +94,41 @@ def test_run_curves_drawn_as_one_collection_follow_each_run_in_order_of_compute(
     want = sorted(tuple(zip(g["C"], g[name])) for _, g in f.groupby("run"))
     got = sorted(tuple(map(tuple, seg)) for seg in lines.get_segments())
     assert got == want and len(got) == f["run"].nunique()
+
+
+def test_importing_and_drawing_figures_leaves_the_users_matplotlib_settings_alone():
+    """The report's style and rc keys hold per figure only: a user's session keeps its own rcParams."""
+    import subprocess
+    import sys
+
+    code = """
+import json, matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+def snap():
+    return {k: repr(v) for k, v in plt.rcParams.items() if k != "backend"}
+before = snap()
+import scalekit
+from scalekit.report import figures
+from scalekit.report.svg import figure_html
+from tests.helpers import finals_frame
+after_import = snap()
+b = scalekit.load_batch(finals_frame())
+an = scalekit.analyze(b, n_boot=5, n_boot_optimal=5, form="two_var", checks=False)
+fig = figures.law_contour(an.primary, b)
+svg = figure_html(fig)
+after_draw = snap()
+print(json.dumps({"import": sorted(k for k in before if before[k] != after_import[k]),
+                  "draw": sorted(k for k in before if before[k] != after_draw[k]),
+                  "styled": [t.get_parse_math() for t in fig.axes[0].texts + [fig.axes[0].xaxis.label]][:1],
+                  "fonttype_none": "<text" in svg}))
+"""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True, timeout=300)
+    got = json.loads(p.stdout.strip().splitlines()[-1])
+    assert got["import"] == [] and got["draw"] == []
+    assert got["styled"] == [False]  # the figure itself was still drawn with parse_math off
+    assert got["fonttype_none"]  # and its SVG text stays text
