@@ -42,8 +42,10 @@ SCRATCH_PREFIX = ".scalekit-scratch-"  # one folder per run, ours alone: a user'
 # What the output folder (not a batch) failing looks like: no space, no quota, read-only, not allowed.
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 _DISK_TEXTS = ("No space left on device", "Disk quota exceeded", "Read-only file system", "Permission denied")
-_REMEDY = {True: "free some space and run again (it picks up where it stopped)",
-           False: "make the folder writable for you (chmod u+w) or pass another --out"}
+_REMEDY = {"No space left on device": "free some space and run again (it picks up where it stopped)",
+           "Disk quota exceeded": "free some space and run again (it picks up where it stopped)",
+           "Read-only file system": "its file system is mounted read-only: pass another --out",
+           "Permission denied": "make it writable for you (chmod u+w) or pass another --out"}
 
 
 class OutputError(RenderError):
@@ -55,12 +57,12 @@ def output_error(exc: BaseException, out: Path) -> OutputError | None:
     if isinstance(exc, OutputError):
         return exc
     if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
-        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        return OutputError(f"cannot write into {out}: {exc.strerror} ({exc.filename or out}); {_REMEDY[full]}")
+        what = os.strerror(errno.EACCES if exc.errno == errno.EPERM else exc.errno)
+        return OutputError(f"cannot write into {out}: {exc.strerror} ({exc.filename or out}); {_REMEDY.get(what, '')}")
     text = f"{getattr(exc, 'ename', '')}: {getattr(exc, 'evalue', '')}"
     for t in _DISK_TEXTS:
         if t in text:
-            return OutputError(f"cannot write into {out}: {t}; {_REMEDY[t in _DISK_TEXTS[:2]]}")
+            return OutputError(f"cannot write into {out}: {t}; {_REMEDY[t]}")
     return None
 
 # Every report links back to the site (it sits in <slug>/) and to its own files.

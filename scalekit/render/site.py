@@ -130,7 +130,8 @@ def _prepare(out: Path) -> None:
     except OSError as exc:
         raise output_error(exc, out) or RenderError(f"cannot create the output folder {out}: {exc.strerror}") from None
     if not os.access(out, os.W_OK | os.X_OK):
-        raise output_error(PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(out)), out) or RenderError(str(out))
+        code = errno.EROFS if os.statvfs(out).f_flag & os.ST_RDONLY else errno.EACCES
+        raise output_error(OSError(code, os.strerror(code), str(out)), out) or RenderError(str(out))
 
 
 def _no_links(out: Path, todo: list[Job]) -> None:
