@@ -134,9 +134,9 @@ def _tracker_jobs(spec: str | Path, base: dict[str, Any], config: dict[str, Any]
     tables = read_sources(spec, experiments, **options)
     where = str(spec)
     if Path(where).exists():  # the notebook runs in another folder: a local path must be absolute
-        where = str(Path(where).resolve())
+        where = os.path.abspath(where)  # links kept, as for data files
     elif where.startswith("sqlite:///") and not where[len("sqlite:///"):].startswith("/"):
-        where = "sqlite:///" + str(Path(where[len("sqlite:///"):]).resolve())
+        where = "sqlite:///" + os.path.abspath(where[len("sqlite:///"):])
     jobs = []
     for t in tables:
         name = str(config.get("name") or t.name)
