@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from .conftest import shared_file
-from .helpers import synthetic_frame
+from .helpers import jsonl_runs, synthetic_frame
 
 
 def run(*args, check=True):
@@ -276,26 +276,3 @@ def test_relative_runs_table_in_a_config_file_is_read_beside_it(tmp_path, monkey
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["params"]["alpha"] == pytest.approx(0.34, abs=0.03)
 
-
-def jsonl_runs(root):
-    """A folder of JSON Lines runs (step, tokens and two metrics per line) and, in another folder, a config whose
-    relative `source: {runs: runs.csv}` gives each run's N, with the columns swapped so that only the config's
-    `columns` mapping reads them right."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    logs, cfg_dir = root / "logs", root / "cfg"
-    logs.mkdir()
-    cfg_dir.mkdir()
-    rows = ["run,size,data"]
-    for i, (N, D) in enumerate((N, D) for N in np.geomspace(1e7, 1e9, 5) for D in np.geomspace(1e9, 3e10, 4)):
-        rows.append(f"r{i},{D:.6g},{N:.6g}")  # 'size' holds D and 'data' holds N
-        lines = []
-        for t in (0.5, 1.0):
-            loss = (1.7 + 400 / N**0.34 + 410 / (t * D) ** 0.28) * np.exp(0.003 * rng.standard_normal())
-            lines.append(json.dumps({"step": int(2 * t), "tokens": t * D, "eval_loss": loss, "quality": 1 - 0.1 * loss}))
-        (logs / f"r{i}.jsonl").write_text("\n".join(lines) + "\n")
-    (cfg_dir / "runs.csv").write_text("\n".join(rows) + "\n")
-    cfg = cfg_dir / "batch.yaml"
-    cfg.write_text("name: swapped\ncolumns: {params: data}\nsource: {runs: runs.csv}\nignore: [size]\n")
-    return logs, cfg
