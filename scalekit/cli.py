@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import time
 import traceback
@@ -37,7 +39,7 @@ def _assignments(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
     if args.config:
         from .data.config import read_config_mapping
 
-        cfg = read_config_mapping(Path(args.config))
+        cfg = _anchored(read_config_mapping(Path(args.config)), Path(args.config).absolute().parent)
     pairs = [parse_assignment(s) for s in (args.set or [])]
     for flag in ("n_boot", "seed", "form", "x", "loss", "delta", "points"):
         value = getattr(args, flag, None)
@@ -45,7 +47,7 @@ def _assignments(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
             pairs.append((flag, value))
     file_opts, cfg = split_assignments(list(cfg.items()))
     opts, set_cfg = split_assignments(pairs)
-    cfg.update(set_cfg)
+    cfg.update(_anchored(set_cfg, Path.cwd()))
     if args.ignore:
         cfg["ignore"] = [*(cfg.get("ignore") or []), *args.ignore]
     if args.metric:  # one metric: its declaration (direction, bound) if the config has one, else the name alone
@@ -54,6 +56,28 @@ def _assignments(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
     if args.experiment:
         cfg["source"] = {**(cfg.get("source") or {}), "experiment": ",".join(args.experiment)}
     return {**file_opts, **opts}, cfg
+
+
+class _ReaderGone(Exception):
+    """Standard output's reader closed the pipe (``scalekit fit x.csv | head -1``)."""
+
+
+def _print(*lines: str) -> None:
+    """Lines on standard output; a reader that went away is no error of ours (nor of the user's)."""
+    try:
+        print(*lines, sep="\n", flush=True)
+    except BrokenPipeError:
+        raise _ReaderGone from None
+
+
+def _anchored(cfg: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``cfg`` with a relative file path (``source: {runs: table.csv}``) made absolute against ``folder`` (the
+    config file's, or the current one for --set): the report's notebook runs in another folder."""
+    src = cfg.get("source")
+    if isinstance(src, dict) and isinstance(src.get("runs"), str):
+        runs = Path(src["runs"]).expanduser()
+        return {**cfg, "source": {**src, "runs": str(runs if runs.is_absolute() else folder / runs)}}
+    return cfg
 
 
 def _bootstrap_progress(after: float = 2.0, every: float = 2.0) -> Callable[[int, int], None]:
@@ -83,14 +107,11 @@ def _fit(args: argparse.Namespace) -> int:
     batch = load_batch(args.file, **cfg)
     res = fit_law(batch, metric=args.metric, progress=_bootstrap_progress(), **opts)
     if args.json:
-        print(json.dumps(res.summary(), indent=2, allow_nan=False))
+        _print(json.dumps(res.summary(), indent=2, allow_nan=False))
     else:
-        print(f"batch {batch.name}: {batch.runs} runs, {batch.rows} rows; C counted as {batch.compute}")
-        for n in batch.notes:
-            print(f"note: {n}")
-        for e in batch.excluded:
-            print(f"excluded: {e.run}: {e.reason}")
-        print(res.report())
+        _print(f"batch {batch.name}: {batch.runs} runs, {batch.rows} rows; C counted as {batch.compute}",
+               *(f"note: {n}" for n in batch.notes), *(f"excluded: {e.run}: {e.reason}" for e in batch.excluded),
+               res.report())
     return 0
 
 
@@ -98,6 +119,10 @@ def _report(args: argparse.Namespace) -> int:
     from .options import resolve_options
     from .render.site import render_site
 
+    if not args.out.strip():
+        raise ConfigError("got an empty folder name; pass the folder the site goes into, e.g. --out site", source="--out")
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"got {args.jobs}; allowed: a whole number >= 1 (batches rendered at once)", source="--jobs")
     opts, cfg = _assignments(args)
     resolve_options(opts, source="command line")  # a bad option fails here, before any kernel starts
     params: dict[str, Any] = dict(opts)
@@ -105,9 +130,7 @@ def _report(args: argparse.Namespace) -> int:
         params["config_json"] = json.dumps(cfg)
     site = render_site(args.batches, out=args.out, jobs=args.jobs, force=args.force, executor=args.executor,
                        scheduler=args.scheduler, progress=not args.quiet, parameters=params)
-    print(f"site: {site.index}")
-    for r in site.results:
-        print(f"  {r.status:8} {r.slug}: {r.message}")
+    _print(f"site: {site.index}", *(f"  {r.status:8} {r.slug}: {r.message}" for r in site.results))
     return 0 if site.ok else 1
 
 
@@ -175,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
+    except _ReaderGone:  # nothing left to say to it, nor at exit, when Python flushes stdout again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except ScalekitError as exc:  # a user mistake: one line
         print(f"scalekit: error: {exc}", file=sys.stderr)
         return 2

@@ -13,14 +13,22 @@ Values resolve in order: defaults, then the batch config (YAML ``options:`` and 
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from typing import Any
 
 from .exceptions import ConfigError
 
-__all__ = ["FIELDS", "FIT_FORM", "THRESHOLD_FIELDS", "Options", "Rule", "Thresholds", "parse_assignment", "resolve_options"]
+__all__ = ["FIELDS", "FIT_FORM", "MAX_RESAMPLES", "THRESHOLD_FIELDS", "Options", "Rule", "Thresholds", "load_yaml",
+           "parse_assignment", "report_command", "resolve_options"]
+
+# Bootstrap resamples are held at once (a few floats per resample and parameter): 10 million is 400 MB for a
+# five-parameter law; a billion was 37 GiB and a MemoryError minutes later.
+MAX_RESAMPLES = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ THRESHOLD_FIELDS: dict[str, tuple[float, Rule]] = {
     "residual_trend": (0.01, Rule("float", "residual structure: smallest trend in log residual", low=0)),
     "residual_p": (1e-4, Rule("fraction", "residual structure: p-value of the trend test")),
     "excluded_warning": (0.2, Rule("fraction", "excluded runs: share of runs that makes the finding a warning")),
-    "n_boot_checks": (100.0, Rule("int", "bootstrap resamples of the refits inside checks", low=0)),
+    "n_boot_checks": (100.0, Rule("int", "bootstrap resamples of the refits inside checks", low=0, high=MAX_RESAMPLES)),
     "extrapolation_factor": (2.0, Rule(
         "float", "a prediction this many times beyond the trained N, D or C is labelled an extrapolation", low=1)),
     "approach_ratio": (2.0, Rule("float", "approaches disagree when their N_opt at a budget asked for differ by this factor",
@@ -149,7 +157,7 @@ FIELDS: dict[str, tuple[Any, Rule]] = {
     "x": ("N", Rule("str", "variable of a one-variable form", choices=("N", "D", "C"))),
     "loss": ("huber", Rule("str", "loss on log residuals", choices=("huber", "squared"))),
     "delta": (1e-3, Rule("float", "Huber threshold on log residuals", low=0, low_open=True)),
-    "n_boot": (1000, Rule("int", "bootstrap resamples over runs for every interval (0: none)", low=0)),
+    "n_boot": (1000, Rule("int", "bootstrap resamples over runs for every interval (0: none)", low=0, high=MAX_RESAMPLES)),
     "seed": (0, Rule("int", "seed of every bootstrap (results are reproducible)", low=0)),
     "points": ("auto", Rule("str", "rows a law is fitted to", choices=("auto", "final", "all"))),
     "starts": ("projection", Rule("str", "starting points of the optimiser", choices=("projection", "hoffmann", "both"))),
@@ -159,10 +167,12 @@ FIELDS: dict[str, tuple[Any, Rule]] = {
     "budgets": ((), Rule("floats", "compute budgets (FLOP) of interest (empty: the largest run's and 10x it)",
                          low=0, low_open=True)),
     "max_params": (None, Rule("float", "deployment cap on model size N", low=0, low_open=True, nullable=True)),
-    "n_boot_backtest": (100, Rule("int", "bootstrap resamples of each backtest fit (held-out prediction intervals)", low=0)),
+    "n_boot_backtest": (100, Rule("int", "bootstrap resamples of each backtest fit (held-out prediction intervals)", low=0,
+                                  high=MAX_RESAMPLES)),
     "backtest_coverage": ("chosen", Rule("str", "forms whose held-out 95% interval coverage the backtest measures "
                                          "('chosen': the chosen form only; 'all': every form)", choices=("chosen", "all"))),
-    "n_boot_optimal": (200, Rule("int", "bootstrap resamples of the compute-optimal approaches 1 and 2", low=0)),
+    "n_boot_optimal": (200, Rule("int", "bootstrap resamples of the compute-optimal approaches 1 and 2", low=0,
+                                 high=MAX_RESAMPLES)),
     "checks": (True, Rule("bool", "run the limitation checks")),
     "inference_tokens": ((), Rule("floats", "lifetime inference tokens: adds the inference-aware optimum (Sardana et al.)",
                                   low=0)),
@@ -317,6 +327,67 @@ def resolve_options(*layers: Mapping[str, Any] | None, source: str | None = None
     return replace(opts)
 
 
+@cache
+def _yaml_loader() -> Any:
+    import yaml
+
+    class Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no type stubs here: its classes are Any
+        """Safe YAML that refuses aliases (a "billion laughs" bomb expands to gigabytes from a few lines)."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise ConfigError(f"YAML aliases (*{event.anchor}) are not allowed (line {event.start_mark.line + 1}); "
+                                  "write the values out")
+            return super().compose_node(parent, index)
+
+    # A date written plainly (2024-05-01) stays the text written: configs are JSON all the way to the notebook.
+    Loader.yaml_implicit_resolvers = {c: [(tag, rx) for tag, rx in rs if tag != "tag:yaml.org,2002:timestamp"]
+                                      for c, rs in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    # YAML 1.1 reads 1e20 (no dot) as text; a quoted "1e20" or "007" stays text.
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"),
+                                 list("-+.0123456789"))
+    return Loader
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` if it is JSON (text, numbers, booleans, null, lists, mappings with text keys), else a ConfigError."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, (str, int, float, bool)) and k is not None:
+                raise ConfigError(f"got the key {k!r} ({type(k).__name__}); allowed: text keys", source=where)
+            _plain(v, where)
+    elif isinstance(value, list):
+        for v in value:
+            _plain(v, where)
+    elif not (value is None or isinstance(value, (str, int, float, bool))):
+        kind = {"bytes": "binary data (!!binary)", "set": "a set (!!set)", "date": "a date (!!timestamp)",
+                "datetime": "a date and time (!!timestamp)", "tuple": "pairs (!!pairs)"}.get(type(value).__name__,
+                                                                                             type(value).__name__)
+        hint = " (a date written plainly is read as text)" if "date" in kind else ""
+        raise ConfigError(f"got {kind}; allowed: text, numbers, true/false, null, lists and mappings{hint}", source=where)
+    return value
+
+
+def load_yaml(text: str, *, source: str) -> Any:
+    """Safe YAML as plain JSON values: no aliases, dates kept as the text written, no other YAML types.
+
+    Raises ConfigError (naming ``source``) for aliases and non-JSON values; yaml.YAMLError for bad syntax.
+
+    >>> load_yaml("{when: 2024-05-01, n: [1, 2]}", source="--set")
+    {'when': '2024-05-01', 'n': [1, 2]}
+    """
+    import yaml
+
+    try:
+        value = yaml.load(text, Loader=_yaml_loader())  # the loader is SafeLoader's subclass
+    except ConfigError as exc:
+        raise ConfigError(exc.message, source=source) from None
+    except RecursionError:
+        raise ConfigError("nested too deeply", source=source) from None
+    return _plain(value, source)
+
+
 def parse_assignment(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` from the command line; VALUE is read as YAML (``[0.01, 0.05]``, ``1e20``, ``true``).
 
@@ -330,22 +401,31 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise ConfigError(f"got {text!r}; allowed: KEY=VALUE, e.g. n_boot=200 or targets=[0.01,0.05]", source="--set")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        return key, load_yaml(raw, source=f"--set {key}") if raw.strip() else ""
     except yaml.YAMLError:
-        value = raw
-    return key, _numbers(value)
+        return key, raw  # not YAML: the text as given
 
 
-def _numbers(value: Any) -> Any:
-    """YAML 1.1 reads ``1e20`` as text: numbers written that way become numbers, in lists too."""
-    if isinstance(value, list):
-        return [_numbers(v) for v in value]
-    if isinstance(value, str):
-        try:
-            return float(value) if any(c in value for c in ".eE") else int(value)
-        except ValueError:
-            return value
-    return value
+def report_command(job: Mapping[str, str], options: Mapping[str, Any]) -> list[str]:
+    """The ``scalekit report`` arguments that render a report again: the batch, its MLflow experiment, the batch
+    config the command line gave (``config_json``: --config, --set, --metric, --ignore) and the run options.
+
+    The inverse of the command line's reading: every value is written as JSON, which ``--set`` reads back
+    as the same value.
+    """
+    args = ["report"]
+    if job.get("batch_path"):
+        args.append(job["batch_path"])
+    config = dict(json.loads(job.get("config_json") or "{}"))
+    if job.get("experiment"):  # this page's experiment; --experiment sets source.experiment
+        args += ["--experiment", job["experiment"]]
+        source = {k: v for k, v in (config.get("source") or {}).items() if k != "experiment"}
+        config = {**config, "source": source} if source else {k: v for k, v in config.items() if k != "source"}
+    values = {**config, **{k: v for k, v in options.items() if k != "thresholds"}}
+    values.update({f"thresholds.{k}": v for k, v in (options.get("thresholds") or {}).items()})
+    for k, v in sorted(values.items()):
+        args.append(f"--set={k}={json.dumps(list(v) if isinstance(v, tuple) else v, sort_keys=True)}")
+    return args
 
 
 def split_assignments(pairs: Sequence[tuple[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:

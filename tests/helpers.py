@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,25 @@ def synthetic_frame(E=LAW["E"], A=LAW["A"], B=LAW["B"], alpha=LAW["alpha"], beta
     N, D = N.ravel(), D.ravel()
     L = (E + A / N**alpha + B / D**beta) * np.exp(noise * rng.standard_normal(N.size))
     return pd.DataFrame({"run": [f"r{i}" for i in range(N.size)], "params": N, "tokens": D, "loss": L})
+
+
+def jsonl_runs(root):
+    """A folder of JSON Lines runs (step, tokens and two metrics per line) and, in another folder, a config whose
+    relative `source: {runs: runs.csv}` gives each run's N, with the columns swapped so that only the config's
+    `columns` mapping reads them right."""
+    rng = np.random.default_rng(0)
+    logs, cfg_dir = root / "logs", root / "cfg"
+    logs.mkdir()
+    cfg_dir.mkdir()
+    rows = ["run,size,data"]
+    for i, (N, D) in enumerate((N, D) for N in np.geomspace(1e7, 1e9, 5) for D in np.geomspace(1e9, 3e10, 4)):
+        rows.append(f"r{i},{D:.6g},{N:.6g}")  # 'size' holds D and 'data' holds N
+        lines = []
+        for t in (0.5, 1.0):
+            loss = (1.7 + 400 / N**0.34 + 410 / (t * D) ** 0.28) * np.exp(0.003 * rng.standard_normal())
+            lines.append(json.dumps({"step": int(2 * t), "tokens": t * D, "eval_loss": loss, "quality": 1 - 0.1 * loss}))
+        (logs / f"r{i}.jsonl").write_text("\n".join(lines) + "\n")
+    (cfg_dir / "runs.csv").write_text("\n".join(rows) + "\n")
+    cfg = cfg_dir / "batch.yaml"
+    cfg.write_text("name: swapped\ncolumns: {params: data}\nsource: {runs: runs.csv}\nignore: [size]\n")
+    return logs, cfg

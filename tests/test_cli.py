@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from .conftest import shared_file
-from .helpers import synthetic_frame
+from .helpers import jsonl_runs, synthetic_frame
 
 
 def run(*args, check=True):
@@ -150,3 +150,129 @@ def test_did_you_mean_and_folders_and_missing_paths(tmp_path):
     assert p.returncode == 2 and "is a folder" in p.stderr
     p = run("report", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "site"), check=False)
     assert p.returncode == 2 and "no such file or folder" in p.stderr and not (tmp_path / "site").exists()
+
+
+def one_line_exit_2(p):
+    """A user mistake: exit 2, one line on stderr, no traceback."""
+    assert p.returncode == 2 and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, (p.returncode, p.stderr)
+
+
+def test_a_reader_that_goes_away_is_no_internal_error(tmp_path):
+    """`scalekit fit x.csv | head -1`: the pipe's reader closes first; before, BrokenPipeError was an internal error (exit 3)."""
+    f = tmp_path / "b.csv"
+    synthetic_frame(sizes=4, datas=4).to_csv(f, index=False)
+    p = subprocess.Popen([sys.executable, "-m", "scalekit", "fit", str(f), "--json", "--n-boot", "0"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdout.close()  # the reader is gone before the first line is written
+    err = p.stderr.read()
+    assert p.wait(timeout=120) == 141 and "Traceback" not in err and "internal error" not in err, err
+
+
+def test_a_billion_resamples_is_refused_in_one_line(tmp_path):
+    """Before: --n-boot 1000000000 allocated 37 GiB of draws and died minutes later."""
+    import time
+
+    f = tmp_path / "b.csv"
+    synthetic_frame(sizes=4, datas=4).to_csv(f, index=False)
+    t = time.monotonic()
+    p = run("fit", str(f), "--n-boot", "1000000000", check=False)
+    one_line_exit_2(p)
+    assert "option 'n_boot': got 1000000000; allowed: a whole number >= 0 and < 1e+07" in p.stderr
+    assert time.monotonic() - t < 60
+    p = run("report", str(f), "--set", "n_boot_optimal=1e9", "--out", str(tmp_path / "site"), check=False)
+    one_line_exit_2(p)
+    assert "n_boot_optimal" in p.stderr and not (tmp_path / "site").exists()
+
+
+def test_yaml_alias_bomb_in_set_is_refused_at_once(tmp_path):
+    """Nine levels of nine aliases: 387 million items if expanded (minutes of CPU, then MemoryError)."""
+    import time
+
+    f = tmp_path / "b.csv"
+    synthetic_frame(sizes=4, datas=4).to_csv(f, index=False)
+    bomb = "[" + ", ".join([f"&a0 [{', '.join(['x'] * 9)}]"] + [f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]) + "]"
+    t = time.monotonic()
+    p = subprocess.run([sys.executable, "-m", "scalekit", "fit", str(f), "--set", f"description={bomb}"], capture_output=True,
+                       text=True, timeout=60)  # expanded, it would run for minutes: the timeout stops it
+    one_line_exit_2(p)
+    assert "YAML aliases (*a0) are not allowed" in p.stderr and time.monotonic() - t < 30
+
+
+def test_dates_and_binary_in_set_and_config_are_text_or_one_line(tmp_path):
+    """Before: a date or !!binary reached json.dumps and stopped `report` with "not JSON serializable" (exit 3)."""
+    f = tmp_path / "b.csv"
+    synthetic_frame(sizes=4, datas=4).to_csv(f, index=False)
+    out = run("fit", str(f), "--n-boot", "0", "--set", "name=2024-05-01", "--set", "description=2024-05-01 10:00:00").stdout
+    assert out.startswith("batch 2024-05-01:")  # a date written plainly is the text written
+    # report reads every config value into JSON for the notebook before it looks for the batch: exit 2 on the missing file
+    missing = str(tmp_path / "missing.csv")
+    for flags in (["--set", "name=2024-05-01"], ["--set", "description=2024-05-01T10:00:00Z"]):
+        p = run("report", missing, *flags, "--out", str(tmp_path / "s"), check=False)
+        one_line_exit_2(p)
+        assert "no such file or folder" in p.stderr, p.stderr
+    cfg = tmp_path / "dated.yaml"
+    cfg.write_text("name: 2024-05-01\ndescription: 2024-05-01 10:00:00\n")
+    p = run("report", missing, "--config", str(cfg), "--out", str(tmp_path / "s"), check=False)
+    one_line_exit_2(p)
+    assert "no such file or folder" in p.stderr, p.stderr
+    for bad, said in (("name=!!binary aGVsbG8=", "binary data (!!binary)"), ("name=!!set {a}", "a set (!!set)"),
+                      ("name=!!timestamp 2024-05-01", "a date (!!timestamp)")):
+        for cmd in (["fit", str(f)], ["report", missing, "--out", str(tmp_path / "s")]):
+            p = run(*cmd, "--set", bad, check=False)
+            one_line_exit_2(p)
+            assert said in p.stderr and "--set name" in p.stderr, (bad, p.stderr)
+    cfg.write_text("name: !!binary aGVsbG8=\n")
+    p = run("fit", str(f), "--config", str(cfg), check=False)
+    one_line_exit_2(p)
+    assert str(cfg) in p.stderr and "binary data" in p.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_report_flags_are_checked_before_anything_runs(tmp_path):
+    f = tmp_path / "b.csv"
+    synthetic_frame(sizes=4, datas=4).to_csv(f, index=False)
+    site = tmp_path / "site"
+    p = run("report", str(f), "--jobs", "-3", "--out", str(site), check=False)
+    one_line_exit_2(p)
+    assert "--jobs: got -3; allowed: a whole number >= 1" in p.stderr
+    work = tmp_path / "cwd"
+    work.mkdir()
+    p = subprocess.run([sys.executable, "-m", "scalekit", "report", str(f), "--out", ""], capture_output=True, text=True,
+                       cwd=work)
+    one_line_exit_2(p)
+    assert "--out: got an empty folder name" in p.stderr and not any(work.iterdir())  # nothing written into the current folder
+    p = run("report", str(f), "--set", "only_metrics=[nope]", "--out", str(site), check=False)
+    one_line_exit_2(p)  # before: exit 1, the kernel failing on the unknown metric
+    assert "option 'only_metrics': got 'nope'; allowed: the metrics of" in p.stderr and "['loss']" in p.stderr
+    assert not site.exists()
+
+
+def test_a_dead_dask_scheduler_is_one_line_within_seconds(tmp_path):
+    """Before: a traceback (exit 3) after distributed's 30 s connect timeout."""
+    import socket
+    import time
+
+    pytest.importorskip("dask.distributed")
+    f = tmp_path / "b.csv"
+    synthetic_frame(sizes=4, datas=4).to_csv(f, index=False)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t = time.monotonic()
+    p = run("report", str(f), "--executor", "dask", "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(tmp_path / "s"),
+            check=False)
+    one_line_exit_2(p)
+    assert f"--scheduler tcp://127.0.0.1:{port}: cannot reach a Dask scheduler there" in p.stderr
+    assert time.monotonic() - t < 20
+
+
+def test_relative_runs_table_in_a_config_file_is_read_beside_it(tmp_path, monkeypatch):
+    """`source: {runs: runs.csv}` in --config FILE names the file beside the config, wherever the command runs from."""
+    logs, cfg = jsonl_runs(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    p = subprocess.run([sys.executable, "-m", "scalekit", "fit", str(logs), "--config", str(cfg), "--metric", "eval_loss",
+                        "--json", "--n-boot", "0", "--form", "two_var"], capture_output=True, text=True, cwd=elsewhere)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["params"]["alpha"] == pytest.approx(0.34, abs=0.03)
+

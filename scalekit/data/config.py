@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from ..exceptions import ConfigError
-from ..options import FIELDS, Options, resolve_options
+from ..options import FIELDS, Options, load_yaml, resolve_options
 from .metric import MetricSpec, infer_direction
 from .schedule import Schedule, parse_schedule
 
@@ -273,17 +273,6 @@ def find_config_file(data_path: Path) -> Path | None:
     return None
 
 
-class _NoAliasLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no type stubs here: its classes are Any
-    """Safe YAML that refuses aliases: an alias bomb expands to gigabytes from a few lines."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise ConfigError(f"YAML aliases (*{event.anchor}) are not allowed in a batch config (line "
-                              f"{event.start_mark.line + 1}); write the values out")
-        return super().compose_node(parent, index)
-
-
 def read_config(path: Path) -> BatchConfig:
     """Read and validate a YAML batch config (UTF-8, no aliases, a mapping at the top)."""
     return BatchConfig.from_mapping(read_config_mapping(path), source=str(path))
@@ -300,9 +289,7 @@ def read_config_mapping(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot be read: {exc.strerror}", source=str(path)) from None
     try:
-        raw = yaml.load(text, Loader=_NoAliasLoader)
-    except ConfigError as exc:
-        raise ConfigError(exc.message, source=str(path)) from None
+        raw = load_yaml(text, source=str(path))  # no aliases, dates as text, JSON values only
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", source=str(path)) from None
     except RecursionError:

@@ -93,7 +93,7 @@ def index_context(results: list[BatchResult], compare: BatchResult | None) -> di
         comparisons.append({"metric": mc.metric, "sentence": prose(mc.sentence),
                             "rows": [{"batch": r["batch"], "slug": r["slug"], "alpha": _iv(r["alpha"], r["alpha_ci"]),
                                       "beta": _iv(r["beta"], r["beta_ci"]), "E": _iv(r["E"], r["E_ci"]),
-                                      "a": _iv(r["a"], r["a_ci"]), "gain": pct(mc.gain_10x[r["batch"]], signed=True)}
+                                      "a": _iv(r["a"], r["a_ci"]), "gain": pct(mc.gain_10x.get(r["batch"]), signed=True)}
                                      for r in mc.rows]})
     table_rows = [[b["name"], b["status"], b["runs"], m["metric"], m["alpha"], m["beta"], m["E"], m["a"], m["best"]]
                   for b in batches for m in b["metrics"]]

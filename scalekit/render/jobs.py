@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..data.batch import Batch
 from ..data.config import find_config_file
 from ..data.load import load_batch
 from ..data.read import DATA_SUFFIXES
@@ -17,6 +19,7 @@ from ..data.slug import slugify
 from ..data.sources import detect_source, read_sources
 from ..examples import EXAMPLES, example_source
 from ..exceptions import ConfigError, ScalekitError
+from ..options import FIELDS, resolve_options
 from ..pipeline.summary import Summary
 from .resources import report_notebook, report_template_files
 
@@ -93,18 +96,34 @@ def discover_jobs(batches: Sequence[str | Path], *, base_params: dict[str, Any] 
         else:
             files.append(p)
     for f in files:
-        inputs = tuple(str(x) for x in (f, find_config_file(f)) if x is not None and x.is_file())
-        params = {**base, "batch_path": str(f.resolve())}
+        # Absolute, links not resolved: the notebook runs in another folder, and a linked file is read as the
+        # link (the YAML beside the link, the link's suffix), as `scalekit fit` reads it.
+        path = Path(os.path.abspath(f))
+        inputs = tuple(str(x) for x in (path, find_config_file(path)) if x is not None and x.is_file())
+        params = {**base, "batch_path": str(path)}
         try:
-            batch = load_batch(f)
-            versions = batch.versions or [""]
-            name = batch.name
+            batch = load_batch(path, **config)
         except ScalekitError:
-            versions, name = [""], f.stem  # the notebook fails at loading and shows the error
+            versions, name = [""], path.stem  # the notebook fails at loading and shows the error
+        else:
+            _check_metrics(batch, base)
+            versions, name = batch.versions or [""], batch.name
         for v in versions:
             nm = f"{name} {v}".strip()
-            jobs.append(Job(slugify(nm), nm, {**params, "version": v}, inputs, f"{f.resolve()}#{v}"))
+            jobs.append(Job(slugify(nm), nm, {**params, "version": v}, inputs, f"{path}#{v}"))
     return assign_slugs(jobs, previous or {}, occupied)
+
+
+def _check_metrics(batch: Batch, base: Mapping[str, Any]) -> None:
+    """``only_metrics`` names metrics of the batch: a misspelt one stops the command before any kernel starts."""
+    opts = resolve_options(batch.config.options, {k: v for k, v in base.items() if k in FIELDS or k == "thresholds"},
+                           source="scalekit report")
+    for m in opts.only_metrics:
+        try:
+            batch.metric(m)
+        except ConfigError as exc:
+            raise ConfigError(f"option 'only_metrics': got {m!r}; allowed: the metrics of {batch.source}: "
+                              f"{list(batch.metrics)}", source="scalekit report", key="only_metrics") from exc
 
 
 def _tracker_jobs(spec: str | Path, base: dict[str, Any], config: dict[str, Any]) -> list[Job]:
@@ -115,9 +134,9 @@ def _tracker_jobs(spec: str | Path, base: dict[str, Any], config: dict[str, Any]
     tables = read_sources(spec, experiments, **options)
     where = str(spec)
     if Path(where).exists():  # the notebook runs in another folder: a local path must be absolute
-        where = str(Path(where).resolve())
+        where = os.path.abspath(where)  # links kept, as for data files
     elif where.startswith("sqlite:///") and not where[len("sqlite:///"):].startswith("/"):
-        where = "sqlite:///" + str(Path(where[len("sqlite:///"):]).resolve())
+        where = "sqlite:///" + os.path.abspath(where[len("sqlite:///"):])
     jobs = []
     for t in tables:
         name = str(config.get("name") or t.name)

@@ -36,11 +36,16 @@ __all__ = ["COMPARE_KEY_FILE", "KEY_FILE", "SCRATCH_PREFIX", "OutputError", "cou
 
 KEY_FILE = ".inputs.sha256"
 COMPARE_KEY_FILE = ".compare.sha256"
+COMPARE_PAGES = ("compare.ipynb", "compare.html")
 SCRATCH_PREFIX = ".scalekit-scratch-"  # one folder per run, ours alone: a user's own .scratch/ is never touched
 
 # What the output folder (not a batch) failing looks like: no space, no quota, read-only, not allowed.
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 _DISK_TEXTS = ("No space left on device", "Disk quota exceeded", "Read-only file system", "Permission denied")
+_REMEDY = {"No space left on device": "free some space and run again (it picks up where it stopped)",
+           "Disk quota exceeded": "free some space and run again (it picks up where it stopped)",
+           "Read-only file system": "its file system is mounted read-only: pass another --out",
+           "Permission denied": "make it writable for you (chmod u+w) or pass another --out"}
 
 
 class OutputError(RenderError):
@@ -52,11 +57,12 @@ def output_error(exc: BaseException, out: Path) -> OutputError | None:
     if isinstance(exc, OutputError):
         return exc
     if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
-        return OutputError(f"cannot write into {out}: {exc.strerror} ({exc.filename or out})")
+        what = os.strerror(errno.EACCES if exc.errno == errno.EPERM else exc.errno)
+        return OutputError(f"cannot write into {out}: {exc.strerror} ({exc.filename or out}); {_REMEDY.get(what, '')}")
     text = f"{getattr(exc, 'ename', '')}: {getattr(exc, 'evalue', '')}"
     for t in _DISK_TEXTS:
         if t in text:
-            return OutputError(f"cannot write into {out}: {t}")
+            return OutputError(f"cannot write into {out}: {t}; {_REMEDY[t]}")
     return None
 
 # Every report links back to the site (it sits in <slug>/) and to its own files.
@@ -89,9 +95,29 @@ def count_images(notebook: Path) -> int:
     return sum(1 for c in nb.get("cells", []) for o in c.get("outputs", []) if is_figure(o.get("data") or {}))
 
 
+PUBLISHED = ("report.ipynb", "summary.json", "report.html")  # a batch's pages, moved into place in this order
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _stamp(key: str, folder: Path, names: tuple[str, ...] = PUBLISHED) -> str:
+    """The cache record: the inputs' key, then the hash of each published file, so that a page truncated or
+    changed by something else after publishing is rendered again rather than served for ever."""
+    return key + "\n" + "".join(f"{_sha256(folder / name)}  {name}\n" for name in names)
+
+
+def _fresh(record: Path, key: str, folder: Path, names: tuple[str, ...] = PUBLISHED) -> bool:
+    """Whether ``record`` says the files in ``folder`` are the ones published for ``key``, unchanged since."""
+    try:
+        return record.read_text(encoding="utf-8") == _stamp(key, folder, names)
+    except (OSError, UnicodeDecodeError):  # a file missing or unreadable: render again
+        return False
+
+
 def _cached(dest: Path, key: str) -> Summary | None:
-    if not ((dest / KEY_FILE).is_file() and (dest / KEY_FILE).read_text().strip() == key
-            and (dest / "report.html").is_file() and (dest / "summary.json").is_file()):
+    if not _fresh(dest / KEY_FILE, key, dest):
         return None
     try:
         return load_summary(dest / "summary.json")
@@ -152,12 +178,13 @@ def render_batch(job: Job, out: str | Path, force: bool = False, warm: bool = Fa
                                   "drew nothing in the kernel", batch=job.name)
             html = export_html(nb_out, title=f"{job.name}: scaling-law report", nav=REPORT_NAV)
             (tmp / "report.html").write_text(html, encoding="utf-8")
+            stamp = _stamp(key, tmp)
             dest.mkdir(parents=True, exist_ok=True)
-            for name in ("report.ipynb", "summary.json", "report.html"):  # page last: it links the others
+            for name in PUBLISHED:  # page last: it links the others
                 os.replace(tmp / name, dest / name)
             for stale in ("failed.ipynb", "failed.html"):
                 (dest / stale).unlink(missing_ok=True)
-            atomic_write_text(dest / KEY_FILE, key + "\n")
+            atomic_write_text(dest / KEY_FILE, stamp)
             return BatchResult(job.slug, job.name, "rendered", "ok", time.perf_counter() - t0, summary=summary)
     except Exception as exc:  # anything else (export, disk) fails this batch only, unless the disk is the cause
         disk = output_error(exc, out)
@@ -206,8 +233,7 @@ def render_compare(out: Path, summaries: list[Path], scratch: Path, force: bool 
         atomic_write_text(out / "compare.html", COMPARE_STUB)  # every report links the comparison: say why there is none
         return None
     key = _fingerprint(summaries)
-    if not force and (out / "compare.html").is_file() and (out / COMPARE_KEY_FILE).is_file() \
-            and (out / COMPARE_KEY_FILE).read_text().strip() == key:
+    if not force and _fresh(out / COMPARE_KEY_FILE, key, out, COMPARE_PAGES):
         return BatchResult("compare", "comparison", "skipped", "summaries unchanged")
     t0 = time.perf_counter()
     with _scratch(scratch, "compare-") as tmp:
@@ -227,5 +253,5 @@ def render_compare(out: Path, summaries: list[Path], scratch: Path, force: bool 
         atomic_write_text(out / "compare.html", export_html(nb_out, title="Batches compared", nav=COMPARE_NAV))
         os.replace(nb_out, out / "compare.ipynb")
         (out / "compare-failed.html").unlink(missing_ok=True)
-        atomic_write_text(out / COMPARE_KEY_FILE, key + "\n")
+        atomic_write_text(out / COMPARE_KEY_FILE, _stamp(key, out, COMPARE_PAGES))
         return BatchResult("compare", "comparison", "rendered", "ok", time.perf_counter() - t0)

@@ -33,6 +33,7 @@ from .resources import report_notebook, report_template_files
 __all__ = ["LOCK_FILE", "Site", "render_site", "site_lock"]
 
 LOCK_FILE = ".scalekit.lock"
+DASK_CONNECT_TIMEOUT = 5.0  # seconds to reach the scheduler
 
 
 @dataclass
@@ -64,9 +65,12 @@ def site_lock(out: Path, wait: float = 10.0) -> Iterator[None]:
     import fcntl
 
     path = out / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # O_NOFOLLOW: a link planted as the lock must not make us truncate and write its target
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RenderError(f"{path} is a symbolic link; scalekit never follows links inside the output folder: "
+                              "remove it (it is scalekit's own lock file)") from None
         raise output_error(exc, out) or RenderError(f"cannot create {path}: {exc.strerror}") from None
     try:
         deadline = time.monotonic() + wait
@@ -101,7 +105,8 @@ def _previous_slugs(out: Path) -> dict[str, str]:
 def _on_disk(out: Path, exclude: set[str]) -> list[BatchResult]:
     """Batches of earlier runs still on the site (a folder with a readable summary.json), by slug."""
     kept = []
-    for d in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in exclude):
+    for d in sorted(p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+                    and p.name not in exclude):
         if not (d / "summary.json").is_file():
             continue
         try:
@@ -123,9 +128,20 @@ def _prepare(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RenderError(f"cannot create the output folder {out}: {exc.strerror}") from None
+        raise output_error(exc, out) or RenderError(f"cannot create the output folder {out}: {exc.strerror}") from None
     if not os.access(out, os.W_OK | os.X_OK):
-        raise RenderError(f"cannot write into {out}: {os.strerror(errno.EACCES)}")
+        code = errno.EROFS if os.statvfs(out).f_flag & os.ST_RDONLY else errno.EACCES
+        raise output_error(OSError(code, os.strerror(code), str(out)), out) or RenderError(str(out))
+
+
+def _no_links(out: Path, todo: list[Job]) -> None:
+    """Refuse to render into a batch folder that is a symbolic link: its target lies outside the site, and the
+    report would be written there."""
+    for j in todo:
+        if (out / j.slug).is_symlink():
+            raise RenderError(f"{out / j.slug} (the folder of batch {j.name!r}) is a symbolic link to "
+                              f"{os.readlink(out / j.slug)}; scalekit never writes through links inside the output "
+                              "folder: remove the link, or pass another --out")
 
 
 def render_site(
@@ -158,6 +174,7 @@ def render_site(
         # Folders of other inputs the site holds are taken: a new batch named like one never overwrites it.
         occupied = {s for i, s in previous.items() if i not in ids and (out / s).is_dir()}
         todo = assign_slugs(todo, previous, occupied)
+        _no_links(out, todo)
         for stale in out.glob(SCRATCH_PREFIX + "*"):  # left by a killed run: scalekit's by name, and no run holds the lock
             shutil.rmtree(stale, ignore_errors=True)
         try:
@@ -184,7 +201,12 @@ def _render_all(todo: list[Job], out: Path, scratch: Path, force: bool, executor
             from dask.distributed import Client, as_completed
         except ImportError:
             raise RenderError("the dask executor needs dask.distributed: pip install 'scalekit[dask]'") from None
-        with Client(scheduler) as client:  # type: ignore[no-untyped-call]  # distributed's Client has no annotations
+        try:  # a scheduler that is not there: one line within seconds, not a traceback after distributed's 30 s
+            client: Any = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]  # no annotations
+        except (OSError, ValueError) as exc:
+            raise RenderError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({str(exc).splitlines()[0]}); "
+                              "start one (dask scheduler) or pass its address, e.g. tcp://host:8786") from None
+        with client:
             futs = [client.submit(render_batch, j, str(out), force, False, str(scratch), pure=False,
                                   key=f"scalekit-{j.slug}-{time.time_ns()}") for j in todo]
             for i, fut in enumerate(as_completed(futs), 1):  # type: ignore[no-untyped-call]  # nor its as_completed

@@ -39,6 +39,16 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "-", text.lower()).strip("-") or "table"
 
 
+_FORMULA_START = tuple("=+-@\t\r＝＋－＠")  # what makes a spreadsheet read a cell as a formula (OWASP, CSV injection)
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?")
+
+
+def _cell(text: str) -> str:
+    """Text a spreadsheet shows as text: a cell that would start a formula (a run named ``=HYPERLINK(...)``) gets a
+    leading quote, as OWASP advises for CSV exports; numbers (``-0.5``, ``+2.1%``) stay numbers."""
+    return "'" + text if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text) else text
+
+
 def _raw(v: Any) -> str:
     if v is None:
         return ""
@@ -46,14 +56,14 @@ def _raw(v: Any) -> str:
         return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:.6g}"
-    return str(v)
+    return _cell(str(v))
 
 
 def csv_link(headers: Sequence[Any], rows: Sequence[Sequence[Any]], name: str) -> str:
     """A link that downloads ``rows`` as ``name``.csv (numbers at 6 significant figures)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([str(h) for h in headers])
+    w.writerow([_cell(str(h)) for h in headers])
     for r in rows:
         w.writerow([_raw(c) for c in r])
     href = "data:text/csv;charset=utf-8," + quote(buf.getvalue())

@@ -32,6 +32,7 @@ __all__ = [
     "JOB_PARAMETERS",
     "PARAMETERS",
     "Parameters",
+    "check_injected",
     "input_hash",
     "load",
     "load_summaries",
@@ -70,6 +71,7 @@ def validate_parameters(namespace: Mapping[str, Any]) -> Parameters:
     Papermill's ``-p`` guesses types, so ``-p batch_name 007`` arrives as the int 7: a string
     parameter that arrives as a number is refused with the fix (``-r`` passes it raw).
     """
+    check_injected(namespace, PARAMETERS)
     job: dict[str, str] = {}
     for name, (default, _) in JOB_PARAMETERS.items():
         value = namespace.get(name, default)
@@ -97,6 +99,30 @@ def validate_parameters(namespace: Mapping[str, Any]) -> Parameters:
     if not isinstance(cfg, dict):
         raise ConfigError("must be a JSON object", source=_SOURCE, key="config_json")
     return Parameters(job, cfg, options)
+
+
+def check_injected(namespace: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    """Refuse parameters papermill injected that the notebook does not declare (``papermill ... -p nboot 5``).
+
+    papermill sets an unknown name as one more variable, which nothing reads: a misspelt option would be
+    ignored in silence. The names are the assignments of papermill's ``# Parameters`` cell, read from IPython's
+    input history (``In``), so a variable of the user's own in an interactive session is never taken for one.
+    """
+    import ast
+
+    history = namespace.get("In")
+    cell = next((c for c in reversed(history) if isinstance(c, str) and c.startswith("# Parameters\n")), None) \
+        if isinstance(history, list) else None
+    if cell is None:
+        return
+    try:
+        tree = ast.parse(cell)
+    except SyntaxError:  # pragma: no cover - papermill writes valid Python
+        return
+    names = {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    unknown = sorted(names - set(known))
+    if unknown:
+        raise ConfigError(f"got unknown parameter(s) {unknown}; allowed: {sorted(known)}", source=_SOURCE)
 
 
 def load(params: Parameters) -> Batch:

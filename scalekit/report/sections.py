@@ -22,6 +22,7 @@ from ..data.batch import Batch
 from ..data.ranges import TrainedRange
 from ..laws.result import FitResult
 from ..laws.schedule_law import ScheduleLawFit
+from ..options import report_command
 from ..pipeline.analyze import BatchAnalysis
 from ..pipeline.compare import MetricComparison
 from .format import compute, data, factor, fmt, fmt_ci, interval, metric_value, num, params, pct, prose
@@ -424,14 +425,7 @@ def reproduce(an: BatchAnalysis, job: dict[str, str], options: dict[str, Any], i
     """The exact command that renders this report again, the scalekit version, and the hash of the inputs."""
     import shlex
 
-    cmd = ["scalekit", "report"]
-    if job.get("batch_path"):
-        cmd.append(job["batch_path"])
-    for k, v in sorted(options.items()):
-        if k == "thresholds" and isinstance(v, dict):
-            cmd += [f"--set=thresholds.{tk}={json.dumps(tv)}" for tk, tv in sorted(v.items())]
-        else:
-            cmd.append(f"--set={k}={json.dumps(list(v) if isinstance(v, tuple) else v)}")
+    cmd = ["scalekit", *report_command(job, options)]  # batch, experiment, batch config and options: the same report
     line = " ".join(shlex.quote(c) for c in cmd)
     note = (f" (this page is the {escape(job['version'])} report of that run)" if job.get("version") else "")
     return HTML(f'<div class="sk-reproduce" id="reproduce"><b>Reproduce</b>{note}<pre><code>{escape(line)}</code></pre>'

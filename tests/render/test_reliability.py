@@ -146,6 +146,7 @@ def test_out_that_is_a_file_or_read_only_is_one_line(tmp_path):
         p = scalekit_cli("report", str(batch), "--out", str(ro), check=False)
     assert p.returncode == 2 and "cannot write into" in p.stderr and "Traceback" not in p.stderr, p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+    assert f"cannot write into {ro}" in p.stderr and "pass another --out" in p.stderr  # which folder, and what to do
 
 
 @contextlib.contextmanager
