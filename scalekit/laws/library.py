@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from .core import lse
 from .general import Cols, FloatArray, GeneralForm
 
 __all__ = ["Additive", "Broken", "DataConstrained", "Exponential", "Kaplan", "Shared", "Sigmoid", "TiedAdditive"]
@@ -38,15 +39,9 @@ def _sigma(t: FloatArray) -> FloatArray:
 
 
 def _lse(us: list[FloatArray]) -> tuple[FloatArray, list[FloatArray]]:
-    """log-sum-exp of the terms and the softmax weights (the derivative of the LSE by each term)."""
-    m = us[0]
-    for u in us[1:]:
-        m = np.maximum(m, u)
-    es = [np.exp(u - m) for u in us]
-    s = es[0]
-    for e in es[1:]:
-        s = s + e
-    return m + np.log(s), [e / s for e in es]
+    """:func:`scalekit.laws.core.lse` of terms broadcast to one shape (it overwrites them: pass temporaries)."""
+    shape = np.broadcast_shapes(*(u.shape for u in us))
+    return lse([u if u.shape == shape else np.array(np.broadcast_to(u, shape)) for u in us])
 
 
 def _mesh(*axes: Sequence[float] | FloatArray) -> FloatArray:

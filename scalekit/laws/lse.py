@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .core import lse
+
 __all__ = ["POWER", "SATURATING", "TWO_VAR", "LawForm"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -108,18 +110,11 @@ class LawForm:
     def log_predict(self, theta: FloatArray, logx: FloatArray) -> FloatArray:
         """log y for internal params ``theta`` (..., P) at ``logx`` (n, V); returns (..., n)."""
         theta = np.asarray(theta, dtype=float)
-        us = [theta @ v.T for v in self.design(logx)]
-        return _lse(np.stack(us, axis=-1))
+        return lse([theta @ v.T for v in self.design(logx)], probs=False)[0]
 
 
 def _coef_order(name: str) -> int:
     return {"E": 0, "A": 1, "B": 2, "G": 0}.get(name, 9)
-
-
-def _lse(u: FloatArray) -> FloatArray:
-    m: FloatArray = u.max(axis=-1)
-    total: FloatArray = np.exp(u - m[..., None]).sum(axis=-1)
-    return m + np.log(total)
 
 
 TWO_VAR = LawForm(
