@@ -9,6 +9,7 @@ backtest when asked.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from ..data.metric import from_error, to_error
 from ..exceptions import FitError
 from ..options import Options, resolve_options
 from . import engine, general
+from .core import Solution, run_counts, run_weights
 from .forms import AnyForm, LawForm, get_form
 from .general import GeneralForm
 from .result import FitResult
@@ -54,7 +56,7 @@ def fit_curve(
     ``boot_weights`` (n_boot, n), when given, are the row weights of each bootstrap resample
     (e.g. run counts shared with another fit, for a joint bootstrap) instead of resampling ``groups``.
     ``progress(done, total)`` is called as bootstrap resamples finish (they are solved in chunks
-    of bounded memory, see :data:`scalekit.laws.engine.CHUNK_CELLS`).
+    of bounded memory, see :data:`scalekit.laws.core.CHUNK_CELLS`).
 
     Examples
     --------
@@ -118,12 +120,10 @@ def fit_curve(
     if n_boot > 0:
         rng = np.random.default_rng(seed)
         uniq, inv = np.unique(labels, return_inverse=True)
-        pvals = np.full(len(uniq), 1.0 / len(uniq))
 
         def weights(k: int) -> npt.NDArray[np.float64]:
             # the next k resamples' counts per run, gathered per row: drawn in order, the same stream as all at once
-            counts: npt.NDArray[np.float64] = rng.multinomial(len(uniq), pvals, size=k).astype(float)[:, inv]
-            return counts
+            return run_counts(rng, len(uniq), k)[:, inv]
 
         # Resamples need 4-5 digits, not 13: a looser stop saves iterations.
         draw = weights if boot_weights is None else _sliced(boot_weights)
@@ -203,10 +203,8 @@ def fit_windows(
         rng = np.random.default_rng(seed)
         ws = []
         for m in masks:
-            uniq, inv = np.unique(groups[m], return_inverse=True)
-            counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot).astype(float)
             wk = np.zeros((n_boot, m.size))
-            wk[:, m] = counts[:, inv]
+            wk[:, m] = run_weights(groups[m], n_boot, rng)
             ws.append(wk)
         bs = solver.minimize(np.repeat(best, n_boot, axis=0), np.concatenate(ws), ftol=1e-9, max_iter=50)
         boot = bs.theta.reshape(K, n_boot, -1)
@@ -253,7 +251,7 @@ class _Solver:
     def minimize(self, theta0: npt.NDArray[np.floating[Any]],
                  w: npt.NDArray[np.float64] | Callable[[int], npt.NDArray[np.float64]] | None = None,
                  ftol: float = 1e-13, max_iter: int | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> engine.Solution | general.Solution:
+                 progress: Callable[[int, int], None] | None = None) -> Solution:
         """Solve from each start; ``w`` is the row weights (B, n), or a function giving the next k rows of them."""
         t0 = np.asarray(theta0, dtype=np.float64)
         if self.prob is not None:
@@ -276,8 +274,7 @@ class _Solver:
         top = np.argsort(rough.f)[:2]
         fine = general.minimize(form, self.logx, self.logy, self.delta, rough.theta[top], ftol=ftol, max_iter=1000)
         rough.theta[top], rough.f[top], rough.converged[top] = fine.theta, fine.f, fine.converged
-        rough.iterations += fine.iterations
-        return rough
+        return dataclasses.replace(rough, iterations=rough.iterations + fine.iterations)
 
     def residuals(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         if self.prob is not None:

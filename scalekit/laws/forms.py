@@ -1,24 +1,26 @@
-"""Law forms: the registry of every form scalekit fits.
+"""Law forms: the registry of every form :func:`scalekit.fit_law` fits (one home per form).
 
-The log-sum-exp forms (``two_var``, ``saturating``, ``power``; :mod:`scalekit.laws.lse`) go to
-the exact-Hessian engine; the forms of :mod:`scalekit.laws.library` (interacting,
-data-constrained, broken, bounded) to the general one.
+All are fitted by the one solver, :func:`scalekit.laws.core.minimize`: the log-sum-exp forms
+(``two_var``, ``saturating``, ``power``; :mod:`scalekit.laws.lse`) with the exact Hessian, the
+forms of :mod:`scalekit.laws.library` (interacting, data-constrained, broken, bounded) with the
+Gauss-Newton curvature. Maps that are not laws in the batch's variables live with their fits
+(two-step maps: :data:`scalekit.laws.two_step.STEP2_MAPS`; the loss-to-loss map; the schedule law).
 """
 
 from __future__ import annotations
 
 from ..exceptions import ConfigError
 from .general import GeneralForm
-from .library import Broken, DataConstrained, Exponential, Kaplan, Sigmoid, TiedAdditive
+from .library import Broken, DataConstrained, Kaplan, Sigmoid, TiedAdditive
 from .lse import POWER, SATURATING, TWO_VAR, LawForm
 
 __all__ = ["FORMS", "POWER", "ROLES", "SATURATING", "TWO_VAR", "AnyForm", "LawForm", "forms", "get_form"]
 
 AnyForm = LawForm | GeneralForm
 
-# The registry. Log-sum-exp forms go to the exact-Hessian engine, the others to the general one.
+# The registry: every form here is a choice of the ``form`` option.
 FORMS: dict[str, AnyForm] = {f.name: f for f in (
-    TWO_VAR, SATURATING, POWER, TiedAdditive(), Kaplan(), DataConstrained(), Broken(), Sigmoid(), Sigmoid(linear=True), Exponential())}
+    TWO_VAR, SATURATING, POWER, TiedAdditive(), Kaplan(), DataConstrained(), Broken(), Sigmoid())}
 
 # What each form is for, in one line (the report and ``scalekit.forms()`` show it).
 ROLES: dict[str, str] = {
@@ -30,8 +32,6 @@ ROLES: dict[str, str] = {
     "data_constrained": "repeated data: effective data and parameters (Muennighoff et al. 2023); needs unique_tokens",
     "broken": "smoothly broken power law in one variable (Caballero et al. 2023)",
     "sigmoid": "bounded metric saturating in log compute (accuracy, mAP)",
-    "sigmoid_linear": "two-step prediction, step 2: error as a sigmoid of a loss (Bhagia et al. 2024)",
-    "exponential": "two-step prediction, step 2: Err = eps - k exp(-gamma L) (Gadre et al. 2024)",
 }
 
 

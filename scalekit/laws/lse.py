@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .core import lse
+
 __all__ = ["POWER", "SATURATING", "TWO_VAR", "LawForm"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -72,6 +74,38 @@ class LawForm:
         exps = [self.terms[k].exponent for k in self.exp_terms]
         return tuple(coefs) + tuple(e for e in exps if e is not None)
 
+    @property
+    def internal_names(self) -> tuple[str, ...]:
+        """Internal parameter names: the log coefficients, then the exponents."""
+        return tuple(t.coef for t in self.terms) + tuple(f"s_{self.terms[k].exponent}" for k in self.exp_terms)
+
+    def published_index(self, i: int) -> int:
+        """Index in ``param_names`` of the published parameter internal parameter ``i`` stands for."""
+        t = self.terms[i] if i < self.n_terms else self.terms[self.exp_terms[i - self.n_terms]]
+        return self.param_names.index(t.natural_coef if i < self.n_terms else str(t.exponent))
+
+    def evaluate(self, th: list[FloatArray], logx: FloatArray, jac: bool) -> tuple[FloatArray, list[FloatArray]]:
+        """log y and (if ``jac``) its derivatives by each internal parameter, in the interface of
+        :class:`scalekit.laws.general.GeneralForm` (so a :class:`scalekit.laws.library.Shared` fit can share it)."""
+        K = self.n_terms
+        us = []
+        for k, t in enumerate(self.terms):
+            if t.variable is None:
+                us.append(th[k] + 0 * logx[:, 0])
+            else:
+                us.append(th[k] - th[K + self.exp_terms.index(k)] * logx[:, t.variable])
+        v, p = lse(us, probs=jac)
+        if not jac:
+            return v, []
+        return v, [*p, *(-p[k] * logx[:, self.terms[k].variable] for k in self.exp_terms)]
+
+    def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
+        """Starting vectors by variable projection on the exponent grid (as a :class:`GeneralForm` gives them)."""
+        from . import engine  # the engine builds on the forms
+
+        prob = engine.Problem(self, logx[:, :len(self.variables)], logy, 1e-3)
+        return engine.projection_starts(prob, engine.exponent_grid(len(self.exp_terms)))
+
     def design(self, logx: FloatArray) -> list[FloatArray]:
         """Per term, the (n, P) matrix V_k with u_k = V_k @ theta."""
         n = logx.shape[0]
@@ -108,18 +142,11 @@ class LawForm:
     def log_predict(self, theta: FloatArray, logx: FloatArray) -> FloatArray:
         """log y for internal params ``theta`` (..., P) at ``logx`` (n, V); returns (..., n)."""
         theta = np.asarray(theta, dtype=float)
-        us = [theta @ v.T for v in self.design(logx)]
-        return _lse(np.stack(us, axis=-1))
+        return lse([theta @ v.T for v in self.design(logx)], probs=False)[0]
 
 
 def _coef_order(name: str) -> int:
     return {"E": 0, "A": 1, "B": 2, "G": 0}.get(name, 9)
-
-
-def _lse(u: FloatArray) -> FloatArray:
-    m: FloatArray = u.max(axis=-1)
-    total: FloatArray = np.exp(u - m[..., None]).sum(axis=-1)
-    return m + np.log(total)
 
 
 TWO_VAR = LawForm(
