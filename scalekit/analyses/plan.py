@@ -1,0 +1,266 @@
+"""What to train next: candidate runs ranked by how much they shrink the interval of the decision, per FLOP.
+
+The decision is a number the next runs must pin down: the compute-optimal N at a budget (the default), the
+metric at a point (N, D), or one of the law's parameters (an exponent). Its uncertainty is propagated from
+the fitted law by the delta method: the law's information matrix J^T J / s^2 (J: derivatives of the log
+prediction by the internal parameters at the fitted points, each run counted once however many checkpoints
+it has; s: the residuals' robust scatter), the decision's gradient by central differences. A candidate run at
+(N, D) adds one row to J; the expected 95% interval after it follows without refitting. A greedy batch for a
+total allowance picks, at each step, the candidate that shrinks the interval most per FLOP given the picks
+so far. :func:`isoflop_plan` lays out IsoFLOP runs centred on the predicted optimum and warns when the
+optimum's interval reaches past the middle sizes (off-centre IsoFLOP sampling biases Approach 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..data.batch import Batch
+from ..exceptions import ConfigError, FitError
+from ..laws.evaluate import frontier_nd
+from ..laws.result import FitResult
+
+__all__ = ["Decision", "IsoflopPlan", "Plan", "PlannedRun", "candidate_grid", "isoflop_plan", "plan", "plan_runs"]
+
+FloatArray = npt.NDArray[np.float64]
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the runs must pin down. ``kind``: ``optimum`` (N_opt at ``budget``), ``value`` (metric at ``N``, ``D``) or
+    ``param`` (the law's parameter ``name``)."""
+
+    kind: str = "optimum"
+    budget: float | None = None
+    N: float | None = None
+    D: float | None = None
+    name: str | None = None
+
+    def label(self) -> str:
+        if self.kind == "optimum":
+            return f"compute-optimal N at C = {self.budget:.3g}"
+        if self.kind == "value":
+            return f"metric at N = {self.N:.3g}, D = {self.D:.3g}"
+        return f"parameter {self.name}"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    N: float
+    D: float
+    flops: float
+    lo: float  # the decision's expected 95% interval once this run (and the earlier picks) are in
+    hi: float
+    cumulative_flops: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The greedy batch: the decision, its interval now (delta method and, when the fit has one, bootstrap) and after."""
+
+    decision: Decision
+    estimate: float
+    now: tuple[float, float]
+    now_bootstrap: tuple[float, float] | None
+    runs: tuple[PlannedRun, ...]
+    allowance: float
+    k: float
+
+    @property
+    def width_ratio(self) -> float:
+        """Interval width after the plan over the width now (log scale for positive decisions)."""
+        if not self.runs:
+            return 1.0
+        last = self.runs[-1]
+        return _width(last.lo, last.hi) / _width(*self.now)
+
+
+def _width(lo: float, hi: float) -> float:
+    return float(np.log(hi / lo)) if lo > 0 and hi > 0 else float(hi - lo)
+
+
+def _decision_fn(fit: FitResult, d: Decision, k: float) -> Callable[[FloatArray], FloatArray]:
+    """Rows of internal parameters (B, P) -> the decision (B,)."""
+    if d.kind == "optimum":
+        if d.budget is None or len(fit.form.variables) != 2:
+            raise ConfigError("decision optimum needs a budget and a law in N and D", key="decision")
+        budget = float(d.budget)
+
+        def f(th: FloatArray) -> FloatArray:
+            return frontier_nd(dataclasses.replace(fit, boot_theta=th), budget, k, draws=True)[0]
+        return f
+    if d.kind == "value":
+        if d.N is None or (len(fit.form.variables) == 2 and d.D is None):
+            raise ConfigError("decision value needs N (and D for a law in N and D)", key="decision")
+        point = [float(d.N), float(d.D)] if len(fit.form.variables) == 2 and d.D is not None else [float(d.N)]
+        logx = np.log(np.array([point]))
+
+        def g(th: FloatArray) -> FloatArray:
+            out: FloatArray = np.asarray(fit.to_metric(np.exp(fit.form.log_predict(th, logx)[:, 0])), dtype=float)
+            return out
+        return g
+    if d.kind == "param":
+        names = list(fit.form.param_names)
+        if d.name not in names:
+            raise ConfigError(f"decision param: {d.name!r} is not a parameter of {fit.form.name} ({', '.join(names)})",
+                              key="decision")
+        i = names.index(d.name)
+
+        def h(th: FloatArray) -> FloatArray:
+            out: FloatArray = np.asarray(fit.form.natural(th), dtype=float)[:, i]
+            return out
+        return h
+    raise ConfigError(f"decision: got {d.kind!r}; expected optimum, value or param", key="decision")
+
+
+def _jacobian(fit: FitResult, logx: FloatArray) -> FloatArray:
+    """d log prediction / d theta at ``logx`` (n, V), by central differences: (n, P)."""
+    th = np.asarray(fit.theta, dtype=float)
+    P = th.size
+    h = 1e-5 * np.maximum(1.0, np.abs(th))
+    rows = np.concatenate([th + np.diag(h), th - np.diag(h)])
+    v = fit.form.log_predict(rows, logx)
+    out: FloatArray = ((v[:P] - v[P:]) / (2 * h[:, None])).T
+    return out
+
+
+def _gradient(fn: Callable[[FloatArray], FloatArray], theta: FloatArray) -> tuple[float, FloatArray]:
+    P = theta.size
+    h = 1e-4 * np.maximum(1.0, np.abs(theta))
+    rows = np.concatenate([theta[None], theta + np.diag(h), theta - np.diag(h)])
+    v = fn(rows)
+    if not np.all(np.isfinite(v)):
+        raise FitError("the decision is not defined near the fitted law (no interior optimum at that budget?)")
+    return float(v[0]), (v[1:P + 1] - v[P + 1:]) / (2 * h)
+
+
+def _scatter(fit: FitResult) -> float:
+    """The residuals' scale, corrected for the parameters fitted (RSS / (n - p)): the small ladders plans start from
+    leave residuals that understate the noise."""
+    r = np.asarray(fit.residuals, dtype=float)
+    n, p = r.size, len(fit.theta)
+    return max(float(np.sqrt(np.sum(r ** 2) / max(n - p, 1))), 1e-6)
+
+
+def candidate_grid(fit: FitResult, *, sizes: Sequence[float] | None = None, multipliers: Sequence[float] = (5, 10, 20, 40, 80, 160),
+                   max_factor: float = 10.0) -> FloatArray:
+    """Candidate (N, D) pairs: sizes from the smallest trained to ``max_factor`` x the largest (12 per decade span),
+    each at D = multiplier x N tokens."""
+    N_fit = fit.x[:, 0]
+    grid = np.geomspace(N_fit.min(), N_fit.max() * max_factor, 16) if sizes is None else np.asarray(sizes, dtype=float)
+    return np.array([(float(n), float(m * n)) for n in grid for m in multipliers])
+
+
+def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidates: FloatArray | None = None, k: float = 6.0,
+              max_runs: int = 20) -> Plan:
+    """The greedy batch of candidate runs for ``allowance`` FLOPs (see the module docstring)."""
+    if not (np.isfinite(allowance) and allowance > 0):
+        raise ConfigError(f"allowance: got {allowance!r}; expected a positive number of FLOPs", key="allowance")
+    if len(fit.form.variables) != 2:
+        raise ConfigError("a plan needs a law in N and D", key="decision")
+    fn = _decision_fn(fit, decision, k)
+    theta = np.asarray(fit.theta, dtype=float)
+    est, grad = _gradient(fn, theta)
+    logx = np.log(fit.x)
+    J = _jacobian(fit, logx)
+    runs = max(1, len(np.unique(fit.groups)))
+    s2 = _scatter(fit) ** 2
+    info = (J.T @ J) * (runs / len(J)) / s2  # each run counted once however many checkpoints it has
+    positive = est > 0
+
+    def interval(fisher: FloatArray) -> tuple[float, float]:
+        var = float(grad @ np.linalg.pinv(fisher) @ grad)
+        sd = np.sqrt(max(var, 0.0))
+        if positive:
+            return est * float(np.exp(-Z95 * sd / est)), est * float(np.exp(Z95 * sd / est))
+        return est - Z95 * sd, est + Z95 * sd
+
+    now = interval(info)
+    boot = None
+    if fit.boot_theta is not None:
+        vals = fn(np.asarray(fit.boot_theta, dtype=float))
+        vals = vals[np.isfinite(vals)]
+        if vals.size:
+            boot = (float(np.quantile(vals, 0.025)), float(np.quantile(vals, 0.975)))
+    cand = candidate_grid(fit) if candidates is None else np.asarray(candidates, dtype=float)
+    cost = k * cand[:, 0] * cand[:, 1]
+    Jc = _jacobian(fit, np.log(cand))
+    picked: list[PlannedRun] = []
+    spent = 0.0
+    used = np.zeros(len(cand), dtype=bool)
+    width = _width(*now)
+    while len(picked) < max_runs:
+        best, best_score, best_iv = -1, 0.0, now
+        for i in np.flatnonzero(~used & (cost <= allowance - spent)):
+            iv = interval(info + np.outer(Jc[i], Jc[i]) / s2)
+            score = (width - _width(*iv)) / cost[i]
+            if score > best_score:
+                best, best_score, best_iv = int(i), score, iv
+        if best < 0:
+            break
+        used[best] = True
+        info = info + np.outer(Jc[best], Jc[best]) / s2
+        spent += float(cost[best])
+        width = _width(*best_iv)
+        picked.append(PlannedRun(N=float(cand[best, 0]), D=float(cand[best, 1]), flops=float(cost[best]), lo=best_iv[0],
+                                 hi=best_iv[1], cumulative_flops=spent))
+    return Plan(decision=decision, estimate=est, now=now, now_bootstrap=boot, runs=tuple(picked), allowance=float(allowance),
+                k=float(k))
+
+
+@dataclass(frozen=True)
+class IsoflopPlan:
+    budget: float
+    N_opt: float
+    N_opt_ci: tuple[float, float] | None
+    sizes: tuple[float, ...]
+    tokens: tuple[float, ...]
+    warning: str
+
+
+def isoflop_plan(fit: FitResult, budget: float, *, k: float = 6.0, n: int = 5, span: float = 4.0) -> IsoflopPlan:
+    """``n`` sizes from N_opt / ``span`` to N_opt x ``span`` at one budget, centred on the law's predicted optimum."""
+    N_opt = float(frontier_nd(fit, budget, k)[0][0])
+    if not np.isfinite(N_opt):
+        raise FitError(f"the law has no interior optimum at C = {budget:.3g}")
+    ci = None
+    if fit.boot_theta is not None:
+        d = frontier_nd(fit, budget, k, draws=True)[0]
+        d = d[np.isfinite(d)]
+        ci = (float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975))) if d.size else None
+    sizes = tuple(float(x) for x in N_opt * np.geomspace(1 / span, span, n))
+    warning = ""
+    if ci is not None:
+        inner = sizes[1], sizes[-2]
+        if ci[0] < inner[0] or ci[1] > inner[1]:
+            warning = (f"the optimum's 95% interval [{ci[0]:.3g}, {ci[1]:.3g}] reaches past the middle sizes "
+                       f"[{inner[0]:.3g}, {inner[1]:.3g}]: the IsoFLOP minimum may sit off-centre; widen the span")
+    return IsoflopPlan(budget=float(budget), N_opt=N_opt, N_opt_ci=ci, sizes=sizes,
+                       tokens=tuple(budget / (k * s) for s in sizes), warning=warning)
+
+
+def plan(data: Batch | Any | str | Path, *, allowance: float, decision: str = "optimum", budget: float | None = None,
+         N: float | None = None, D: float | None = None, name: str | None = None, metric: str | None = None,
+         **overrides: Any) -> Plan:
+    """What to train next for a batch: fit its law (``fit_law`` with ``overrides``) and plan runs for ``allowance`` FLOPs.
+
+    ``decision`` is ``optimum`` (N_opt at ``budget``, default 10x the largest trained compute), ``value`` (the metric
+    at ``N``, ``D``) or ``param`` (the parameter ``name``, e.g. an exponent).
+    """
+    from ..data.load import load_batch
+    from ..laws.fit import fit_law
+    from .profiles import flops_factor
+
+    batch = data if isinstance(data, Batch) else load_batch(data)
+    fit = fit_law(batch, metric, **overrides)
+    if decision == "optimum" and budget is None:
+        budget = 10.0 * float(batch.frame["C"].max())
+    return plan_runs(fit, Decision(decision, budget=budget, N=N, D=D, name=name), allowance, k=flops_factor(batch))
