@@ -160,8 +160,9 @@ def candidate_grid(fit: FitResult, *, sizes: Sequence[float] | None = None, mult
 
 
 def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidates: FloatArray | None = None, k: float = 6.0,
-              max_runs: int = 20) -> Plan:
-    """The greedy batch of candidate runs for ``allowance`` FLOPs (see the module docstring)."""
+              max_runs: int = 20, until_width: float | None = None) -> Plan:
+    """The greedy batch of candidate runs for ``allowance`` FLOPs (see the module docstring); with ``until_width``, it
+    stops as soon as the expected interval is that narrow (log width for a positive decision)."""
     if not (np.isfinite(allowance) and allowance > 0):
         raise ConfigError(f"allowance: got {allowance!r}; expected a positive number of FLOPs", key="allowance")
     if len(fit.form.variables) != 2:
@@ -197,7 +198,7 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
     spent = 0.0
     used = np.zeros(len(cand), dtype=bool)
     width = _width(*now)
-    while len(picked) < max_runs:
+    while len(picked) < max_runs and (until_width is None or width > until_width):
         best, best_score, best_iv = -1, 0.0, now
         for i in np.flatnonzero(~used & (cost <= allowance - spent)):
             iv = interval(info + np.outer(Jc[i], Jc[i]) / s2)
