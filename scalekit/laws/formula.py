@@ -452,7 +452,8 @@ class Law(GeneralForm):
 
     reference = "user formula"
 
-    def __init__(self, formula: str, variables: Sequence[str] | None = None, name: str = "formula") -> None:
+    def __init__(self, formula: str, variables: Sequence[str] | None = None, name: str = "formula",
+                 starts: Sequence[Mapping[str, float]] = ()) -> None:
         tree = parse(formula)
         used = list(dict.fromkeys(names(tree)))
         if variables is None:
@@ -481,6 +482,11 @@ class Law(GeneralForm):
         # Scales that meet a variable (N_c in (N_c/N)^a, D_l in B/(D_l + D^b)) are positive and may lie orders of
         # magnitude from the data: fitted as their logarithm, so one step can move them by a factor.
         self.log_params = tuple(i for i, p in enumerate(params) if p not in lin and not _in_exponent(tree, p))
+        other = [p for p in params if p not in lin]
+        for st in starts:  # the caller's own guesses (e.g. from a simpler fit) for the non-linear parameters
+            if set(other) - set(st):
+                raise FormulaError(formula, 0, f"a start must give {', '.join(other)}")
+        self.extra_starts = tuple(tuple(float(st[p]) for p in other) for st in starts)
         self.internal_names = tuple(f"log_{p}" if i in self.log_params else p for i, p in enumerate(params))
 
     def _env(self, th: Cols, logx: FloatArray) -> dict[str, FloatArray | float]:
@@ -536,10 +542,13 @@ class Law(GeneralForm):
                 near = _neighbours(self.tree, p, varset)
                 scale = math.exp(float(np.mean([logx[:, self.variables.index(v)].mean() for v in near]))) if near else 1.0
                 axes.append([scale * 10.0 ** k for k in (-4, -2, 0, 2, 4, 6)])
-        grid = list(itertools.product(*axes)) if axes else [()]
-        if len(grid) > MAX_STARTS:  # many non-linear parameters: an even, seeded subsample of the grid
-            pick = np.random.default_rng(0).choice(len(grid), MAX_STARTS, replace=False)
-            grid = [grid[i] for i in np.sort(pick)]
+        n_grid = math.prod(len(a) for a in axes)
+        if n_grid > MAX_STARTS:  # many non-linear parameters: a seeded random sample of the grid, never the whole product
+            rng = np.random.default_rng(0)
+            grid = [tuple(a[i] for a, i in zip(axes, idx)) for idx in zip(*[rng.integers(0, len(a), MAX_STARTS) for a in axes])]
+        else:
+            grid = list(itertools.product(*axes)) if axes else [()]
+        grid = [*self.extra_starts, *grid]
         y = np.exp(logy)
         out = np.zeros((len(grid), len(self.param_names)))
         with np.errstate(all="ignore"):

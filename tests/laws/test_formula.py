@@ -158,3 +158,15 @@ def test_a_law_no_builtin_has_recovers_its_parameters_with_honest_intervals():
         assert lo <= v <= hi, (k, lo, v, hi)
     pr = res.predict(np.array([1e8]), np.array([1e10]))
     assert pr[0] == pytest.approx(truth["E"] + truth["A"] * 1e8 ** -0.3 * 10 ** -0.25, rel=0.005)
+
+
+def test_starts_from_the_caller_join_the_grid_and_must_name_every_non_linear_parameter():
+    with pytest.raises(FormulaError, match="a start must give alpha, beta"):
+        Law("E + A * N^-alpha + B * D^-beta", starts=[{"alpha": 0.3}])
+    df = synthetic_frame(noise=0.01)
+    law = Law("E + A * N^-alpha + B * D^-beta", starts=[{"alpha": 0.34, "beta": 0.28}])
+    assert law.extra_starts == ((0.34, 0.28),)
+    first = law.starts(np.log(df[["params", "tokens"]].to_numpy()), np.log(df["loss"].to_numpy()))[0]
+    assert tuple(first[[2, 4]]) == (0.34, 0.28)  # E, A, alpha, B, beta: the caller's start comes first
+    built = scalekit.fit_law(df, form="two_var", n_boot=0)
+    assert scalekit.fit_law(df, form=law, n_boot=0).objective == pytest.approx(built.objective, rel=1e-6)
