@@ -321,6 +321,15 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
         frame["lr"] = lr
     if "version" in frame:
         _qualify_runs_across_versions(frame, notes)
+    if "U" in frame:  # a run's unique tokens are among the tokens it trained on (checked at each run's last row)
+        last = frame["step"].to_numpy() >= frame.groupby("run")["step"].transform("max").to_numpy()
+        over = np.flatnonzero(last & (frame["U"].to_numpy() > frame["D"].to_numpy() * (1 + 1e-9)))
+        if over.size:
+            i = int(over[0])
+            raise BatchValidationError(src, f"unique tokens exceed the tokens trained on (run {frame['run'].iloc[i]!r}: "
+                                       f"{frame['U'].iloc[i]:.4g} unique of {frame['D'].iloc[i]:.4g})",
+                                       column=cols["unique_tokens"], rows=[line_of(int(j)) for j in over],
+                                       expected="unique_tokens <= tokens (repeated data: tokens = epochs x unique tokens)")
 
     dup = frame.duplicated(["run", "step"], keep=False)
     if has_ckpt and dup.any():

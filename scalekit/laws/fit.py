@@ -21,7 +21,7 @@ from .curve import fit_batch, fit_curve, fit_windows, law_columns, select_points
 from .forms import LawForm, get_form
 from .general import GeneralForm
 from .result import FitResult
-from .select import select_form
+from .select import ignored_variables, select_form
 
 __all__ = ["fit_batch", "fit_curve", "fit_law", "fit_windows", "law_columns", "select_points"]
 
@@ -81,4 +81,10 @@ def fit_law(
         sel = select_form(batch, spec.name, options=opts)
         assert sel.fit is not None  # select_form always fits the chosen form
         return replace(sel.fit, method={**sel.fit.method, "selection": sel.summary()})
-    return fit_batch(batch, spec.name, law or get_form(opts.form), opts, progress=progress)
+    chosen = law or get_form(opts.form)
+    res = fit_batch(batch, spec.name, chosen, opts, progress=progress)
+    gone = ignored_variables(chosen, batch)
+    if gone:  # pinned by name although it leaves out a variable the batch varies: say so wherever the fit is shown
+        res = replace(res, method={**res.method, "ignores": gone},
+                      message=f"{res.message}; {chosen.name} ignores {', '.join(gone)}, which this batch varies")
+    return res

@@ -27,7 +27,7 @@ from ..exceptions import FitError
 from ..jsonsafe import jsonable
 from ..options import Options, resolve_options
 from .curve import fit_batch, fit_windows, law_columns, select_points
-from .forms import get_form
+from .forms import AnyForm, get_form
 from .result import FitResult
 
 __all__ = ["TIE_TOLERANCE", "BacktestRow", "Selection", "backtest", "candidate_forms", "select_form"]
@@ -107,12 +107,29 @@ def candidate_forms(batch: Batch, metric: str | None = None) -> list[str]:
     out = []
     if f["N"].nunique() >= 2 and f["D"].nunique() >= 2:
         out += ["two_var", "kaplan"]
-        if "U" in f and bool((f["D"] > 1.01 * f["U"]).any()):
+        if _repeats(f):
             out.append("data_constrained")
     out += ["saturating", "broken"]
     if spec.bound is not None:
         out.append("sigmoid")
+    out = [n for n in out if not ignored_variables(get_form(n), batch)]
     return sorted(out, key=lambda n: (get_form(n).n_params, out.index(n)))
+
+
+def _repeats(f: pd.DataFrame) -> bool:
+    return "U" in f and bool((f["D"] > 1.01 * f["U"]).any())
+
+
+def ignored_variables(form: AnyForm, batch: Batch) -> list[str]:
+    """Declared variables that vary in ``batch`` but ``form`` leaves out: today the unique tokens U when data repeats.
+
+    Such a form cannot tell the batch's runs apart along that variable (repeated epochs look like fresh data to it), so
+    ``form="auto"`` does not consider it; pinned by name, it is fitted and the report says what it ignores.
+    """
+    out = []
+    if _repeats(batch.frame) and "U" not in form.variables:
+        out.append("U")
+    return out
 
 
 def _windows(fin: pd.DataFrame, holdout_fraction: float) -> list[tuple[str, set[str]]]:
@@ -124,6 +141,8 @@ def _windows(fin: pd.DataFrame, holdout_fraction: float) -> list[tuple[str, set[
     k = max(2, round(holdout_fraction * len(fin)))
     if len(fin) - k >= 6:
         out.append(("largest compute", set(fin.sort_values("C")["run"].iloc[-k:].astype(str))))
+        if _repeats(fin):  # the declared variable U: hold out the most repeated data, where laws that ignore it break
+            out.append(("most repeated data", set(fin.assign(_r=fin["D"] / fin["U"]).sort_values("_r")["run"].iloc[-k:].astype(str))))
     uniq: list[tuple[str, set[str]]] = []
     for label, runs in out:
         if runs and all(runs != r for _, r in uniq):
@@ -169,7 +188,9 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
     batch = data if isinstance(data, Batch) else load_batch(data)
     opts = resolve_options(batch.config.options, options.as_dict() if options else None, overrides)
     spec = batch.metric(metric)
-    names = candidate_forms(batch, spec.name) if form in (None, "auto") else [form] if isinstance(form, str) else list(form)
+    auto = form is None or form == "auto"
+    names = (candidate_forms(batch, spec.name) if form is None or form == "auto" else [form] if isinstance(form, str)
+             else list(form))
     frame, _ = select_points(batch, opts.points, spec.name)
     frame = frame[np.isfinite(frame[spec.name])]
     fin = batch.finals()
@@ -239,6 +260,12 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
         done[i] = (dataclasses.replace(rows[i], coverage=row.coverage), pr)  # the point fits are the same
         rows = [r for r, _ in done]
     preds = [p for _, pr in done for p in pr]
+    if auto:  # the forms auto left out, and why, so the table shows what was not considered
+        for name in ("two_var", "kaplan", "saturating", "broken"):
+            gone = ignored_variables(get_form(name), batch)
+            if gone and name not in names:
+                rows.append(BacktestRow(name, get_form(name).n_params, 0, None, None, None,
+                                        f"not eligible under auto: ignores {', '.join(gone)}, which this batch varies"))
     return Selection(spec.name, tuple(rows), tuple({"window": lbl, "runs": sorted(h)} for lbl, h in windows), chosen,
                      reason, None, pd.DataFrame(preds))
 
