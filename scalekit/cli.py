@@ -115,6 +115,37 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from .analyses.plan import Decision, plan_runs
+    from .analyses.profiles import flops_factor
+    from .data.load import load_batch
+    from .data.shapes import Shape
+    from .laws.fit import fit_law
+
+    opts, cfg = _assignments(args)
+    batch = load_batch(args.file, **cfg)
+    fit = fit_law(batch, metric=args.metric, progress=_bootstrap_progress(), **opts)
+    N = D = None
+    if args.decision == "value":
+        if not args.at:
+            raise ConfigError("decision value needs the point: --at N,D (e.g. --at 7e9,2e12)", source="--at")
+        try:
+            N, D = (float(v) for v in args.at.split(","))
+        except ValueError:
+            raise ConfigError(f"got {args.at!r}; expected two numbers N,D (e.g. 7e9,2e12)", source="--at") from None
+    if args.decision == "param" and not args.param:
+        raise ConfigError("decision param needs --param NAME (e.g. alpha)", source="--param")
+    budget = args.budget if args.budget is not None else 10.0 * float(batch.frame["C"].max())
+    p = plan_runs(fit, Decision(args.decision, budget=budget, N=N, D=D, name=args.param), args.allowance,
+                  k=flops_factor(batch))
+    template = Shape(layers=1, d_model=128, heads=1, vocab=args.vocab, glu=args.glu)
+    if args.json:
+        _print(json.dumps(p.summary(template, args.convention), indent=2, allow_nan=False))
+    else:
+        _print(f"batch {batch.name}: {batch.runs} runs; law {fit.form.name}", p.report())
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from .options import resolve_options
     from .render.site import render_site
@@ -174,6 +205,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"rows fitted (default {_default('points')})")
     _common(f)
     f.set_defaults(func=_fit)
+
+    pl = sub.add_parser("plan", help="rank candidate runs by how much they pin down a decision per FLOP", epilog=EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    pl.add_argument("file", help="CSV, Parquet or JSON Lines file (a YAML config beside it is read), or a tracker source")
+    pl.add_argument("--allowance", type=float, required=True, metavar="FLOPS", help="total FLOPs the new runs may use")
+    pl.add_argument("--decision", default="optimum", choices=["optimum", "value", "param"],
+                    help="what the runs must pin down: the compute-optimal N at --budget (default), the metric --at N,D, "
+                         "or a law parameter --param NAME")
+    pl.add_argument("--budget", type=float, default=None, help="compute budget of the optimum (default 10x the largest run's)")
+    pl.add_argument("--at", default=None, metavar="N,D", help="the point of a value decision")
+    pl.add_argument("--param", default=None, metavar="NAME", help="the parameter of a param decision (e.g. alpha)")
+    pl.add_argument("--metric", help="metric column (default: the batch's first metric)")
+    pl.add_argument("--form", default=None, choices=list(FIELDS["form"][1].choices), help=f"law form (default {FIT_FORM})")
+    pl.add_argument("--vocab", type=int, default=50304, help="vocabulary of the shapes suggested (default 50304)")
+    pl.add_argument("--glu", action="store_true", help="suggest shapes with a gated MLP (SwiGLU)")
+    pl.add_argument("--convention", default="porian", choices=["kaplan", "porian", "hoffmann"],
+                    help="how the batch counts N, for the shapes suggested (default porian: non-embedding plus the head)")
+    pl.add_argument("--json", action="store_true", help="print the plan as JSON")
+    _common(pl)
+    pl.set_defaults(func=_plan)
 
     r = sub.add_parser("report", help="render the HTML report site", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from scalekit.options import FIELDS
 
 from .helpers import synthetic_frame
@@ -55,3 +57,23 @@ def test_fit_auto_prints_the_selection_table(tmp_path):
             assert f"{row['median_abs_rel_error']:.2%}" in line and f"{row['max_abs_rel_error']:.2%}" in line
             assert row["max_abs_rel_error"] >= row["median_abs_rel_error"]
         assert ("*" in line.split()) == (row["form"] == sel["chosen"])
+
+
+def test_plan_prints_a_table_and_json_that_agree(tmp_path):
+    f = tmp_path / "b.csv"
+    synthetic_frame(sizes=4, datas=3, noise=0.01).to_csv(f, index=False)
+    js = json.loads(run("plan", str(f), "--allowance", "1e20", "--n-boot", "50", "--json").stdout)
+    assert js["decision"]["kind"] == "optimum" and js["runs"]
+    assert js["runs"][-1]["cumulative_flops"] <= 1e20
+    text = run("plan", str(f), "--allowance", "1e20", "--n-boot", "50").stdout
+    assert "[[What to train next]]" in text and "compute-optimal N at C" in text
+    rows = [ln.split() for ln in text.splitlines() if ln.strip()[:1].isdigit()]
+    assert len(rows) == len(js["runs"]) and float(rows[0][1]) == pytest.approx(js["runs"][0]["N"], rel=1e-2)
+
+
+def test_plan_bad_decision_input_is_one_line(tmp_path):
+    f = tmp_path / "b.csv"
+    synthetic_frame(sizes=4, datas=3).to_csv(f, index=False)
+    p = subprocess.run([sys.executable, "-m", "scalekit", "plan", str(f), "--allowance", "1e20", "--decision", "value",
+                        "--at", "7e9"], capture_output=True, text=True)
+    assert p.returncode == 2 and "--at" in p.stderr and "Traceback" not in p.stderr

@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .. import display
 from ..data.batch import Batch
+from ..data.shapes import Shape, model_size, shapes_for
 from ..exceptions import ConfigError, FitError
 from ..laws.evaluate import frontier_nd
 from ..laws.result import FitResult
@@ -73,6 +75,34 @@ class Plan:
     runs: tuple[PlannedRun, ...]
     allowance: float
     k: float
+
+    def shapes(self, template: Shape | None = None, convention: str = "porian") -> list[Shape | None]:
+        """A model shape near each planned N (see :func:`scalekit.data.shapes.shapes_for`); None where none is within 5%."""
+        out: list[Shape | None] = []
+        for r in self.runs:
+            found = shapes_for(r.N, template=template, convention=convention, most=1)
+            out.append(found[0] if found else None)
+        return out
+
+    def summary(self, template: Shape | None = None, convention: str = "porian") -> dict[str, Any]:
+        """The plan as plain JSON fields (summary.json ``plan``, ``scalekit plan --json``)."""
+        shapes = self.shapes(template, convention)
+        d = self.decision
+        return {
+            "decision": {"kind": d.kind, "label": d.label(), "budget": d.budget, "N": d.N, "D": d.D, "name": d.name},
+            "estimate": self.estimate, "interval_now": list(self.now),
+            "interval_now_bootstrap": None if self.now_bootstrap is None else list(self.now_bootstrap),
+            "allowance": self.allowance, "flops_per_ND": self.k, "width_ratio": self.width_ratio,
+            "runs": [{"N": r.N, "D": r.D, "flops": r.flops, "interval_after": [r.lo, r.hi],
+                      "cumulative_flops": r.cumulative_flops,
+                      "shape": None if sh is None else {"layers": sh.layers, "d_model": sh.d_model, "heads": sh.heads,
+                                                        "N": model_size(sh, convention), "convention": convention}}
+                     for r, sh in zip(self.runs, shapes)],
+        }
+
+    def report(self) -> str:
+        """The plan as a plain-text table."""
+        return display.text(self)
 
     @property
     def width_ratio(self) -> float:

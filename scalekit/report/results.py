@@ -14,6 +14,7 @@ from typing import Any
 
 from ..analyses.metric import MetricAnalysis
 from ..analyses.optimal import Comparison
+from ..analyses.plan import Plan
 from ..analyses.sweeps import Sweep
 from ..checks.base import Finding
 from ..data.batch import Batch
@@ -99,6 +100,27 @@ def _(obj: FitResult) -> str:
         lines += [f"    {e['run']}: {e['reason']}" for e in obj.excluded]
     if m.get("selection"):
         lines += _selection_lines(m["selection"])
+    return "\n".join(lines)
+
+
+@to_text.register
+def _(obj: Plan) -> str:
+    s = obj.summary()
+    now = s["interval_now"]
+    lines = [f"[[What to train next]]  decision: {s['decision']['label']}",
+             f"    estimate {obj.estimate:.4g}; 95% interval now [{now[0]:.4g}, {now[1]:.4g}] (delta method)"
+             + (f", [{s['interval_now_bootstrap'][0]:.4g}, {s['interval_now_bootstrap'][1]:.4g}] (bootstrap)"
+                if s["interval_now_bootstrap"] else ""),
+             f"    allowance {obj.allowance:.3g} FLOPs (C = {obj.k:g} N D); each pick shrinks the interval most per FLOP",
+             f"    {'#':>3} {'N':>10} {'D':>10} {'FLOPs':>10} {'interval after':>24} {'cumulative':>11}  shape (layers x width)"]
+    for i, r in enumerate(s["runs"], 1):
+        lo, hi = r["interval_after"]
+        sh = r["shape"]
+        shape = "-" if sh is None else f"{sh['layers']} x {sh['d_model']}"
+        after = f"[{lo:.4g}, {hi:.4g}]"
+        lines.append(f"    {i:>3} {r['N']:>10.3g} {r['D']:>10.3g} {r['flops']:>10.3g} {after:>24} {r['cumulative_flops']:>11.3g}  {shape}")
+    if not s["runs"]:
+        lines.append("    no candidate run fits the allowance or narrows the interval")
     return "\n".join(lines)
 
 
