@@ -49,8 +49,8 @@ def err(fit: scalekit.FitResult, held: pd.DataFrame) -> float:
 
 def trial(df: pd.DataFrame, k: int, seed: int) -> tuple[float, float]:
     C = 6 * df["params"] * df["tokens"]
-    held = df[C >= C.quantile(0.9)]
-    rest = df[C < C.quantile(0.9)]
+    held = df[C.quantile(0.9) <= C]
+    rest = df[C.quantile(0.9) > C]
     Cr = 6 * rest["params"] * rest["tokens"]
     ladder = rest[Cr <= Cr.quantile(1 / 3)]
     pool = rest[Cr > Cr.quantile(1 / 3)].reset_index(drop=True)
