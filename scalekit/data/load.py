@@ -23,6 +23,7 @@ from .config import BatchConfig, find_config_file, read_config
 from .long import pivot_long
 from .metric import MetricSpec, infer_direction
 from .read import RowNumbers, read_table
+from .shapes import SHAPE_PARAMS, params_from_shape
 from .slug import slugify
 from .sources import detect_source, read_source
 from .sweep import find_undeclared_hparams, hparam_columns, reduce_sweep
@@ -200,6 +201,12 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
         del cols["lr"]
     available = ", ".join(map(repr, raw.columns[:20]))
 
+    if "params" not in cols:
+        shaped = params_from_shape(raw, src)
+        if shaped is not None:  # a batch may give model shapes instead of N
+            raw, shape_note = shaped
+            cols["params"] = SHAPE_PARAMS
+            notes.append(shape_note)
     if "params" not in cols:
         raise BatchValidationError(src, "missing the model-size column", column="params",
                                    expected=f"a column named one of {ALIASES['params'][:6]} (or map it under `columns:`); "

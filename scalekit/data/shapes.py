@@ -28,9 +28,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from ..exceptions import ConfigError
+import numpy as np
+import pandas as pd
 
-__all__ = ["CONVENTIONS", "ParamCount", "Shape", "count_params", "flops_per_token", "model_size", "shapes_for"]
+from ..exceptions import BatchValidationError, ConfigError
+
+__all__ = ["CONVENTIONS", "SHAPE_PARAMS", "ParamCount", "Shape", "count_params", "flops_per_token", "model_size",
+           "params_from_shape", "shapes_for"]
 
 CONVENTIONS = ("kaplan", "porian", "hoffmann")
 
@@ -197,3 +201,57 @@ def shapes_for(target: float, *, convention: str = "porian", template: Shape | N
             break
     found.sort(key=lambda t: (t[0], t[1]))
     return [s for _, _, s in found[:most]]
+
+
+SHAPE_PARAMS = "params (from the model shape)"
+_SHAPE_COLUMNS = {
+    "layers": ("layers", "n_layers", "num_layers", "n_layer", "depth", "num_hidden_layers"),
+    "d_model": ("d_model", "width", "hidden_size", "n_embd", "dim", "model_dim"),
+    "heads": ("heads", "n_heads", "num_heads", "num_attention_heads", "n_head"),
+    "vocab": ("vocab", "vocab_size", "n_vocab"),
+    "d_ff": ("d_ff", "ffn_dim", "intermediate_size", "ffn_hidden_size"),
+    "experts": ("experts", "num_experts", "n_experts"),
+    "top_k": ("top_k", "topk", "experts_per_token"),
+}
+
+
+def params_from_shape(raw: pd.DataFrame, src: str) -> tuple[pd.DataFrame, str] | None:
+    """N for each row from shape columns (layers and width; heads, vocabulary, d_ff, experts if given), or None.
+
+    With a vocabulary column N is counted as Porian et al. do (non-embedding parameters plus the output head),
+    without one as Kaplan et al. do (non-embedding only). The input table is not changed: a copy gains the column.
+    """
+    lower = {str(c).lower(): str(c) for c in raw.columns}
+    found = {k: next((lower[a] for a in names if a in lower), None) for k, names in _SHAPE_COLUMNS.items()}
+    if found["layers"] is None or found["d_model"] is None:
+        return None
+    vals: dict[str, np.ndarray] = {}
+    for k, c in found.items():
+        if c is None:
+            continue
+        v = pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(v) | (v < 1) | (v != np.round(v)))
+        if bad.size:
+            raise BatchValidationError(src, f"model shape column {c!r} holds {raw[c].iloc[int(bad[0])]!r}", column=c,
+                                       rows=[int(i) + 2 for i in bad], expected="whole numbers >= 1")
+        vals[k] = v.astype(int)
+    convention = "porian" if "vocab" in vals else "kaplan"
+    N = np.empty(len(raw))
+    for i in range(len(raw)):
+        d = int(vals["d_model"][i])
+        heads = int(vals["heads"][i]) if "heads" in vals else (d // 64 if d % 64 == 0 else 1)
+        try:
+            shape = Shape(layers=int(vals["layers"][i]), d_model=d, heads=heads, vocab=int(vals["vocab"][i]) if "vocab" in vals else 1,
+                          d_ff=int(vals["d_ff"][i]) if "d_ff" in vals else None,
+                          experts=int(vals["experts"][i]) if "experts" in vals else 1,
+                          top_k=int(vals["top_k"][i]) if "top_k" in vals else 1)
+        except ConfigError as exc:
+            raise BatchValidationError(src, f"row {i + 2}: not a model shape ({exc.message})", column=found["d_model"],
+                                       rows=[i + 2], expected="a transformer shape") from None
+        N[i] = model_size(shape, convention)
+    out = raw.copy()
+    out[SHAPE_PARAMS] = N
+    used = " x ".join(c for c in (found["layers"], found["d_model"]) if c)
+    what = "non-embedding parameters plus the output head" if convention == "porian" else "non-embedding parameters"
+    return out, (f"N computed from the model shape ({used}{', ' + found['vocab'] if found['vocab'] else ''}) as {what} "
+                 f"({convention} convention; an MoE's active parameters).")

@@ -101,3 +101,28 @@ def test_shapes_for_a_target_hit_it():
 def test_bad_shapes_are_named(kw, said):
     with pytest.raises(ConfigError, match=said):
         Shape(**{"layers": 2, "d_model": 256, "heads": 4, "vocab": 1000, **kw})
+
+
+def test_a_batch_may_give_model_shapes_instead_of_n(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    import scalekit
+
+    shapes = [(6, 512, 8), (12, 768, 12), (24, 1024, 16), (16, 2048, 8)]
+    rows = []
+    for L, d, h in shapes:
+        n = count_params(Shape(layers=L, d_model=d, heads=h, vocab=50304)).non_embedding + 50304 * d
+        for D in (1e9, 1e10, 1e11):
+            rows.append({"n_layers": L, "d_model": d, "n_heads": h, "vocab_size": 50304, "tokens": D,
+                         "loss": 1.7 + 400 / n ** 0.34 + 410 / D ** 0.28, "_n": n})
+    df = pd.DataFrame(rows)
+    p = tmp_path / "shapes.csv"
+    df.drop(columns="_n").to_csv(p, index=False)
+    before = p.read_bytes()
+    b = scalekit.load_batch(p)
+    assert p.read_bytes() == before
+    np.testing.assert_allclose(np.sort(b.frame["N"].unique()), np.sort(df["_n"].unique()))
+    assert any("N computed from the model shape" in n and "porian" in n for n in b.notes)
+    fit = scalekit.fit_law(b, n_boot=0)
+    assert fit.params["alpha"] == pytest.approx(0.34, rel=1e-3)
