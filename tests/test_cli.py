@@ -243,7 +243,10 @@ def test_report_flags_are_checked_before_anything_runs(tmp_path):
     assert "--out: got an empty folder name" in p.stderr and not any(work.iterdir())  # nothing written into the current folder
     p = run("report", str(f), "--set", "only_metrics=[nope]", "--out", str(site), check=False)
     one_line_exit_2(p)  # before: exit 1, the kernel failing on the unknown metric
-    assert "option 'only_metrics': got 'nope'; allowed: the metrics of" in p.stderr and "['loss']" in p.stderr
+    assert "option 'only_metrics': got 'nope'; allowed: the metrics of batch 'b'" in p.stderr and "['loss']" in p.stderr
+    p = run("report", "--set", "only_metrics=[nope]", "--out", str(site), check=False)  # the embedded examples too
+    one_line_exit_2(p)
+    assert "allowed: the metrics of batch 'behavior'" in p.stderr
     assert not site.exists()
 
 
