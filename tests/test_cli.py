@@ -266,7 +266,7 @@ def test_a_dead_dask_scheduler_is_one_line_within_seconds(tmp_path):
             check=False)
     one_line_exit_2(p)
     assert f"--scheduler tcp://127.0.0.1:{port}: cannot reach a Dask scheduler there" in p.stderr
-    assert time.monotonic() - t < 20
+    assert time.monotonic() - t < 25  # before: distributed's 30 s connect timeout, then the traceback
 
 
 def test_relative_runs_table_in_a_config_file_is_read_beside_it(tmp_path, monkeypatch):
