@@ -69,16 +69,23 @@ def discover_jobs(batches: Sequence[str | Path], *, base_params: dict[str, Any] 
     """
     base = dict(base_params or {})
     jobs: list[Job] = []
+    config = json.loads(base.get("config_json") or "{}")
     if not batches:
         for ex in EXAMPLES:
             frame, cfg = example_source(ex)
+            if base.get("only_metrics"):
+                try:
+                    batch = load_batch(frame, **{**cfg, **config})
+                except ScalekitError:
+                    pass  # a batch that does not load fails in its notebook, saying why
+                else:
+                    _check_metrics(batch, base)
             versions = sorted(frame["version"].unique()) if "version" in frame else [""]
             for v in versions:
                 name = f"{cfg.get('name', ex)} {v}".strip()
                 jobs.append(Job(slugify(name), name, {**base, "example": ex, "version": v}, (), f"example:{ex}#{v}"))
         return assign_slugs(jobs, previous or {}, occupied)
     files: list[Path] = []
-    config = json.loads(base.get("config_json") or "{}")
     for b in batches:
         if detect_source(b) is not None:
             jobs += _tracker_jobs(b, base, config)
@@ -122,7 +129,7 @@ def _check_metrics(batch: Batch, base: Mapping[str, Any]) -> None:
         try:
             batch.metric(m)
         except ConfigError as exc:
-            raise ConfigError(f"option 'only_metrics': got {m!r}; allowed: the metrics of {batch.source}: "
+            raise ConfigError(f"option 'only_metrics': got {m!r}; allowed: the metrics of batch {batch.name!r} ({batch.source}): "
                               f"{list(batch.metrics)}", source="scalekit report", key="only_metrics") from exc
 
 

@@ -197,3 +197,15 @@ def test_papermill_refuses_parameters_the_notebook_does_not_declare(tmp_path, no
                         *params, "--cwd", str(tmp_path)], capture_output=True, text=True, timeout=300,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert p.returncode != 0 and f"got unknown parameter(s) ['{params[1]}']" in p.stderr, p.stderr[-2000:]
+
+
+def test_a_relative_runs_table_in_set_is_read_from_the_current_folder(tmp_path):
+    """`--set source={runs: cfg/runs.csv}` worked for `fit` and failed for `report`, whose notebook runs elsewhere."""
+    jsonl_runs(tmp_path)  # tmp_path/logs and tmp_path/cfg/runs.csv
+    p = subprocess.run([sys.executable, "-m", "scalekit", "report", "logs", "--set", "source={runs: cfg/runs.csv}",
+                        "--set", "columns={params: data}", "--set", "ignore=[size]", "--set", "name=swapped",
+                        "--metric", "eval_loss", "--set", "form=two_var", "--out", "site", *FAST], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-3000:]
+    s = json.loads((tmp_path / "site" / "swapped" / "summary.json").read_text())
+    assert s["fits"]["eval_loss"]["params"]["alpha"] == pytest.approx(0.34, abs=0.03)
