@@ -199,7 +199,7 @@ def test_reports_have_figures_whatever_the_callers_backend(tmp_path):
     assert (out / "agg" / "report.html").read_text().count("data:image/png;base64") >= 5
     # papermill's own CLI starts a kernel that inherits MPLBACKEND=Agg: figures still appear
     nb = tmp_path / "pm.ipynb"
-    p = subprocess.run(["papermill", str(report_notebook()), str(nb), "-p", "batch_path", str(batch), "-p", "n_boot", "10",
+    p = subprocess.run([sys.executable, "-m", "papermill", str(report_notebook()), str(nb), "-p", "batch_path", str(batch), "-p", "n_boot", "10",
                         "-p", "n_boot_optimal", "5"], capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     assert count_images(nb) >= 5
@@ -215,7 +215,7 @@ def test_unknown_parameters_are_refused_before_a_kernel_starts(tmp_path):
 
 
 def test_bad_option_through_papermill_is_named(tmp_path):
-    p = subprocess.run(["papermill", str(report_notebook()), str(tmp_path / "o.ipynb"), "-p", "delta", "-1"],
+    p = subprocess.run([sys.executable, "-m", "papermill", str(report_notebook()), str(tmp_path / "o.ipynb"), "-p", "delta", "-1"],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode != 0 and "option 'delta': got -1; allowed: a finite number > 0" in p.stderr + p.stdout
 

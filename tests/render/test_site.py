@@ -197,7 +197,7 @@ def test_user_strings_are_escaped_and_paths_sanitised(tmp_path):
 
 def test_parameter_types_survive(tmp_path):
     """papermill's -p turns 007 into 7; the notebook refuses it with the fix, and -r keeps the text."""
-    base = ["papermill", str(REPORT_NOTEBOOK)]
+    base = [sys.executable, "-m", "papermill", str(REPORT_NOTEBOOK)]
     common = ["-p", "example", "perception", "-p", "version", "v1", "-p", "n_boot", "20"]
     bad = subprocess.run([*base, str(tmp_path / "a.ipynb"), *common, "-p", "batch_name", "007"], capture_output=True, text=True)
     assert bad.returncode != 0 and "pass it with -r batch_name" in (bad.stderr + bad.stdout)
@@ -232,7 +232,7 @@ def test_notebooks_are_stripped_and_parameterized():
         for c in nb.cells:
             if c.cell_type == "code":
                 assert c.outputs == [] and c.execution_count is None, nb_path
-    p = subprocess.run(["papermill", "--help-notebook", str(REPORT_NOTEBOOK)], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", str(REPORT_NOTEBOOK)], capture_output=True, text=True)
     for name in ("batch_path", "example", "version", "n_boot", "seed", "loss", "delta", "summary_path"):
         assert re.search(rf"^\s+{name}: [\w\[\]]+ \(default", p.stdout, re.M), name
 
@@ -240,7 +240,7 @@ def test_notebooks_are_stripped_and_parameterized():
 def test_notebook_runs_as_is_from_the_repository_root(tmp_path):
     """What a user gets opening the notebook in Jupyter and running all cells, with no parameters."""
     out = tmp_path / "asis.ipynb"
-    p = subprocess.run(["papermill", str(REPORT_NOTEBOOK), str(out), "--cwd", str(ROOT)], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-m", "papermill", str(REPORT_NOTEBOOK), str(out), "--cwd", str(ROOT)], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr[-2000:]
     nb = nbformat.read(out, as_version=4)
     assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
