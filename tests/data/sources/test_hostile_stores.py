@@ -123,7 +123,7 @@ def test_reading_an_mlruns_folder_adds_nothing_to_it(tmp_path: Path, monkeypatch
 
 def test_float_max_from_mlflow_is_infinity_and_the_run_is_excluded_and_listed(mixed_store: Path) -> None:
     batch = scalekit.load_batch(mixed_store, experiment="mixed", metrics=["eval_loss"])
-    assert [e.run for e in batch.excluded] == ["blowup"] and batch.runs == 12
+    assert [e.run for e in batch.excluded] == ["blowup"] and batch.runs == 12 and batch.name == "mixed"
     assert "eval_loss is inf at step 750" in batch.excluded[0].reason
     assert any("1.797e308" in n for n in batch.notes)
     p = scalekit_cli("fit", str(mixed_store), "--experiment", "mixed", "--metric", "eval_loss", "--n-boot", "0", check=False)
