@@ -30,7 +30,7 @@ import shutil
 import socket
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -162,7 +162,7 @@ def _snapshot(uri: str) -> Iterator[str]:
             else:
                 assert folder is not None
                 copy = Path(tmp) / "mlruns"
-                shutil.copytree(folder, copy, ignore=_artifact_contents)
+                shutil.copytree(folder, copy, ignore=_artifact_contents(folder))
                 read_uri = copy.as_uri()
         except sqlite3.Error as exc:
             raise SourceError(uri, f"not a readable SQLite database ({exc}; truncated or corrupt?)") from None
@@ -178,9 +178,15 @@ def _snapshot(uri: str) -> Iterator[str]:
             _forget_engine(read_uri)
 
 
-def _artifact_contents(folder: str, names: list[str]) -> list[str]:
-    """What a copy of ``mlruns`` leaves out: the contents of each run's artifacts (checkpoints, models), not the folder MLflow looks for."""
-    return names if Path(folder).name == "artifacts" else []
+def _artifact_contents(root: Path) -> Callable[[str, list[str]], list[str]]:
+    """What a copy of ``mlruns`` leaves out: the contents of each run's ``<experiment>/<run>/artifacts`` folder
+    (checkpoints, models), not the folder itself, which MLflow looks for; a metric named ``artifacts/x`` stays."""
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        rel = Path(folder).relative_to(root).parts
+        return names if len(rel) == 3 and rel[2] == "artifacts" else []
+
+    return ignore
 
 
 def _forget_engine(uri: str) -> None:
