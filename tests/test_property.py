@@ -1,19 +1,24 @@
-"""Property test (issue 13): any generated table and config either loads or raises a ScalekitError;
-the command line never prints a traceback for one; the input files are never modified."""
+"""Property tests (issues 13 and 24): any generated table and config, JSON Lines folder or MLflow store either
+loads or raises a ScalekitError; the command line never prints a traceback for one; the inputs are never
+modified; a tracker store's diverged runs (and only those) are excluded and listed."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import math
+import shutil
+import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import scalekit  # noqa: E402
@@ -103,3 +108,136 @@ def test_any_table_and_config_loads_or_is_a_scalekit_error(table, fmt, config, s
         if rc == 2:
             assert len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
         assert {f: f.read_bytes() for f in files} == before, "an input file was modified"
+
+
+# --- issue 24: tracker stores (JSON Lines folders, MLflow SQLite) with mixed logging steps, inf values and hostile names
+
+RUN_NAMES = st.one_of(
+    st.sampled_from(["<script>alert(1)</script>", '=HYPERLINK("http://x","y")', "@SUM(A1)", "+1", "-1", "../../etc/passwd", "a/b",
+                     " ", "名前", "run\nnext", "NaN", "0", "CON", ".hidden", "x" * 300, "\u202eevil", "{params}-{tokens}", "run"]),
+    st.text(min_size=1, max_size=10),
+)
+BLOWUPS = st.sampled_from([math.inf, -math.inf, math.nan, sys.float_info.max, -sys.float_info.max])
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    """One run as a trainer logs it: train loss every ``train_every`` steps, eval loss every ``eval_every``."""
+
+    name: str
+    n: float
+    d: float
+    steps: int
+    train_every: int
+    eval_every: int
+    blowup: tuple[str, int, float] | None  # (metric, index among its logged steps, value): a diverged run
+
+    def points(self) -> list[tuple[int, float, dict[str, float]]]:
+        """(step, tokens seen, {metric: value}) at every step where a metric was logged."""
+        out = []
+        logged = {"train_loss": [s for s in range(1, self.steps + 1) if s % self.train_every == 0],
+                  "eval_loss": [s for s in range(1, self.steps + 1) if s % self.eval_every == 0]}
+        bad_step = None
+        if self.blowup is not None and logged[self.blowup[0]]:
+            steps = logged[self.blowup[0]]
+            bad_step = steps[self.blowup[1] % len(steps)]
+        for s in range(1, self.steps + 1):
+            seen = self.d * s / self.steps
+            loss = 1.69 + 406.4 / self.n**0.34 + 410.7 / seen**0.28
+            values = {m: (1.05 * loss if m == "train_loss" else loss) for m, at in logged.items() if s in at}
+            if bad_step == s and self.blowup is not None:
+                values[self.blowup[0]] = self.blowup[2]
+            if values:
+                out.append((s, seen, values))
+        return out
+
+    @property
+    def diverged(self) -> bool:
+        """Whether the blow-up was logged (its metric was logged at some step): every BLOWUPS value is an infinity or NaN."""
+        return self.blowup is not None and any(self.blowup[0] in v for _, _, v in self.points())
+
+
+@st.composite
+def tracked_runs(draw: st.DrawFn, max_runs: int = 5) -> list[TrackedRun]:
+    names = draw(st.lists(RUN_NAMES, min_size=2, max_size=max_runs, unique=True))
+    sizes = draw(st.permutations([1e7, 3e7, 1e8, 3e8, 1e9]))  # distinct model sizes, so a sound store always loads
+    return [TrackedRun(name, sizes[i], draw(st.sampled_from([1e9, 1e10, 1e11])),
+                       draw(st.integers(2, 12)), draw(st.integers(1, 3)), draw(st.integers(1, 5)),
+                       draw(st.one_of(st.none(), st.tuples(st.sampled_from(["train_loss", "eval_loss"]), st.integers(0, 20), BLOWUPS))))
+            for i, name in enumerate(names)]
+
+
+def _state(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _check_tracker_load(spec: str, runs: list[TrackedRun], cli: list[str], **config: object) -> None:
+    """Loads or raises a ScalekitError; when it loads, exactly the diverged runs are excluded and listed."""
+    load_error = ""
+    try:
+        batch = scalekit.load_batch(spec, **config)
+    except scalekit.ScalekitError as exc:
+        batch, load_error = None, str(exc)
+    runs = [r for r in runs if r.points()]  # a run that logged nothing (killed before its first log) is no run
+    event("loaded" if batch is not None else "a ScalekitError: " + load_error.split(":")[-1][:70])
+    if len({r.n for r in runs if not r.diverged}) >= 2:  # sound: two model sizes left once the diverged runs are out
+        assert batch is not None, load_error
+    if batch is not None:
+        event(f"{len(batch.excluded)} diverged run(s) listed")
+        excluded = {e.run for e in batch.excluded}
+        assert excluded == {r.name for r in runs if r.diverged}, (excluded, [(r.name, r.blowup) for r in runs])
+        assert batch.runs == len(runs) - len(excluded)  # a metric missing at a step is never divergence
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        rc = main(["fit", spec, "--n-boot", "0", *cli])
+    assert rc in (0, 2), err.getvalue()
+    assert "Traceback" not in err.getvalue(), err.getvalue()
+    if rc == 2:
+        assert len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(runs=tracked_runs())
+def test_any_jsonl_folder_loads_or_is_a_scalekit_error_and_lists_diverged_runs(runs: list[TrackedRun]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "runs"
+        folder.mkdir()
+        for i, r in enumerate(runs):  # hostile names go in the lines' run key; file names stay plain
+            lines = [json.dumps({"run": r.name, "step": s, "params": r.n, "tokens": seen, **values}, allow_nan=True)
+                     for s, seen, values in r.points()]
+            (folder / f"r{i}.jsonl").write_text("\n".join(lines) + "\n")
+        before = _state(folder)
+        _check_tracker_load(str(folder), runs, [])
+        assert _state(folder) == before, "an input file was modified"
+
+
+@pytest.fixture(scope="module")
+def empty_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow database with its schema and no runs: each example copies it (creating the schema takes seconds)."""
+    pytest.importorskip("mlflow", reason='needs pip install "scalekit[mlflow]"')
+    from mlflow.tracking import MlflowClient
+
+    db = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments()
+    return db
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(runs=tracked_runs(max_runs=4))
+def test_any_mlflow_store_loads_or_is_a_scalekit_error_and_lists_diverged_runs(empty_mlflow_db: Path, runs: list[TrackedRun]) -> None:
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "mlflow.db"
+        shutil.copyfile(empty_mlflow_db, db)
+        client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+        eid = client.create_experiment("E")
+        for r in runs:
+            run = client.create_run(eid, run_name=r.name)
+            metrics = [Metric(k, v, 0, s) for s, seen, values in r.points() for k, v in {**values, "tokens": seen}.items()]
+            client.log_batch(run.info.run_id, metrics=metrics, params=[Param("n_params", f"{r.n:g}")])
+        before = _state(Path(tmp))
+        _check_tracker_load(str(db), runs, ["--experiment", "E"], experiment="E")
+        assert _state(Path(tmp)) == before, "the store was modified"

@@ -378,7 +378,7 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
             sub = frame[(frame["run"] == r) & div_mask]
             first = sub.iloc[0]
             at_first = frame.index.get_loc(sub.index[0])
-            which = [name for name, bad in div_by.items() if bad[at_first]]
+            which = [metric for metric, bad in div_by.items() if bad[at_first]]
             at = f" at step {first['step']:.0f}" if has_ckpt else ""
             rows_r = tuple(int(x) for x in frame.loc[frame["run"] == r, "_line"])
             reason = f"diverged: {', '.join(which)} is {first[which[0]]}{at} (row {int(first['_line'])})"

@@ -30,8 +30,8 @@ import shutil
 import socket
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -162,7 +162,7 @@ def _snapshot(uri: str) -> Iterator[str]:
             else:
                 assert folder is not None
                 copy = Path(tmp) / "mlruns"
-                shutil.copytree(folder, copy, ignore=_artifact_contents)
+                shutil.copytree(folder, copy, ignore=_artifact_contents(folder))
                 read_uri = copy.as_uri()
         except sqlite3.Error as exc:
             raise SourceError(uri, f"not a readable SQLite database ({exc}; truncated or corrupt?)") from None
@@ -178,9 +178,15 @@ def _snapshot(uri: str) -> Iterator[str]:
             _forget_engine(read_uri)
 
 
-def _artifact_contents(folder: str, names: list[str]) -> list[str]:
-    """What a copy of ``mlruns`` leaves out: the contents of each run's artifacts (checkpoints, models), not the folder MLflow looks for."""
-    return names if Path(folder).name == "artifacts" else []
+def _artifact_contents(root: Path) -> Callable[[str, list[str]], list[str]]:
+    """What a copy of ``mlruns`` leaves out: the contents of each run's ``<experiment>/<run>/artifacts`` folder
+    (checkpoints, models), not the folder itself, which MLflow looks for; a metric named ``artifacts/x`` stays."""
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        rel = Path(folder).relative_to(root).parts
+        return names if len(rel) == 3 and rel[2] == "artifacts" else []
+
+    return ignore
 
 
 def _forget_engine(uri: str) -> None:
@@ -276,7 +282,9 @@ def read_mlflow(spec: str | Path, experiments: str | Sequence[str] | None = None
                 raise SourceError(uri, f"MLflow could not read the store: {_one_line(exc.message)}") from None
             except (SourceError, ImportError):
                 raise
-            except Exception as exc:  # SQLAlchemy, YAML, OS errors from a damaged store: one line, not a traceback
+            except Exception as exc:
+                if not _raised_by_the_store(exc):  # a bug of ours keeps its traceback
+                    raise
                 raise SourceError(uri, f"MLflow could not read the store ({type(exc).__name__}: {_one_line(str(exc))})",
                                   hint="Is it truncated or corrupt? It was left as it is") from None
     except ImportError as exc:
@@ -284,6 +292,16 @@ def read_mlflow(spec: str | Path, experiments: str | Sequence[str] | None = None
     if not tables:
         raise SourceError(uri, "no experiment in this store has runs")
     return tables
+
+
+def _raised_by_the_store(exc: BaseException) -> bool:
+    """Whether an error comes from MLflow reading a damaged store (a bad meta.yaml, a garbage metric line, a
+    broken database), judged by where it was raised: inside MLflow, SQLAlchemy, YAML or SQLite, not in scalekit."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    parts = set(PurePath(frames[-1].filename).parts) if frames else set()  # "yaml/_yaml.pyx" for compiled YAML
+    return bool(parts & {"mlflow", "sqlalchemy", "yaml", "sqlite3"})
 
 
 def _one_line(text: str, limit: int = 300) -> str:

@@ -29,6 +29,8 @@ metrics registered with the hparams beside the series (Lightning's ``hp_metric``
 
 from __future__ import annotations
 
+import mmap
+import os
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -76,8 +78,17 @@ def _records(fh: BinaryIO, damage: _Damage) -> Iterator[bytes]:
     """The intact records of an event file; damaged ones are skipped (the next one found by its header checksum)."""
     from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 
-    data = fh.read()  # event files of scalars are small; one read keeps the resync scan simple
-    pos, size = 0, len(data)
+    size = os.fstat(fh.fileno()).st_size
+    if size == 0:
+        return
+    # mapped, not read: files with images or histograms can be large; the resync scan needs random access
+    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        yield from _framed(data, size, damage, masked_crc32c)
+
+
+def _framed(data: Any, size: int, damage: _Damage, masked_crc32c: Any) -> Iterator[bytes]:
+    """The TFRecord framing: an 8-byte length and its 4-byte checksum, the event, the event's 4-byte checksum."""
+    pos = 0
     while pos < size:
         if size - pos < _HEADER.size:
             damage.incomplete_tail = pos
@@ -105,7 +116,7 @@ def _records(fh: BinaryIO, damage: _Damage) -> Iterator[bytes]:
         pos = end
 
 
-def _resync(data: bytes, start: int, crc: Any) -> int | None:
+def _resync(data: Any, start: int, crc: Any) -> int | None:
     """The offset of the next intact record header at or after ``start`` (its length's checksum matches), if any."""
     for pos in range(start, len(data) - _HEADER.size + 1):
         length, want = _HEADER.unpack_from(data, pos)

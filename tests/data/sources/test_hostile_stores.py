@@ -114,16 +114,20 @@ def test_reading_an_mlruns_folder_adds_nothing_to_it(tmp_path: Path, monkeypatch
     eid = client.create_experiment("E")
     for run in ladder()[:4]:
         log_mixed(client, eid, name=run.name, n=run.n, d=run.d)
+    rid = client.search_runs([eid])[0].info.run_id
+    client.log_metric(rid, "artifacts/loss", 2.5, step=1)  # stored under metrics/artifacts/: read, unlike a run's artifacts
+    (Path(client.get_run(rid).info.artifact_uri.removeprefix("file://")) / "model.bin").write_bytes(bytes(1000))
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
     shutil.rmtree(store / ".trash")  # MLflow's file store makes this folder whenever it opens a store
     before = tree_state(store)
-    assert read_source(store, experiment="E").runs == 4
+    table = read_source(store, experiment="E")
+    assert table.runs == 4 and "artifacts/loss" in table.metrics
     assert tree_state(store) == before
 
 
 def test_float_max_from_mlflow_is_infinity_and_the_run_is_excluded_and_listed(mixed_store: Path) -> None:
     batch = scalekit.load_batch(mixed_store, experiment="mixed", metrics=["eval_loss"])
-    assert [e.run for e in batch.excluded] == ["blowup"] and batch.runs == 12
+    assert [e.run for e in batch.excluded] == ["blowup"] and batch.runs == 12 and batch.name == "mixed"
     assert "eval_loss is inf at step 750" in batch.excluded[0].reason
     assert any("1.797e308" in n for n in batch.notes)
     p = scalekit_cli("fit", str(mixed_store), "--experiment", "mixed", "--metric", "eval_loss", "--n-boot", "0", check=False)
