@@ -282,6 +282,7 @@ def isoflop(batch: Batch, metric: str | None = None, *, method: str = "akima", t
     label, scale = data_scale(batch)
     k = flops_factor(batch)
     pts = _isoflop_points(f, batch.has_checkpoints, tol, n_budgets)
+    pts["design"] = pts["run"].map(batch.frame.groupby("run")["D"].max()).to_numpy(dtype=float)
     if method == "parabola":
         return _isoflop_parabolas(pts, k, label, scale, n_boot, seed, bool(batch.has_checkpoints))
     return _isoflop_akima(pts, k, label, scale, n_boot, seed, noise, bool(batch.has_checkpoints))
@@ -328,9 +329,9 @@ def _isoflop_parabolas(pts: pd.DataFrame, k: float, label: str, scale: float, n_
 # points; the budget counts only if the minimum is interior to the sizes trained. Uncertainty: every log loss
 # gets seed noise (normal, the batch's own: seed_noise) and the minimum is found again, n_boot times; a budget's
 # N* is the minimum of the data as measured (Porian et al. take the median of the noisy minima: the same with
-# their small noise, but it drifts with an asymmetric curve as the noise grows), its spread the standard
-# deviation of the noisy log N* (floored at a third of a grid step, scaled up by the share of noisy minima that
-# fell on an edge). The exponent a is the least-squares
+# their small noise, but it drifts on an asymmetric curve as the noise grows, and varies with the draws), its
+# spread the standard deviation of the noisy log N* (floored at a third of a grid step, scaled up by the share
+# of noisy minima that fell on an edge). The exponent a is the least-squares
 # slope of log N* on log C weighted by 1 / spread^2; its 95% interval is the 2.5%-97.5% range of the same
 # weighted fit on each noisy draw.
 _GRID_PER_GAP = 25
@@ -346,7 +347,8 @@ def _sizes(g: pd.DataFrame) -> pd.DataFrame:
 def seed_noise(pts: pd.DataFrame) -> tuple[float | None, str]:
     """The relative seed noise of a batch's IsoFLOP points (standard deviation of log loss), and where it comes from.
 
-    Repeated runs (seeds) at one size and budget measure it directly: the pooled within-cell scatter.
+    Repeated runs (seeds: one size and total data size, ``design``) at one budget measure it directly: the
+    pooled within-cell scatter.
     Otherwise, the residual scatter around each IsoFLOP curve: a cubic in log N through every five
     consecutive sizes (a quadratic through four when no budget has five), pooled over budgets. A smooth
     curve's shape is absorbed by the local polynomial; what is left is run-to-run noise (and any roughness
@@ -355,7 +357,10 @@ def seed_noise(pts: pd.DataFrame) -> tuple[float | None, str]:
     if pts.empty:
         return None, "no IsoFLOP points"
     loge = np.log(pts["err"].to_numpy())
-    cells = pd.DataFrame({"b": pts["budget_id"].to_numpy(), "n": pts["N"].to_numpy(), "y": loge}).groupby(["b", "n"])["y"]
+    # a repeat is another run of the same design (size and total data) at the same budget: a seed, not a schedule
+    design = pts["design"].to_numpy() if "design" in pts else np.arange(len(pts))
+    cells = pd.DataFrame({"b": pts["budget_id"].to_numpy(), "n": pts["N"].to_numpy(), "d": design,
+                          "y": loge}).groupby(["b", "n", "d"])["y"]
     sizes = cells.size()
     if int((sizes > 1).sum()) >= _MIN_REPEATS:
         var = cells.var(ddof=1)[sizes > 1]
