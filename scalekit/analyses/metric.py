@@ -16,9 +16,8 @@ from ..laws.select import Selection
 from ..options import Options
 from .grid import Grid, improvement_grid
 from .inference import CostCurve, InferenceOptimum, inference_optimal, total_cost_curve
-from .isoflop_akima import isoflop_akima
 from .lawchoice import choose_law
-from .optimal import Comparison, OptimalLaw, compare, data_scale, envelope, parametric
+from .optimal import Comparison, OptimalLaw, compare, data_scale, envelope, isoflop, parametric
 from .profiles import (
     Allocation,
     Cap,
@@ -113,7 +112,7 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     cap: Cap | None = None
     optimal: dict[str, OptimalLaw] = {"envelope": envelope(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed,
                                                            **envelope_rows(batch)),
-                                      "isoflop": isoflop_akima(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed)}
+                                      "isoflop": isoflop(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed)}
     # targets, budgets and Approach 3 from the law the backtest chose, when it is a law in (N, D) (MetricAnalysis.nd_law)
     pl = law if law is not None and law.form.variables == ("N", "D") else fit
     if pl is not None and pl.form.variables == ("N", "D"):

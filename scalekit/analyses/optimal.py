@@ -5,11 +5,14 @@
   error), as the lower convex hull in log-log like Gemstones (McLeish et al. 2025); N_opt(C)
   and D_opt(C) (or S_opt(C), in steps) are power laws fitted to the envelope points.
 * Approach 2 (``isoflop``): runs grouped by compute budget (or curves interpolated at shared
-  budgets); a parabola in log N per budget; its minimum gives N_opt(C).
+  budgets); per budget, log loss interpolated over log N with an Akima spline and its interior
+  minimum taken (Porian et al. 2024; the default), or a parabola in log N (Hoffmann et al. 2022,
+  ``method="parabola"``); the minima give N_opt(C).
 * Approach 3 (``parametric``): closed form from L(N, D) = E + A/N^alpha + B/D^beta:
   N_opt = G (C/k)^a with a = beta/(alpha+beta), G = (alpha A / (beta B))^(1/(alpha+beta)).
 
-Intervals come from bootstraps over runs (Approaches 1 and 2) or from the law's bootstrap
+Intervals come from bootstraps over runs (Approach 1, Approach 2 with parabolas), from seed noise
+measured on the batch (Approach 2 with Akima: see :func:`seed_noise`) or from the law's bootstrap
 draws (Approach 3).
 """
 
@@ -32,8 +35,8 @@ from ..laws.result import FitResult
 from .intervals import percentile_ci
 from .profiles import flops_factor
 
-__all__ = ["Comparison", "OptimalLaw", "compare", "data_scale", "envelope", "error_table", "isoflop", "isoflop_points",
-           "lower_hull", "parametric", "pareto_front"]
+__all__ = ["ISOFLOP_METHODS", "Comparison", "OptimalLaw", "compare", "data_scale", "envelope", "isoflop", "lower_hull",
+           "parametric", "pareto_front", "seed_noise"]
 
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.intp]
@@ -261,13 +264,33 @@ def _parabola_minima(pts: pd.DataFrame, weights: FloatArray | None = None,
     return res
 
 
-def isoflop(batch: Batch, metric: str | None = None, *, tol: float = 0.1, n_budgets: int = 8, n_boot: int = 200,
-            seed: int = 0) -> OptimalLaw:
-    """Approach 2: parabolas in log N per compute budget."""
+ISOFLOP_METHODS = ("akima", "parabola")
+
+
+def isoflop(batch: Batch, metric: str | None = None, *, method: str = "akima", tol: float = 0.1, n_budgets: int = 8,
+            n_boot: int = 200, seed: int = 0, noise: float | None = None) -> OptimalLaw:
+    """Approach 2: N_opt(C) from the minimum of each IsoFLOP curve, and N_opt = G C^a fitted through them.
+
+    ``method="akima"`` (the default, what reports use): Porian et al. (2024), Akima interpolation of log
+    loss over log N per budget, interior minima, intervals from seed noise (``noise``, relative; None:
+    measured on the batch by :func:`seed_noise`). ``method="parabola"``: Hoffmann et al. (2022), a
+    parabola in log N per budget, intervals from a bootstrap over runs.
+    """
+    if method not in ISOFLOP_METHODS:
+        raise ConfigError(f"unknown IsoFLOP method {method!r}; expected one of {list(ISOFLOP_METHODS)}", key="method")
     f = _error(batch, metric or batch.metric().name)
     label, scale = data_scale(batch)
     k = flops_factor(batch)
     pts = _isoflop_points(f, batch.has_checkpoints, tol, n_budgets)
+    pts["design"] = pts["run"].map(batch.frame.groupby("run")["D"].max()).to_numpy(dtype=float)
+    if method == "parabola":
+        return _isoflop_parabolas(pts, k, label, scale, n_boot, seed, bool(batch.has_checkpoints))
+    return _isoflop_akima(pts, k, label, scale, n_boot, seed, noise, bool(batch.has_checkpoints))
+
+
+def _isoflop_parabolas(pts: pd.DataFrame, k: float, label: str, scale: float, n_boot: int, seed: int,
+                       interpolated: bool) -> OptimalLaw:
+    """Approach 2 with a parabola in log N per budget; intervals from a bootstrap over runs."""
     minima = _parabola_minima(pts) if len(pts) else []
     interior = [(B, n) for B, n, why in minima if not why]
     notes = [f"budget {B:.3g}: {why}" for B, n, why in minima if why]
@@ -275,7 +298,7 @@ def isoflop(batch: Batch, metric: str | None = None, *, tol: float = 0.1, n_budg
         msg = (f"only {len(interior)} budget(s) with an interior optimum (3 needed)" if minima
                else "no compute budget is shared by 3 or more model sizes")
         return OptimalLaw("isoflop", None, None, None, None, None, None, label, len(interior), (msg, *notes), pts,
-                          {"budgets": len(minima)})
+                          {"method": "parabola", "budgets": len(minima)})
     Cs = np.array([B for B, _ in interior])
     Ns = np.array([n for _, n in interior])
     Ds = Cs / (k * Ns) / scale
@@ -298,7 +321,145 @@ def isoflop(batch: Batch, metric: str | None = None, *, tol: float = 0.1, n_budg
     minima_tab = [{"C": B, "N_opt": n, "D_opt": None if n is None else B / (k * n) / scale, "note": why}
                   for B, n, why in minima]
     return OptimalLaw("isoflop", a, percentile_ci(A_s), b, percentile_ci(B_s), float(np.exp(ca)), float(np.exp(cb)), label,
-                      len(interior), tuple(notes), pts, {"minima": minima_tab, "interpolated": bool(batch.has_checkpoints)})
+                      len(interior), tuple(notes), pts, {"method": "parabola", "minima": minima_tab, "interpolated": interpolated})
+
+
+# --- Approach 2 as Porian et al. (2024) do it --------------------------------------------------------------
+# Per budget, log loss is interpolated over log N with an Akima spline on a geometric grid of (sizes - 1) x 25
+# points; the budget counts only if the minimum is interior to the sizes trained. Uncertainty: every log loss
+# gets seed noise (normal, the batch's own: seed_noise) and the minimum is found again, n_boot times; a budget's
+# N* is the minimum of the data as measured (Porian et al. take the median of the noisy minima: the same with
+# their small noise, but it drifts on an asymmetric curve as the noise grows, and varies with the draws), its
+# spread the standard deviation of the noisy log N* (floored at a third of a grid step, scaled up by the share
+# of noisy minima that fell on an edge). The exponent a is the least-squares
+# slope of log N* on log C weighted by 1 / spread^2; its 95% interval is the 2.5%-97.5% range of the same
+# weighted fit on each noisy draw.
+_GRID_PER_GAP = 25
+_MIN_STD_FACTOR = 0.33
+_MIN_REPEATS = 3  # repeated (size, budget) cells needed to measure seed noise directly
+
+
+def _sizes(g: pd.DataFrame) -> pd.DataFrame:
+    """One point per size on an IsoFLOP curve: the best, as Porian et al. keep."""
+    return g.groupby("N", as_index=False)["err"].min().sort_values("N")
+
+
+def seed_noise(pts: pd.DataFrame) -> tuple[float | None, str]:
+    """The relative seed noise of a batch's IsoFLOP points (standard deviation of log loss), and where it comes from.
+
+    Repeated runs (seeds: one size and total data size, ``design``) at one budget measure it directly: the
+    pooled within-cell scatter.
+    Otherwise, the residual scatter around each IsoFLOP curve: a cubic in log N through every five
+    consecutive sizes (a quadratic through four when no budget has five), pooled over budgets. A smooth
+    curve's shape is absorbed by the local polynomial; what is left is run-to-run noise (and any roughness
+    of the curve finer than the size grid, which moves the minimum all the same). None: nothing to measure.
+    """
+    if pts.empty:
+        return None, "no IsoFLOP points"
+    loge = np.log(pts["err"].to_numpy())
+    # a repeat is another run of the same design (size and total data) at the same budget: a seed, not a schedule
+    design = pts["design"].to_numpy() if "design" in pts else np.arange(len(pts))
+    cells = pd.DataFrame({"b": pts["budget_id"].to_numpy(), "n": pts["N"].to_numpy(), "d": design,
+                          "y": loge}).groupby(["b", "n", "d"])["y"]
+    sizes = cells.size()
+    if int((sizes > 1).sum()) >= _MIN_REPEATS:
+        var = cells.var(ddof=1)[sizes > 1]
+        dof = sizes[sizes > 1] - 1
+        sigma = float(np.sqrt((var * dof).sum() / dof.sum()))
+        return sigma, f"repeated runs at {int((sizes > 1).sum())} (size, budget) cells"
+    curves = [_sizes(g) for _, g in pts.groupby("budget_id")]
+    longest = max((len(g) for g in curves), default=0)
+    if longest < 4:
+        return None, "no IsoFLOP curve has 4 sizes, and no size was repeated"
+    deg = 3 if longest >= 5 else 2
+    w = deg + 2
+    ss, dof_total = 0.0, 0
+    for g in curves:
+        x, y = np.log(g["N"].to_numpy()), np.log(g["err"].to_numpy())
+        j = int(np.argmin(y))
+        for i in range(max(0, j - w + 1), min(j, len(x) - w) + 1):  # windows around the minimum: the noise that moves it
+            xx, yy = x[i:i + w] - x[i:i + w].mean(), y[i:i + w]
+            r = yy - np.polyval(np.polyfit(xx, yy, deg), xx)
+            ss += float(r @ r)
+            dof_total += w - deg - 1
+    return float(np.sqrt(ss / dof_total)), (f"residual scatter around each IsoFLOP curve (a {'cubic' if deg == 3 else 'quadratic'} "
+                                            f"in log N through every {w} consecutive sizes)")
+
+
+def _akima_minimum(logn: FloatArray, logl: FloatArray, grid: FloatArray) -> float | None:
+    from scipy.interpolate import Akima1DInterpolator
+
+    v = Akima1DInterpolator(logn, logl, axis=0)(grid)
+    v = np.where(np.isfinite(v), v, np.inf)
+    i = np.argmin(v, axis=0)
+    return None if i == 0 or i == grid.size - 1 else float(grid[i])
+
+
+def _weighted_slope(x: FloatArray, y: FloatArray, w: FloatArray) -> tuple[float, float]:
+    W = w / w.sum()
+    xm, ym = float(W @ x), float(W @ y)
+    s = float(W @ ((x - xm) * (y - ym)) / (W @ (x - xm) ** 2))
+    return s, ym - s * xm
+
+
+def _isoflop_akima(pts: pd.DataFrame, k: float, label: str, scale: float, n_boot: int, seed: int, noise: float | None,
+                   interpolated: bool) -> OptimalLaw:
+    """Approach 2 with Akima interpolation per budget and a seed-noise bootstrap (see the comment above)."""
+    from scipy.interpolate import Akima1DInterpolator
+
+    source = "given"
+    if noise is None:
+        noise, source = seed_noise(pts)
+    sigma = float(noise or 0.0)
+    rng = np.random.default_rng(seed)
+    budgets: list[dict[str, Any]] = []
+    for _, g0 in pts.groupby("budget_id"):
+        g = _sizes(g0)
+        if len(g) < 3:
+            continue
+        logn, logl = np.log(g["N"].to_numpy()), np.log(g["err"].to_numpy())
+        grid = np.linspace(logn[0], logn[-1], (len(g) - 1) * _GRID_PER_GAP)
+        stars: FloatArray = np.empty(0)
+        if n_boot and sigma > 0:
+            noisy = logl[:, None] + sigma * rng.standard_normal((logl.size, n_boot))
+            v = Akima1DInterpolator(logn, noisy, axis=0)(grid)  # (grid, n_boot): all draws at once
+            idx = np.argmin(np.where(np.isfinite(v), v, np.inf), axis=0)
+            stars = grid[idx[(idx > 0) & (idx < grid.size - 1)]]
+        budgets.append({"C": float(g0["budget"].iloc[0]), "best": _akima_minimum(logn, logl, grid), "stars": stars,
+                        "grid_step": float(grid[1] - grid[0])})
+    rows: list[dict[str, Any]] = []
+    minima: list[dict[str, Any]] = []
+    notes: list[str] = []
+    draws_needed = max(n_boot // 2, 1) if n_boot and sigma > 0 else 0
+    for b in budgets:
+        C = b["C"]
+        ok = b["best"] is not None and b["stars"].size >= draws_needed
+        n_opt = None if b["best"] is None else float(np.exp(b["best"]))  # the noise only spreads it: no drift with noise
+        why = "" if ok else "minimum at the edge of the sizes trained"
+        minima.append({"C": C, "N_opt": n_opt, "D_opt": None if n_opt is None else C / (k * n_opt) / scale, "note": why})
+        if not ok or n_opt is None:
+            notes.append(f"budget {C:.3g}: {why}")
+            continue
+        floor = _MIN_STD_FACTOR * _GRID_PER_GAP * b["grid_step"]
+        spread = float(np.std(b["stars"])) * n_boot / b["stars"].size if b["stars"].size else 0.0
+        rows.append({"C": C, "logN": float(np.log(n_opt)), "std": max(spread, floor), "stars": b["stars"]})
+    extra: dict[str, Any] = {"method": "akima", "minima": minima, "n_boot": n_boot, "noise": noise, "noise_source": source,
+                             "interpolated": interpolated}
+    notes.insert(0, "Akima interpolation per budget (Porian et al. 2024), " + (
+        f"intervals from seed noise of {sigma:.2g} in log loss ({source})" if noise is not None else
+        f"no interval: no seed noise could be measured ({source})"))
+    if len(rows) < 3:
+        return OptimalLaw("isoflop", None, None, None, None, None, None, label, len(rows),
+                          (f"only {len(rows)} budget(s) with an interior optimum (3 needed)", *notes), pts, extra)
+    lc = np.log([r["C"] for r in rows])
+    w = 1.0 / np.array([r["std"] for r in rows]) ** 2
+    a, ca = _weighted_slope(lc, np.array([r["logN"] for r in rows]), w)
+    m = min(r["stars"].size for r in rows)
+    draws = [_weighted_slope(lc, np.array([r["stars"][i] for r in rows]), w)[0] for i in range(m)]
+    G = float(np.exp(ca))
+    extra["log_std"] = [r["std"] for r in rows]
+    return OptimalLaw("isoflop", float(a), percentile_ci(draws), float(1.0 - a), percentile_ci([1 - d for d in draws]), G,
+                      float(1.0 / (k * G) / scale), label, len(rows), tuple(notes), pts, extra)
 
 
 def parametric(fit: FitResult, *, k: float = 6.0, data_scale: float = 1.0, data_label: str = "D") -> OptimalLaw:
@@ -403,6 +564,3 @@ def compare(laws: dict[str, OptimalLaw], C_ref: float) -> Comparison:
     return Comparison(laws, C_ref, overlap, order, s)
 
 
-# Public names for the other Approach-2 implementation (Porian et al.'s Akima variant, analyses.isoflop_akima).
-error_table = _error
-isoflop_points = _isoflop_points
