@@ -61,11 +61,13 @@ def huber(r: FloatArray, delta: float) -> tuple[FloatArray, FloatArray]:
     return psi, rho
 
 
-def lse(us: list[FloatArray], probs: bool = True) -> tuple[FloatArray, list[FloatArray]]:
+def lse(us: list[FloatArray], probs: bool = True, fast: bool = False) -> tuple[FloatArray, list[FloatArray]]:
     """log-sum-exp of the terms ``us`` (arrays of one shape) and, with ``probs``, their softmax weights
     (the derivative of the LSE by each term).
 
     The terms are overwritten (no temporaries: this is the inner loop of the exact-Hessian engine).
+    ``fast`` multiplies by the reciprocal of the sum instead of dividing by it (one division per
+    point rather than per term and point, one rounding more): the exact-Hessian engine's choice.
     """
     if len(us) == 1:
         return us[0], [np.ones_like(us[0])]
@@ -80,10 +82,13 @@ def lse(us: list[FloatArray], probs: bool = True) -> tuple[FloatArray, list[Floa
         s += e
     out = np.log(s)
     out += m
-    if probs:
+    if probs and fast:
         np.reciprocal(s, out=s)
         for e in us:
             e *= s
+    elif probs:
+        for e in us:
+            e /= s
     return out, us
 
 
@@ -249,8 +254,8 @@ class GaussNewton:
             psi, rho = huber(r, delta)
             fv = np.einsum("bn,bn->b", wi, rho)
             c = np.ones_like(r) if psi is r else np.where(np.abs(r) <= delta, 1.0, delta / np.maximum(np.abs(r), 1e-300))
-            if free is not None:
-                J = J[..., free]
+            # always gathered, even all of it: the copy's layout is the one the products below were tuned on
+            J = J[..., np.arange(J.shape[-1]) if free is None else free]
             # batched matrix products: ten times faster than the equivalent einsum, whose
             # three-operand form runs a plain C loop
             g = np.matmul((wi * psi)[:, None, :], J)[:, 0]
