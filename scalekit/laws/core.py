@@ -167,15 +167,19 @@ def minimize(curv: Curvature, theta0: npt.ArrayLike, w: FloatArray | None = None
     # the optimum) then already has what the next iteration needs, so no point is evaluated twice.
     f, G, Hs = curv.derivatives(theta, w, sel)
     f = np.where(np.isfinite(f), f, np.inf)
+    active &= np.isfinite(f)  # accepted steps are finite: f stays finite where active
     it = 0
     while it < max_iter:
         it += 1
-        idx = np.flatnonzero(active & np.isfinite(f))
+        idx = np.flatnonzero(active)
         if idx.size == 0:
             break
         th, wi, g, H = theta[idx], w[idx], G[idx], Hs[idx]
-        bad = ~np.all(np.isfinite(g), axis=1) | ~np.all(np.isfinite(H), axis=(1, 2))
-        if bad.any():  # no step from a point without derivatives: it stops there
+        # No step from a point without derivatives: it stops there. Checked on the whole batch first, since
+        # per-problem checks cost more than the step itself for a few starts.
+        bad = None
+        if not (np.isfinite(g).all() and np.isfinite(H).all()):
+            bad = ~np.all(np.isfinite(g), axis=1) | ~np.all(np.isfinite(H), axis=(1, 2))
             g = np.where(bad[:, None], 0.0, g)
             H = np.where(bad[:, None, None], eye, H)
         held = None
@@ -199,17 +203,22 @@ def minimize(curv: Curvature, theta0: npt.ArrayLike, w: FloatArray | None = None
             trial[:, free] = np.clip(trial[:, free], lo[idx], hi[idx])
         ft, gt, Ht = curv.derivatives(trial, wi, sel)
         fi = f[idx]
-        ok = np.isfinite(ft) & (ft < fi) & ~bad
+        ok = np.isfinite(ft) & (ft < fi)
+        if bad is not None:
+            ok &= ~bad
         gain = np.where(ok, fi - ft, 0.0)
         acc = idx[ok]
         theta[acc], f[acc], G[acc], Hs[acc] = trial[ok], ft[ok], gt[ok], Ht[ok]
         lam[idx] = np.where(ok, np.maximum(lam[idx] / 3.0, 1e-15), lam[idx] * 4.0)
         small = ok & (gain <= ftol * np.maximum(fi, 1e-300))
-        stalled = (~ok & (lam[idx] > _LAMBDA_MAX)) | bad
-        done = small | stalled
+        done = small | (~ok & (lam[idx] > _LAMBDA_MAX))
         if held is not None:  # every free parameter held at a bound: a KKT point
             done |= np.all(held, axis=1)
-        converged[idx[done & ~bad]] = True
+        if bad is None:
+            converged[idx[done]] = True
+        else:
+            converged[idx[done & ~bad]] = True
+            done |= bad
         active[idx[done]] = False
     return Solution(theta=theta, f=f, converged=converged, iterations=it)
 
