@@ -298,9 +298,10 @@ def chunk_size(n_rows: int, width: int = 1) -> int:
 
 
 def minimize_chunked(curv: Curvature, theta0: FloatArray, weights: Callable[[int], FloatArray] | None = None, *,
-                     ftol: float = 1e-13, max_iter: int = 300,
+                     ftol: float = 1e-13, max_iter: int = 300, width: int = 1,
                      progress: Callable[[int, int], None] | None = None) -> Solution:
-    """:func:`minimize` on B problems in chunks of bounded memory.
+    """:func:`minimize` on B problems in chunks of bounded memory (``width``: cells per row and problem of
+    the curvature's working arrays, the number of parameters for a Jacobian).
 
     The problems are independent (each has its own damping and stopping rule), so a chunked
     solve gives the same numbers as one call, up to rounding in BLAS sums (below
@@ -312,10 +313,10 @@ def minimize_chunked(curv: Curvature, theta0: FloatArray, weights: Callable[[int
     from (resample counts per run) is ever held whole.
     """
     B = theta0.shape[0]
-    size = chunk_size(curv.n)
+    size = chunk_size(curv.n, width)
 
     def solve(s: int, w: FloatArray | None) -> Solution:
-        if w is None or per_block(curv.n) > 1:
+        if w is None or per_block(curv.n * width) > 1:
             return minimize(curv, theta0[s:s + size], w, ftol=ftol, max_iter=max_iter)
         # Each problem is a block of its own at this many rows, so nothing is lost solving them one by one, each
         # on its rows of nonzero weight only (a bootstrap resample leaves out about 1/e of the runs).
