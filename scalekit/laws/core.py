@@ -61,11 +61,13 @@ def huber(r: FloatArray, delta: float) -> tuple[FloatArray, FloatArray]:
     return psi, rho
 
 
-def lse(us: list[FloatArray], probs: bool = True) -> tuple[FloatArray, list[FloatArray]]:
+def lse(us: list[FloatArray], probs: bool = True, fast: bool = False) -> tuple[FloatArray, list[FloatArray]]:
     """log-sum-exp of the terms ``us`` (arrays of one shape) and, with ``probs``, their softmax weights
     (the derivative of the LSE by each term).
 
     The terms are overwritten (no temporaries: this is the inner loop of the exact-Hessian engine).
+    ``fast`` multiplies by the reciprocal of the sum instead of dividing by it (one division per
+    point rather than per term and point, one rounding more): the exact-Hessian engine's choice.
     """
     if len(us) == 1:
         return us[0], [np.ones_like(us[0])]
@@ -80,10 +82,13 @@ def lse(us: list[FloatArray], probs: bool = True) -> tuple[FloatArray, list[Floa
         s += e
     out = np.log(s)
     out += m
-    if probs:
+    if probs and fast:
         np.reciprocal(s, out=s)
         for e in us:
             e *= s
+    elif probs:
+        for e in us:
+            e /= s
     return out, us
 
 
@@ -162,15 +167,19 @@ def minimize(curv: Curvature, theta0: npt.ArrayLike, w: FloatArray | None = None
     # the optimum) then already has what the next iteration needs, so no point is evaluated twice.
     f, G, Hs = curv.derivatives(theta, w, sel)
     f = np.where(np.isfinite(f), f, np.inf)
+    active &= np.isfinite(f)  # accepted steps are finite: f stays finite where active
     it = 0
     while it < max_iter:
         it += 1
-        idx = np.flatnonzero(active & np.isfinite(f))
+        idx = np.flatnonzero(active)
         if idx.size == 0:
             break
         th, wi, g, H = theta[idx], w[idx], G[idx], Hs[idx]
-        bad = ~np.all(np.isfinite(g), axis=1) | ~np.all(np.isfinite(H), axis=(1, 2))
-        if bad.any():  # no step from a point without derivatives: it stops there
+        # No step from a point without derivatives: it stops there. Checked on the whole batch first, since
+        # per-problem checks cost more than the step itself for a few starts.
+        bad = None
+        if not (np.isfinite(g).all() and np.isfinite(H).all()):
+            bad = ~np.all(np.isfinite(g), axis=1) | ~np.all(np.isfinite(H), axis=(1, 2))
             g = np.where(bad[:, None], 0.0, g)
             H = np.where(bad[:, None, None], eye, H)
         held = None
@@ -194,17 +203,22 @@ def minimize(curv: Curvature, theta0: npt.ArrayLike, w: FloatArray | None = None
             trial[:, free] = np.clip(trial[:, free], lo[idx], hi[idx])
         ft, gt, Ht = curv.derivatives(trial, wi, sel)
         fi = f[idx]
-        ok = np.isfinite(ft) & (ft < fi) & ~bad
+        ok = np.isfinite(ft) & (ft < fi)
+        if bad is not None:
+            ok &= ~bad
         gain = np.where(ok, fi - ft, 0.0)
         acc = idx[ok]
         theta[acc], f[acc], G[acc], Hs[acc] = trial[ok], ft[ok], gt[ok], Ht[ok]
         lam[idx] = np.where(ok, np.maximum(lam[idx] / 3.0, 1e-15), lam[idx] * 4.0)
         small = ok & (gain <= ftol * np.maximum(fi, 1e-300))
-        stalled = (~ok & (lam[idx] > _LAMBDA_MAX)) | bad
-        done = small | stalled
+        done = small | (~ok & (lam[idx] > _LAMBDA_MAX))
         if held is not None:  # every free parameter held at a bound: a KKT point
             done |= np.all(held, axis=1)
-        converged[idx[done & ~bad]] = True
+        if bad is None:
+            converged[idx[done]] = True
+        else:
+            converged[idx[done & ~bad]] = True
+            done |= bad
         active[idx[done]] = False
     return Solution(theta=theta, f=f, converged=converged, iterations=it)
 
@@ -249,8 +263,8 @@ class GaussNewton:
             psi, rho = huber(r, delta)
             fv = np.einsum("bn,bn->b", wi, rho)
             c = np.ones_like(r) if psi is r else np.where(np.abs(r) <= delta, 1.0, delta / np.maximum(np.abs(r), 1e-300))
-            if free is not None:
-                J = J[..., free]
+            # always gathered, even all of it: the copy's layout is the one the products below were tuned on
+            J = J[..., np.arange(J.shape[-1]) if free is None else free]
             # batched matrix products: ten times faster than the equivalent einsum, whose
             # three-operand form runs a plain C loop
             g = np.matmul((wi * psi)[:, None, :], J)[:, 0]
@@ -284,9 +298,10 @@ def chunk_size(n_rows: int, width: int = 1) -> int:
 
 
 def minimize_chunked(curv: Curvature, theta0: FloatArray, weights: Callable[[int], FloatArray] | None = None, *,
-                     ftol: float = 1e-13, max_iter: int = 300,
+                     ftol: float = 1e-13, max_iter: int = 300, width: int = 1,
                      progress: Callable[[int, int], None] | None = None) -> Solution:
-    """:func:`minimize` on B problems in chunks of bounded memory.
+    """:func:`minimize` on B problems in chunks of bounded memory (``width``: cells per row and problem of
+    the curvature's working arrays, the number of parameters for a Jacobian).
 
     The problems are independent (each has its own damping and stopping rule), so a chunked
     solve gives the same numbers as one call, up to rounding in BLAS sums (below
@@ -298,10 +313,10 @@ def minimize_chunked(curv: Curvature, theta0: FloatArray, weights: Callable[[int
     from (resample counts per run) is ever held whole.
     """
     B = theta0.shape[0]
-    size = chunk_size(curv.n)
+    size = chunk_size(curv.n, width)
 
     def solve(s: int, w: FloatArray | None) -> Solution:
-        if w is None or per_block(curv.n) > 1:
+        if w is None or per_block(curv.n * width) > 1:
             return minimize(curv, theta0[s:s + size], w, ftol=ftol, max_iter=max_iter)
         # Each problem is a block of its own at this many rows, so nothing is lost solving them one by one, each
         # on its rows of nonzero weight only (a bootstrap resample leaves out about 1/e of the runs).

@@ -21,8 +21,8 @@ from ..data.batch import Batch
 from ..data.metric import from_error, to_error
 from ..exceptions import FitError
 from ..options import Options, resolve_options
-from . import engine, general
-from .core import Solution, run_counts, run_weights
+from . import core, engine, general
+from .core import GaussNewton, Solution, run_counts, run_weights
 from .forms import AnyForm, LawForm, get_form
 from .general import GeneralForm
 from .result import FitResult
@@ -262,12 +262,10 @@ class _Solver:
             return engine.minimize(self.prob, t0, wa, ftol=ftol, max_iter=max_iter)
         form = self.form
         assert isinstance(form, GeneralForm)
-        if w is not None:
-            wa = w(t0.shape[0]) if callable(w) else w
-            sol = general.minimize(form, self.logx, self.logy, self.delta, t0, wa, ftol=ftol, max_iter=max_iter or 100)
-            if progress is not None:
-                progress(t0.shape[0], t0.shape[0])
-            return sol
+        if w is not None:  # chunked as for the exact-Hessian forms: (problems, rows, parameters) Jacobians
+            curv = GaussNewton(form.log_predict_jac, self.logx, self.logy, self.delta)
+            return core.minimize_chunked(curv, t0, _sliced(w) if isinstance(w, np.ndarray) else w, ftol=ftol,
+                                         max_iter=max_iter or 100, width=form.n_params, progress=progress)
         # Many starts: a loose pass on all, then the last digits for the best few only (the
         # reweighted Gauss-Newton converges linearly, so the tight pass is the expensive one).
         rough = general.minimize(form, self.logx, self.logy, self.delta, theta0, ftol=1e-7, max_iter=150)

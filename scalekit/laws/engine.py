@@ -109,7 +109,7 @@ class Problem:
 
     def _softmax(self, theta: FloatArray, probs: bool = True) -> tuple[FloatArray, list[FloatArray]]:
         # Terms as a list of (B, n) arrays: numpy reductions over a short last axis are slow.
-        return lse(self._terms_u(theta), probs)
+        return lse(self._terms_u(theta), probs, fast=True)
 
     def objective(self, theta: FloatArray, w: FloatArray) -> FloatArray:
         """Summed (weighted) loss for each row of theta (B, P); w is (B, n) or (n,)."""

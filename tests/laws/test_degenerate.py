@@ -85,6 +85,18 @@ def test_chunked_bootstrap_gives_the_same_numbers_as_one_solve(monkeypatch):
         np.testing.assert_allclose(chunked.ci[k], (lo, hi), rtol=1e-9)
 
 
+def test_general_form_bootstrap_is_chunked_with_the_same_numbers(monkeypatch):
+    """Forms fitted with the Gauss-Newton curvature are chunked too (their working arrays are rows x parameters):
+    chunks change nothing, bit for bit, since every product is per problem."""
+    x, y = noisy_grid(seed=6)
+    whole = fit_curve(x, y, form="kaplan", n_boot=30, seed=3)
+    seen = []
+    monkeypatch.setattr(core, "CHUNK_CELLS", 36 * 4 * 7)  # 7 resamples of 36 rows x 4 parameters per chunk
+    chunked = fit_curve(x, y, form="kaplan", n_boot=30, seed=3, progress=lambda d, t: seen.append((d, t)))
+    assert seen[0] == (7, 30) and seen[-1] == (30, 30) and len(seen) == 5
+    np.testing.assert_array_equal(chunked.boot_theta, whole.boot_theta)
+
+
 def test_resamples_solved_on_their_own_rows_give_the_same_numbers(monkeypatch):
     """Once a block (BLOCK_CELLS) holds one resample, each is solved alone on its rows of nonzero weight (the runs it drew):
     the same objective, so the same optimum up to rounding, whichever rows a resample left out."""
