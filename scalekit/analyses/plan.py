@@ -4,7 +4,10 @@ The decision is a number the next runs must pin down: the compute-optimal N at a
 metric at a point (N, D), or one of the law's parameters (an exponent). Its uncertainty is propagated from
 the fitted law by the delta method: the law's information matrix J^T J / s^2 (J: derivatives of the log
 prediction by the internal parameters at the fitted points, each run counted once however many checkpoints
-it has; s: the residuals' robust scatter), the decision's gradient by central differences. A candidate run at
+it has; s: the residuals' scale), the decision's gradient by central differences. Past the largest run the
+law's misfit dominates: a second term grows with the decision's distance in log compute beyond the largest
+run, at the rate the batch's own backtest shows (:func:`extrapolation_error_rate`), so larger runs also
+count for what they bring the decision within reach of. A candidate run at
 (N, D) adds one row to J; the expected 95% interval after it follows without refitting. A greedy batch for a
 total allowance picks, at each step, the candidate that shrinks the interval most per FLOP given the picks
 so far. :func:`isoflop_plan` lays out IsoFLOP runs centred on the predicted optimum and warns when the
@@ -29,7 +32,8 @@ from ..exceptions import ConfigError, FitError
 from ..laws.evaluate import frontier_nd
 from ..laws.result import FitResult
 
-__all__ = ["Decision", "IsoflopPlan", "Plan", "PlannedRun", "candidate_grid", "isoflop_plan", "plan", "plan_runs"]
+__all__ = ["Decision", "IsoflopPlan", "Plan", "PlannedRun", "candidate_grid", "extrapolation_error_rate", "isoflop_plan", "plan",
+           "plan_runs"]
 
 FloatArray = npt.NDArray[np.float64]
 Z95 = 1.959963984540054
@@ -172,6 +176,35 @@ def _gradient(fn: Callable[[FloatArray], FloatArray], theta: FloatArray) -> tupl
     return float(v[0]), (v[1:P + 1] - v[P + 1:]) / (2 * h)
 
 
+def extrapolation_error_rate(fit: FitResult, holdout: float = 0.3) -> float:
+    """Relative error per unit of log compute beyond the fitted range, measured on the batch itself: the law refitted
+    without the runs of largest compute (``holdout`` of them), its median |log(predicted / observed)| on those runs
+    divided by their distance past the rest. 0 when the batch is too small to tell."""
+    from ..laws.curve import fit_curve
+
+    C = fit.x[:, 0] * fit.x[:, 1]
+    groups = np.asarray(fit.groups).astype(str)
+    run_c = {g: float(C[groups == g].max()) for g in np.unique(groups)}
+    if len(run_c) < 8:
+        return 0.0
+    cut = float(np.quantile(list(run_c.values()), 1 - holdout))
+    train = np.array([run_c[g] <= cut for g in groups])
+    if train.sum() <= len(fit.theta) + 2 or (~train).sum() < 2:
+        return 0.0
+    try:
+        sub = fit_curve(fit.x[train], fit.y[train], form=fit.form, direction=fit.direction, bound=fit.bound,
+                        groups=groups[train], n_boot=0)
+    except FitError:
+        return 0.0
+    held = ~train
+    pred = np.asarray(sub.predict(*fit.x[held].T, warn=False), dtype=float)
+    with np.errstate(all="ignore"):
+        rel = np.abs(np.log(pred / fit.y[held]))
+    dist = np.maximum(np.log(C[held] / C[train].max()), 0.1)
+    ok = np.isfinite(rel)
+    return float(np.median(rel[ok] / dist[ok])) if ok.any() else 0.0
+
+
 def _scatter(fit: FitResult) -> float:
     """The residuals' scale, corrected for the parameters fitted (RSS / (n - p)): the small ladders plans start from
     leave residuals that understate the noise."""
@@ -206,15 +239,25 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
     s2 = _scatter(fit) ** 2
     info = (J.T @ J) * (runs / len(J)) / s2  # each run counted once however many checkpoints it has
     positive = est > 0
+    # Beyond the trained compute the law's misfit, not its parameters, sets most of the error: a term that grows with
+    # the decision's distance (in log compute) past the largest run, at the rate the batch's own backtest shows.
+    C_fit = fit.x[:, 0] * fit.x[:, 1] * k
+    where = decision.budget if decision.kind == "optimum" else (k * decision.N * decision.D if decision.kind == "value"
+                                                                 and decision.N and decision.D else None)
+    tau = extrapolation_error_rate(fit) if where is not None else 0.0
 
-    def interval(fisher: FloatArray) -> tuple[float, float]:
+    def interval(fisher: FloatArray, c_max: float) -> tuple[float, float]:
         var = float(grad @ np.linalg.pinv(fisher) @ grad)
         sd = np.sqrt(max(var, 0.0))
+        miss = tau * max(0.0, float(np.log(where / c_max))) if where is not None else 0.0
         if positive:
-            return est * float(np.exp(-Z95 * sd / est)), est * float(np.exp(Z95 * sd / est))
+            s_log = float(np.hypot(sd / est, miss))
+            return est * float(np.exp(-Z95 * s_log)), est * float(np.exp(Z95 * s_log))
+        sd = float(np.hypot(sd, miss * abs(est)))
         return est - Z95 * sd, est + Z95 * sd
 
-    now = interval(info)
+    c_max = float(C_fit.max())
+    now = interval(info, c_max)
     boot = None
     if fit.boot_theta is not None:
         vals = fn(np.asarray(fit.boot_theta, dtype=float))
@@ -231,7 +274,7 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
     while len(picked) < max_runs and (until_width is None or width > until_width):
         best, best_score, best_iv = -1, 0.0, now
         for i in np.flatnonzero(~used & (cost <= allowance - spent)):
-            iv = interval(info + np.outer(Jc[i], Jc[i]) / s2)
+            iv = interval(info + np.outer(Jc[i], Jc[i]) / s2, max(c_max, float(cost[i])))
             score = (width - _width(*iv)) / cost[i]
             if score > best_score:
                 best, best_score, best_iv = int(i), score, iv
@@ -240,6 +283,7 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
         used[best] = True
         info = info + np.outer(Jc[best], Jc[best]) / s2
         spent += float(cost[best])
+        c_max = max(c_max, float(cost[best]))
         width = _width(*best_iv)
         picked.append(PlannedRun(N=float(cand[best, 0]), D=float(cand[best, 1]), flops=float(cost[best]), lo=best_iv[0],
                                  hi=best_iv[1], cumulative_flops=spent))
