@@ -22,7 +22,19 @@ __all__ = ["BatchConfig", "MetricSpec", "find_config_file", "infer_direction", "
 
 _TOP_OPTIONS = ("target", "targets", "budgets", "max_params")  # run options also accepted at the top level
 _KNOWN_KEYS = {"name", "columns", "metrics", "ignore", "compute", "baseline", "options", "description", "source", "missing",
-               "long", "hparams", "schedule", "two_step", *_TOP_OPTIONS}
+               "long", "hparams", "schedule", "two_step", "variables", "law", *_TOP_OPTIONS}
+# Variables a law may use, by role (DESIGN.md, "laws in any variables"): N, D and U are the canonical columns; the
+# others are read as they are, checked at load (bounds in VARIABLE_BOUNDS).
+ROLE_COLUMNS = {"N": "params", "D": "tokens", "U": "unique_tokens"}
+VARIABLE_ROLES = ("N", "D", "U", "E", "V", "lr", "B", "P", "bits", "S", "G", "T", "r")
+# role -> (lowest allowed, inclusive, highest allowed or None, what it is)
+VARIABLE_BOUNDS: dict[str, tuple[float, bool, float | None, str]] = {
+    "E": (1.0, True, None, "experts (>= 1)"), "V": (1.0, True, None, "a vocabulary size or vocabulary parameters (>= 1)"),
+    "lr": (0.0, False, None, "a learning rate (> 0)"), "B": (0.0, False, None, "a batch size (> 0)"),
+    "P": (1.0, True, None, "parallel streams (>= 1)"), "bits": (0.0, False, None, "bits of precision (> 0)"),
+    "S": (0.0, True, 1.0, "a sparsity in [0, 1)"), "G": (0.0, False, None, "a granularity (> 0)"),
+    "T": (0.0, False, None, "a teacher's loss (> 0)"), "r": (0.0, True, 1.0, "a mixture proportion in [0, 1]"),
+}
 # Options of the tracker readers (scalekit.data.sources), under `source:`.
 _SOURCE_KEYS = {"experiment", "kind", "run_pattern", "runs", "run_column", "step_key"}
 
@@ -51,6 +63,8 @@ class BatchConfig:
     hparams: tuple[str, ...] = ()  # columns that vary within (N, D): a sweep, reduced to the best run per cell
     schedule: Schedule | None = None  # the learning-rate schedule every run follows
     two_step: tuple[dict[str, Any], ...] = ()  # declared two-step predictions (intermediate -> target)
+    variables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> column(s), beyond N, D and U
+    law: str | None = None  # a law written as a formula (scalekit.Law), fitted by fit_law unless a form is given
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any] | None, *, source: str | None = None) -> BatchConfig:
@@ -114,6 +128,16 @@ class BatchConfig:
             if len(set(hp)) < len(hp):
                 raise ConfigError(f"got {hp!r}; a column is named twice", source=source, key="hparams")
             kw["hparams"] = tuple(hp)
+        if raw.get("variables") is not None:
+            kw["variables"] = _parse_variables(raw["variables"], kw["columns"], source)
+        if raw.get("law") is not None:
+            from ..expr import parse  # a formula is read at the door: a mistake in it stops here
+
+            if not isinstance(raw["law"], str):
+                raise ConfigError(f"got {raw['law']!r}; expected a formula, e.g. \"E + A * N^-alpha + B * D^-beta\"",
+                                  source=source, key="law")
+            parse(raw["law"])
+            kw["law"] = raw["law"]
         if raw.get("schedule") is not None:
             kw["schedule"] = parse_schedule(raw["schedule"], source)
         if raw.get("two_step") is not None:
@@ -214,6 +238,33 @@ def _parse_metrics(raw: Any, source: str | None) -> list[dict[str, Any]]:
              "bound": None if b is None else _finite(b, f"metrics.{m['name']}.bound", source)}
         )
     return items
+
+
+def _parse_variables(raw: Any, columns: dict[str, str], source: str | None) -> dict[str, tuple[str, ...]]:
+    """``variables: {E: num_experts, r: [web, code, books]}``; N, D and U become ``columns:`` entries (updated in place)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"got {raw!r}; expected a mapping of roles to columns, e.g. {{N: params, E: num_experts}}",
+                          source=source, key="variables")
+    out: dict[str, tuple[str, ...]] = {}
+    for role, col in raw.items():
+        role = str(role)
+        if role not in VARIABLE_ROLES:
+            raise ConfigError(f"{role!r} is not a variable role; expected some of {', '.join(VARIABLE_ROLES)}",
+                              source=source, key="variables")
+        cols = [col] if isinstance(col, str) else col
+        if not isinstance(cols, (list, tuple)) or not cols or not all(isinstance(c, str) and c for c in cols):
+            raise ConfigError(f"{role}: got {col!r}; expected a column name" + (" or a list of them" if role == "r" else ""),
+                              source=source, key=f"variables.{role}")
+        if role != "r" and len(cols) != 1:
+            raise ConfigError(f"{role}: got {len(cols)} columns; one column holds this variable", source=source,
+                              key=f"variables.{role}")
+        if role == "r" and len(cols) < 2:
+            raise ConfigError("r: a mixture needs the proportion columns of two or more domains", source=source, key="variables.r")
+        if role in ROLE_COLUMNS:
+            columns[ROLE_COLUMNS[role]] = cols[0]
+        else:
+            out[role] = tuple(cols)
+    return out
 
 
 _TWO_STEP_KEYS = {"intermediate", "target", "step2", "step1_form", "step1_points", "step2_points", "at"}

@@ -328,6 +328,7 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
         frame["lr"] = lr
     if "version" in frame:
         _qualify_runs_across_versions(frame, notes)
+    _read_variables(frame, raw, cfg, src, line_of)
     if "U" in frame:  # a run's unique tokens are among the tokens it trained on (checked at each run's last row)
         last = frame["step"].to_numpy() >= frame.groupby("run")["step"].transform("max").to_numpy()
         over = np.flatnonzero(last & (frame["U"].to_numpy() > frame["D"].to_numpy() * (1 + 1e-9)))
@@ -350,7 +351,7 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
                                    expected="one row per run, or a `step` column for checkpoints")
 
     if cfg.metrics is None:
-        _refuse_text_in_numbers(raw, set(cols.values()) | set(cfg.ignore) | set(cfg.hparams), src, line_of)
+        _refuse_text_in_numbers(raw, set(cols.values()) | set(cfg.ignore) | set(cfg.hparams) | _variable_columns(cfg), src, line_of)
     metrics = _resolve_metrics(raw, cols, cfg, src, notes)
     for m in metrics.values():
         vals = pd.to_numeric(raw[m.column], errors="coerce")
@@ -443,7 +444,7 @@ def _resolve_metrics(raw: pd.DataFrame, cols: dict[str, str], cfg: BatchConfig, 
     width, a learning rate) are left out with a note, not an error: naming them under ``metrics:``
     makes them metrics.
     """
-    used = set(cols.values()) | set(cfg.ignore) | set(cfg.hparams)
+    used = set(cols.values()) | set(cfg.ignore) | set(cfg.hparams) | _variable_columns(cfg)
     declared = cfg.metrics
     out: dict[str, MetricSpec] = {}
     if declared is None:
@@ -531,3 +532,41 @@ def _refuse_text_in_numbers(raw: pd.DataFrame, used: set[str], src: str, line_of
             raise BatchValidationError(src, f"non-numeric value {col.iloc[rows[0]]!r} in the numeric column {c!r}",
                                        column=c, rows=[line_of(r) for r in rows], expected="numbers (or list the column "
                                        "under `ignore:` in the config if it is not a metric)")
+
+
+def _variable_columns(cfg: BatchConfig) -> set[str]:
+    return {c for cols in cfg.variables.values() for c in cols}
+
+
+def _read_variables(frame: pd.DataFrame, raw: pd.DataFrame, cfg: BatchConfig, src: str, line_of: Callable[[int], int]) -> None:
+    """The declared variables beyond N, D and U (``variables:``), checked against their physical range and added to
+    ``frame`` under their role (mixture proportions as r1, r2, ... in the order declared, summing to 1 per row)."""
+    from .config import VARIABLE_BOUNDS
+
+    for role, columns in cfg.variables.items():
+        lo, closed, hi, what = VARIABLE_BOUNDS[role]
+        block = []
+        for c in columns:
+            if c not in raw.columns:
+                raise BatchValidationError(src, f"variable {role}: no column {c!r}", column=c,
+                                           expected=f"a column holding {what}; the table has {', '.join(map(repr, raw.columns[:12]))}")
+            v = pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=float)
+            bad = ~np.isfinite(v) | ((v < lo) if closed else (v <= lo)) | ((v >= hi) if hi is not None and role == "S" else False)
+            if hi is not None and role != "S":
+                bad |= v > hi
+            if bad.any():
+                i = np.flatnonzero(bad)
+                raise BatchValidationError(src, f"variable {role} ({c!r}) holds {raw[c].iloc[int(i[0])]!r}", column=c,
+                                           rows=[line_of(int(j)) for j in i], expected=what)
+            block.append(v)
+        if role == "r":
+            total = np.sum(block, axis=0)
+            off = np.flatnonzero(np.abs(total - 1.0) > 1e-3)
+            if off.size:
+                raise BatchValidationError(src, f"mixture proportions {', '.join(columns)} sum to {total[off[0]]:.4g}, not 1",
+                                           column=columns[0], rows=[line_of(int(j)) for j in off],
+                                           expected="proportions that sum to 1 in every row")
+            for k, v in enumerate(block, 1):
+                frame[f"r{k}"] = v
+        else:
+            frame[role] = block[0]

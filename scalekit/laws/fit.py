@@ -16,14 +16,25 @@ import pandas as pd
 
 from ..data.batch import Batch
 from ..data.load import load_batch
+from ..expr import ROLE_NAMES, names, parse
 from ..options import FIT_FORM, Options, resolve_options
 from .curve import fit_batch, fit_curve, fit_windows, law_columns, select_points
 from .forms import LawForm, get_form
+from .formula import Law
 from .general import GeneralForm
 from .result import FitResult
 from .select import ignored_variables, select_form
 
 __all__ = ["fit_batch", "fit_curve", "fit_law", "fit_windows", "law_columns", "select_points"]
+
+def config_law(batch: Batch) -> Law:
+    """The batch's ``law:`` formula as a :class:`Law`: its variables are the formula's names that the batch holds
+    (N, D, C, U and the roles declared under ``variables:``; mixture proportions as r1, r2, ...)."""
+    assert batch.config.law is not None
+    held = {"N", "D", "C"} | {c for c in batch.frame.columns if c in ROLE_NAMES or (c[:1] == "r" and c[1:].isdigit())}
+    used = list(dict.fromkeys(names(parse(batch.config.law))))
+    return Law(batch.config.law, variables=[n for n in used if n in held], name="law")
+
 
 def fit_law(
     data: Batch | pd.DataFrame | str | Path,
@@ -72,6 +83,8 @@ def fit_law(
     batch = data if isinstance(data, Batch) else load_batch(data)
     form = overrides.pop("form", None)
     law = form if isinstance(form, (LawForm, GeneralForm)) else None
+    if law is None and form is None and batch.config.law and "form" not in batch.config.options:
+        law = config_law(batch)  # the batch's own law (config `law:`), unless a form is asked for
     # fit_law fits the additive law unless a form is asked for (here, in `options` or in the batch's
     # config); reports default to form="auto", chosen by backtest.
     opts = resolve_options({"form": FIT_FORM}, batch.config.options, options.as_dict() if options else None,

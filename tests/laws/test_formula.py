@@ -12,7 +12,8 @@ import pytest
 
 import scalekit
 from scalekit.exceptions import ConfigError, FormulaError, ScalekitError
-from scalekit.laws.formula import FUNCTIONS, Law, derivative, evaluate, parse, show
+from scalekit.expr import FUNCTIONS, derivative, evaluate, parse, show
+from scalekit.laws.formula import Law
 
 from ..helpers import synthetic_frame
 
