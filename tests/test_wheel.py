@@ -36,7 +36,8 @@ def installed(tmp_path_factory) -> Path:
     venv.create(env, system_site_packages=False, with_pip=True)
     py = env / "bin" / "python"
     _see_running_environment(py)
-    subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "-q", str(whl)], check=True, capture_output=True, text=True)
+    subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "-q", str(whl)], check=True, capture_output=True, text=True,
+                   env=_env())
     return env
 
 
@@ -60,20 +61,22 @@ def _see_running_environment(py: Path) -> None:
     them) are not run, and the venv's site-packages, holding the wheel, comes first.
     """
     target = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                            check=True, capture_output=True, text=True).stdout.strip()
+                            check=True, capture_output=True, text=True, env=_env()).stdout.strip()
     (Path(target) / "_scalekit_test_deps.pth").write_text("\n".join(_site_dirs()) + "\n")
 
 
 def _env() -> dict[str, str]:
     """The running environment's Jupyter data files (nbconvert's templates live under its prefix's share/jupyter,
-    which the fresh venv, holding only the wheel, does not have)."""
+    which the fresh venv, holding only the wheel, does not have); no PYTHONPATH, which would put a checkout's scalekit
+    before the wheel's."""
     share = [str(Path(p) / "share" / "jupyter") for p in dict.fromkeys((sys.prefix, sys.base_prefix))]
-    return {**os.environ, "JUPYTER_PATH": os.pathsep.join([*share, os.environ.get("JUPYTER_PATH", "")]).strip(os.pathsep)}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return {**env, "JUPYTER_PATH": os.pathsep.join([*share, os.environ.get("JUPYTER_PATH", "")]).strip(os.pathsep)}
 
 
 def test_fresh_venv_sees_the_running_environment_not_the_base_interpreter(installed, tmp_path):
     code = "import json, pandas, papermill, scalekit; print(json.dumps([pandas.__file__, scalekit.__file__]))"
-    out = subprocess.run([str(installed / "bin" / "python"), "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    out = subprocess.run([str(installed / "bin" / "python"), "-c", code], cwd=tmp_path, capture_output=True, text=True, env=_env())
     assert out.returncode == 0, out.stderr
     pandas_file, scalekit_file = json.loads(out.stdout)
     assert any(pandas_file.startswith(d) for d in _site_dirs()), pandas_file
@@ -83,7 +86,8 @@ def test_fresh_venv_sees_the_running_environment_not_the_base_interpreter(instal
 def test_installed_package_finds_its_notebooks_and_templates_inside_itself(installed, tmp_path):
     code = ("import scalekit, json; from scalekit.render.resources import notebooks_dir, templates_dir; "
             "print(json.dumps([scalekit.__file__, str(notebooks_dir()), str(templates_dir())]))")
-    out = subprocess.run([str(installed / "bin" / "python"), "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True)
+    out = subprocess.run([str(installed / "bin" / "python"), "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True,
+                         env=_env())
     for p in json.loads(out.stdout):
         assert p.startswith(str(installed)), p
 

@@ -124,7 +124,7 @@ def test_json_nested_100k_deep_is_a_one_line_error(tmp_path: Path) -> None:
     csv.write_text("params,tokens,loss\n1e7,1e9,3\n1e8,1e9,2.5\n1e9,1e9,2.2\n")
     (tmp_path / "c.yaml").write_text("name: " + "[" * 100_000 + "]" * 100_000 + "\n")
     for spec, says in ((folder, "deep.jsonl, line 2: JSON nested too deeply"), (table, "line 2 is JSON nested too deeply"),
-                       (csv, "c.yaml: YAML nested too deeply")):
+                       (csv, "c.yaml: nested too deeply")):
         err = one_line_error(scalekit_cli("fit", str(spec), "--n-boot", "0", check=False))
         assert says in err, err
 
