@@ -21,7 +21,7 @@ from ..data.metric import from_error, to_error
 from ..exceptions import FitError
 from ..options import Options, resolve_options
 from . import engine, general
-from .forms import AnyForm, LawForm, get_form
+from .forms import AnyForm, LawForm, centre, get_form, shifted
 from .general import GeneralForm
 from .result import FitResult
 
@@ -233,29 +233,51 @@ def fit_windows(
 
 
 class _Solver:
-    """One interface over the two engines: log-sum-exp forms (exact Hessian) and general forms."""
+    """One interface over the two engines: log-sum-exp forms (exact Hessian) and general forms.
+
+    Both solve on centred data (each variable's log and the metric's log minus their mid-ranges), and
+    parameters cross this interface in the data's own units (:func:`~scalekit.laws.forms.shifted`): the
+    starts and every iterate are then the same in any units, so multiplying the metric, N, D or C by a
+    constant moves only the parameters that carry that unit.
+    """
 
     def __init__(self, form: AnyForm, logx: npt.NDArray[np.float64], logy: npt.NDArray[np.float64], delta: float,
                  starts: str, n_starts: int) -> None:
         self.form, self.logx, self.logy, self.delta = form, logx, logy, delta
+        self.dx, self.dy = centre(form, logx, logy)
+        self.nlogx, self.nlogy = logx - self.dx, logy - self.dy
         if isinstance(form, LawForm):
-            self.prob: engine.Problem | None = engine.Problem(form, logx, logy, delta)
-            self.theta0 = _starting_points(self.prob, starts, n_starts)
+            self.prob: engine.Problem | None = engine.Problem(form, self.nlogx, self.nlogy, delta)
+            theta0 = _starting_points(self.prob, starts, n_starts, self.dx, self.dy)
             self.optimizer = "Levenberg-Marquardt, exact Hessian"
         else:
             self.prob = None
-            cand = form.starts(logx, logy)
-            f0 = general.objective(form, cand, logx, logy, np.ones(logy.size), delta)
+            cand = form.starts(self.nlogx, self.nlogy)
+            f0 = general.objective(form, cand, self.nlogx, self.nlogy, np.ones(logy.size), delta)
             # non-convex forms (breaks, sigmoids) need more starts than sums of power terms
-            self.theta0 = cand[np.argsort(f0)[: max(1, n_starts, 4 * form.n_params)]]
+            theta0 = cand[np.argsort(f0)[: max(1, n_starts, 4 * form.n_params)]]
             self.optimizer = "Levenberg-Marquardt, Gauss-Newton (reweighted Huber)"
+        self.theta0 = self.to_data(np.asarray(theta0, dtype=np.float64))
+
+    def to_data(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Parameters on the centred data to parameters in the data's units."""
+        return shifted(self.form, theta, self.dx, self.dy)
 
     def minimize(self, theta0: npt.NDArray[np.floating[Any]],
                  w: npt.NDArray[np.float64] | Callable[[int], npt.NDArray[np.float64]] | None = None,
                  ftol: float = 1e-13, max_iter: int | None = None,
                  progress: Callable[[int, int], None] | None = None) -> engine.Solution | general.Solution:
-        """Solve from each start; ``w`` is the row weights (B, n), or a function giving the next k rows of them."""
-        t0 = np.asarray(theta0, dtype=np.float64)
+        """Solve from each start (in the data's units); ``w`` is the row weights (B, n), or a function giving
+        the next k rows of them."""
+        t0 = shifted(self.form, np.asarray(theta0, dtype=np.float64), -self.dx, -self.dy)
+        sol = self._minimize(t0, w, ftol, max_iter, progress)
+        sol.theta = self.to_data(sol.theta)
+        return sol
+
+    def _minimize(self, t0: npt.NDArray[np.float64],
+                  w: npt.NDArray[np.float64] | Callable[[int], npt.NDArray[np.float64]] | None,
+                  ftol: float, max_iter: int | None,
+                  progress: Callable[[int, int], None] | None) -> engine.Solution | general.Solution:
         if self.prob is not None:
             if max_iter is None:  # chunked: bounded memory however many rows x resamples
                 take = _sliced(w) if isinstance(w, np.ndarray) else w
@@ -266,22 +288,20 @@ class _Solver:
         assert isinstance(form, GeneralForm)
         if w is not None:
             wa = w(t0.shape[0]) if callable(w) else w
-            sol = general.minimize(form, self.logx, self.logy, self.delta, t0, wa, ftol=ftol, max_iter=max_iter or 100)
+            sol = general.minimize(form, self.nlogx, self.nlogy, self.delta, t0, wa, ftol=ftol, max_iter=max_iter or 100)
             if progress is not None:
                 progress(t0.shape[0], t0.shape[0])
             return sol
         # Many starts: a loose pass on all, then the last digits for the best few only (the
         # reweighted Gauss-Newton converges linearly, so the tight pass is the expensive one).
-        rough = general.minimize(form, self.logx, self.logy, self.delta, theta0, ftol=1e-7, max_iter=150)
+        rough = general.minimize(form, self.nlogx, self.nlogy, self.delta, t0, ftol=1e-7, max_iter=150)
         top = np.argsort(rough.f)[:2]
-        fine = general.minimize(form, self.logx, self.logy, self.delta, rough.theta[top], ftol=ftol, max_iter=1000)
+        fine = general.minimize(form, self.nlogx, self.nlogy, self.delta, rough.theta[top], ftol=ftol, max_iter=1000)
         rough.theta[top], rough.f[top], rough.converged[top] = fine.theta, fine.f, fine.converged
         rough.iterations += fine.iterations
         return rough
 
     def residuals(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        if self.prob is not None:
-            return self.prob.residuals(theta)
         out: npt.NDArray[np.float64] = self.form.log_predict(theta, self.logx) - self.logy
         return out
 
@@ -298,7 +318,9 @@ def _sliced(w: npt.NDArray[np.float64]) -> Callable[[int], npt.NDArray[np.float6
     return take
 
 
-def _starting_points(prob: engine.Problem, starts: str, n_starts: int) -> npt.NDArray[np.floating[Any]]:
+def _starting_points(prob: engine.Problem, starts: str, n_starts: int, dx: npt.NDArray[np.float64],
+                     dy: float) -> npt.NDArray[np.floating[Any]]:
+    """Starts for a problem on centred data (centred by ``dx``, ``dy``)."""
     f = prob.form
     if f.n_terms == 1:  # pure power law: linear in log space, least squares is the start
         A = np.column_stack([np.ones(prob.n), -prob.logx[:, f.terms[0].variable]])
@@ -311,7 +333,7 @@ def _starting_points(prob: engine.Problem, starts: str, n_starts: int) -> npt.ND
     if starts in ("projection", "both"):
         pools.append(engine.projection_starts(prob, engine.exponent_grid(len(f.exp_terms))))
     if starts in ("hoffmann", "both"):
-        pools.append(engine.hoffmann_grid(f))
+        pools.append(shifted(f, engine.hoffmann_grid(f), -dx, -dy))  # the paper's grid, in the data's units
     if not pools:
         raise FitError(f"starts must be 'projection', 'hoffmann' or 'both', not {starts!r}")
     cand = np.concatenate(pools)

@@ -7,14 +7,19 @@ data-constrained, broken, bounded) to the general one.
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
 from ..exceptions import ConfigError
 from .general import GeneralForm
-from .library import Broken, DataConstrained, Exponential, Kaplan, Sigmoid, TiedAdditive
+from .library import Broken, DataConstrained, Exponential, Kaplan, LibraryForm, Sigmoid, TiedAdditive
 from .lse import POWER, SATURATING, TWO_VAR, LawForm
 
-__all__ = ["FORMS", "POWER", "ROLES", "SATURATING", "TWO_VAR", "AnyForm", "LawForm", "forms", "get_form"]
+__all__ = ["FORMS", "POWER", "ROLES", "SATURATING", "TWO_VAR", "AnyForm", "LawForm", "centre", "forms",
+           "get_form", "shifted"]
 
 AnyForm = LawForm | GeneralForm
+FloatArray = npt.NDArray[np.float64]
 
 # The registry. Log-sum-exp forms go to the exact-Hessian engine, the others to the general one.
 FORMS: dict[str, AnyForm] = {f.name: f for f in (
@@ -56,3 +61,43 @@ def forms() -> dict[str, str]:
     'L(N, D) = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D'
     """
     return {name: f.formula for name, f in FORMS.items()}
+
+
+# --- units ---------------------------------------------------------------------------------------------
+# A fit on log residuals is the same problem in any units: multiplying a variable by exp(dx) or the metric
+# by exp(dy) moves the optimum by a known change of the parameters that carry those units, and nothing
+# else. The solver works on centred data (starts and iterates), and parameters are moved back with `shifted`,
+# so the search itself is the same in any units.
+
+def centre(form: AnyForm, logx: FloatArray, logy: FloatArray) -> tuple[FloatArray, float]:
+    """The shifts (dx per variable, dy) that centre the data of a fit: mid-ranges of the logs."""
+    dy = 0.5 * float(logy.min() + logy.max())
+    if isinstance(form, LibraryForm):
+        return form.centre(logx), dy
+    if isinstance(form, LawForm):
+        return 0.5 * (logx.min(axis=0) + logx.max(axis=0)), dy
+    return np.zeros(logx.shape[1]), 0.0  # a user's form: no declared units, nothing moved
+
+
+def shifted(form: AnyForm, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+    """Internal vectors (..., P) fitting data (log x, log y) moved to those fitting (log x + dx, log y + dy).
+
+    >>> t = shifted(TWO_VAR, TWO_VAR.internal({"E": 1.0, "A": 2.0, "B": 3.0, "alpha": 0.5, "beta": 0.25}),
+    ...             np.log([100.0, 16.0]), float(np.log(10.0)))
+    >>> [round(float(v), 6) for v in TWO_VAR.natural(t)]
+    [10.0, 200.0, 60.0, 0.5, 0.25]
+    """
+    t = np.asarray(theta, dtype=float)
+    if isinstance(form, LibraryForm):
+        return form.shifted(t, np.asarray(dx, dtype=float), dy)
+    if isinstance(form, LawForm):
+        # each term c_k - s_k log x_v: its coefficient absorbs the metric's shift and s_k times its variable's
+        out = np.array(t, copy=True)
+        for k, term in enumerate(form.terms):
+            out[..., k] += dy
+            if term.variable is not None:
+                out[..., k] += t[..., form.n_terms + form.exp_terms.index(k)] * dx[term.variable]
+        return out
+    if np.any(np.asarray(dx) != 0) or dy != 0:
+        raise ValueError(f"form {form.name!r} does not declare how its parameters carry units")
+    return t

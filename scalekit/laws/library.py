@@ -22,9 +22,10 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from .general import Cols, FloatArray, GeneralForm
+from .general import Cols, FloatArray, GeneralForm, objective
 
-__all__ = ["Additive", "Broken", "DataConstrained", "Exponential", "Kaplan", "Shared", "Sigmoid", "TiedAdditive"]
+__all__ = ["Additive", "Broken", "DataConstrained", "Exponential", "Kaplan", "LibraryForm", "Shared", "Sigmoid",
+           "TiedAdditive"]
 
 
 def _softplus(t: FloatArray) -> FloatArray:
@@ -54,7 +55,34 @@ def _mesh(*axes: Sequence[float] | FloatArray) -> FloatArray:
     return np.stack([x.ravel() for x in g], axis=1)
 
 
-class Additive(GeneralForm):
+class LibraryForm(GeneralForm):
+    """A registry form: a :class:`GeneralForm` that also says how its parameters carry the data's units.
+
+    Multiplying a variable by ``exp(dx)`` or the metric by ``exp(dy)`` changes only the parameters
+    that carry those units (coefficients, break points); :meth:`shifted` is that change, exactly
+    (the predictions are the same). The solver fits on centred data and moves its parameters back with it,
+    which makes the whole fit independent of the units.
+    """
+
+    def centre(self, logx: FloatArray) -> FloatArray:
+        """The shift (V,) that centres each variable's log (its mid-range); 0 for a variable that enters linearly."""
+        out: FloatArray = 0.5 * (logx.min(axis=0) + logx.max(axis=0))
+        return out
+
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        """Internal vectors (..., P) fitting data (log x, log y) to those fitting (log x + dx, log y + dy)."""
+        raise NotImplementedError
+
+
+def _add(theta: FloatArray, *cols: tuple[int, FloatArray | float]) -> FloatArray:
+    """A copy of ``theta`` (..., P) with ``value`` added to column ``i`` for each (i, value)."""
+    out = np.array(theta, dtype=float, copy=True)
+    for i, v in cols:
+        out[..., i] += v
+    return out
+
+
+class Additive(LibraryForm):
     """L(N, D) = E + A / N^alpha + B / D^beta, in the general interface (for :class:`Shared` fits).
 
     Internal vector ``[a, b, e, alpha, beta]`` with A = exp(a), B = exp(b), E = exp(e), the same
@@ -86,6 +114,10 @@ class Additive(GeneralForm):
     def internal(self, params: dict[str, float]) -> FloatArray:
         return np.array([np.log(params["A"]), np.log(params["B"]), np.log(params["E"]), params["alpha"], params["beta"]])
 
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        t = np.asarray(theta, dtype=float)
+        return _add(t, (0, dy + t[..., 3] * dx[0]), (1, dy + t[..., 4] * dx[1]), (2, dy))
+
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         from . import engine
         from .lse import TWO_VAR
@@ -94,7 +126,7 @@ class Additive(GeneralForm):
         return engine.projection_starts(prob, engine.exponent_grid(2))
 
 
-class TiedAdditive(GeneralForm):
+class TiedAdditive(LibraryForm):
     """L(N, D) = E + A / N^eta + B / D^eta: the additive law with one exponent (Gadre et al. 2024).
 
     Gadre et al. write it in N and the token multiplier M = D / N as E + a N^-eta' + b (M N)^-eta'
@@ -128,6 +160,10 @@ class TiedAdditive(GeneralForm):
     def internal(self, params: dict[str, float]) -> FloatArray:
         return np.array([np.log(params["A"]), np.log(params["B"]), np.log(params["E"]), params["eta"]])
 
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        t = np.asarray(theta, dtype=float)
+        return _add(t, (0, dy + t[..., 3] * dx[0]), (1, dy + t[..., 3] * dx[1]), (2, dy))
+
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         y = np.exp(logy)
         out = []
@@ -141,7 +177,7 @@ class TiedAdditive(GeneralForm):
         return np.asarray(out)
 
 
-class Kaplan(GeneralForm):
+class Kaplan(LibraryForm):
     """L(N, D) = [(N_c / N)^(alpha_N / alpha_D) + D_c / D]^alpha_D (Kaplan et al. 2020, eq. 1.5).
 
     The two resources interact: with little data the D-term dominates and a larger model gains
@@ -173,6 +209,12 @@ class Kaplan(GeneralForm):
         return np.array([np.log(params["N_c"]), np.log(params["D_c"]), params["alpha_N"] / params["alpha_D"],
                          params["alpha_D"]])
 
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        # log y = alpha_D LSE(r (log N_c - log N), log D_c - log D): a metric scale moves both terms by dy / alpha_D
+        t = np.asarray(theta, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _add(t, (0, dx[0] + dy / (t[..., 3] * t[..., 2])), (1, dx[1] + dy / t[..., 3]))
+
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         lN, lD = np.median(logx[:, 0]), np.median(logx[:, 1])
         ly = float(np.median(logy))
@@ -187,7 +229,7 @@ class Kaplan(GeneralForm):
         return np.asarray(out)
 
 
-class DataConstrained(GeneralForm):
+class DataConstrained(LibraryForm):
     """The additive law in effective parameters N' and data D' (Muennighoff et al. 2023, eqs. 5-6).
 
     D' = U_D + U_D R_D* (1 - exp(-R_D / R_D*)) with U_D the unique tokens and R_D = D / U_D - 1
@@ -244,14 +286,29 @@ class DataConstrained(GeneralForm):
         return np.array([np.log(params["A"]), np.log(params["B"]), np.log(params["E"]), params["alpha"], params["beta"],
                          np.log(params["R_D_star"]), np.log(params["R_N_star"])])
 
+    def centre(self, logx: FloatArray) -> FloatArray:
+        # N, D and U share one shift: repetitions are ratios D/U, and U_N = U_D / 20 ties parameters to tokens
+        return np.full(logx.shape[1], float(np.median(super().centre(logx))))
+
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        if np.ptp(dx) > 0:
+            raise ValueError("the data-constrained law is shifted by one common scale of N, D and U")
+        t = np.asarray(theta, dtype=float)
+        return _add(t, (0, dy + t[..., 3] * dx[0]), (1, dy + t[..., 4] * dx[0]), (2, dy))
+
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         lUD, _, lUN, _ = self._resources(logx)
         base = Additive().starts(np.column_stack([lUN, lUD]), logy)  # the law on unique resources
         rs = _mesh(np.log([2.0, 5.0, 15.0, 50.0]), np.log([2.0, 5.0, 15.0, 50.0]))
-        return np.asarray([np.r_[b, r] for b in base for r in rs])
+        cand = np.asarray([np.r_[b, r] for b in base for r in rs])
+        # For each law on unique resources, only its best repetition scales: the starts the fit keeps then span
+        # different exponents, not one exponent pair under sixteen repetition scales.
+        f0 = objective(self, cand, logx, logy, np.ones(logy.size), 1e-3).reshape(len(base), len(rs))
+        out: FloatArray = cand.reshape(len(base), len(rs), -1)[np.arange(len(base)), np.argmin(f0, axis=1)]
+        return out
 
 
-class Broken(GeneralForm):
+class Broken(LibraryForm):
     """y(x) = E + A x^-alpha (1 + (x / x_break)^(1/f))^(-c1 f): one smooth break (Caballero et al. 2023).
 
     Below the break the exponent is ``alpha``, above it ``alpha + c1``; ``f`` sets how sharp the
@@ -287,6 +344,10 @@ class Broken(GeneralForm):
         return np.array([np.log(params["E"]), np.log(params["A"]), params["alpha"], params["c1"], np.log(params["x_break"]),
                          np.log(params["f"])])
 
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        t = np.asarray(theta, dtype=float)
+        return _add(t, (0, dy), (1, dy + t[..., 2] * dx[0]), (4, dx[0]))
+
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         z = logx[:, 0]
         zmin, zmax = float(z.min()), float(z.max())
@@ -305,7 +366,7 @@ class Broken(GeneralForm):
         return np.asarray(out)
 
 
-class Sigmoid(GeneralForm):
+class Sigmoid(LibraryForm):
     """A bounded error, y(x) = E + R / (1 + exp(-s (z - z0))), z = log x (or x itself when ``linear``).
 
     For a higher-is-better metric fitted as ``bound - metric`` this is a sigmoid of the metric
@@ -349,6 +410,15 @@ class Sigmoid(GeneralForm):
         z0 = params["x0"] if self.linear else np.log(params["x0"])
         return np.array([np.log(params["E"]), np.log(params["R"]), params["s"], z0])
 
+    def centre(self, logx: FloatArray) -> FloatArray:
+        return np.zeros(logx.shape[1]) if self.linear else super().centre(logx)  # a loss is not a scale
+
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        t = np.asarray(theta, dtype=float)
+        if self.linear and dx[0] != 0:
+            raise ValueError("the linear sigmoid's variable enters linearly: it has no scale shift")
+        return _add(t, (0, dy), (1, dy), (3, dx[0]))
+
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         z = self._z(logx)
         y = np.exp(logy)
@@ -363,7 +433,7 @@ class Sigmoid(GeneralForm):
         return np.asarray(out)
 
 
-class Exponential(GeneralForm):
+class Exponential(LibraryForm):
     """Err(L) = eps - k exp(-gamma L): downstream error from a loss (Gadre et al. 2024, eq. 4).
 
     The variable enters linearly (it is a loss, not a scale). Internal vector ``[log eps, log k, log gamma]``.
@@ -396,6 +466,14 @@ class Exponential(GeneralForm):
         out: FloatArray = np.log(np.array([params["eps"], params["k"], params["gamma"]]))
         return out
 
+    def centre(self, logx: FloatArray) -> FloatArray:
+        return np.zeros(logx.shape[1])  # the variable (a loss) enters linearly
+
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        if dx[0] != 0:
+            raise ValueError("the exponential map's variable enters linearly: it has no scale shift")
+        return _add(np.asarray(theta, dtype=float), (0, dy), (1, dy))
+
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         x = np.exp(logx[:, 0])
         y = np.exp(logy)
@@ -408,7 +486,7 @@ class Exponential(GeneralForm):
         return np.asarray(out) if out else np.asarray([[np.log(1.1 * y.max()), np.log(y.max()), 0.0]])
 
 
-class Shared(GeneralForm):
+class Shared(LibraryForm):
     """A form fitted to several groups at once: ``per_group`` parameters free in each group, the rest shared.
 
     The group of each point is the last variable, given as ``log(index + 1)``. Published names
@@ -421,7 +499,7 @@ class Shared(GeneralForm):
     ('alpha', 'beta', 'A[v1]', 'B[v1]', 'E[v1]', 'A[v2]', 'B[v2]', 'E[v2]')
     """
 
-    def __init__(self, base: GeneralForm, groups: Sequence[str], per_group: Sequence[str] = ("E", "A", "B")) -> None:
+    def __init__(self, base: LibraryForm, groups: Sequence[str], per_group: Sequence[str] = ("E", "A", "B")) -> None:
         self.base = base
         self.groups = tuple(str(g) for g in groups)
         bad = [p for p in per_group if p not in base.param_names]
@@ -494,6 +572,19 @@ class Shared(GeneralForm):
             th = self.base.internal(p)
             for i in range(self.base.n_params):
                 out[self._position(i, g)] = th[i]
+        return out
+
+    def centre(self, logx: FloatArray) -> FloatArray:
+        return np.append(self.base.centre(logx[:, :-1]), 0.0)  # the group index is a label, not a scale
+
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        t = np.asarray(theta, dtype=float)
+        out = np.array(t, copy=True)
+        for g in range(len(self.groups)):
+            # shared parameters move alike in every group (their shift depends on shared parameters only)
+            sg = self.base.shifted(self.group_theta(t, g), dx[:-1], dy)
+            for i in range(self.base.n_params):
+                out[..., self._position(i, g)] = sg[..., i]
         return out
 
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
