@@ -12,14 +12,17 @@ import numpy.typing as npt
 
 from ..exceptions import ConfigError
 from .general import GeneralForm
-from .library import Broken, DataConstrained, Exponential, Kaplan, LibraryForm, Sigmoid, TiedAdditive
-from .lse import POWER, SATURATING, TWO_VAR, LawForm
+from .library import Broken, DataConstrained, Exponential, Kaplan, LibraryForm, Power, Sigmoid, TiedAdditive
+from .lse import SATURATING, TWO_VAR, LawForm
 
 __all__ = ["FORMS", "POWER", "ROLES", "SATURATING", "TWO_VAR", "AnyForm", "LawForm", "centre", "forms",
            "get_form", "shifted"]
 
 AnyForm = LawForm | GeneralForm
 FloatArray = npt.NDArray[np.float64]
+
+# A linear model in log space: fitted with the reweighted Gauss-Newton curvature (see :class:`Power`).
+POWER = Power()
 
 # The registry. Log-sum-exp forms go to the exact-Hessian engine, the others to the general one.
 FORMS: dict[str, AnyForm] = {f.name: f for f in (

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from .general import Cols, FloatArray, GeneralForm, objective
 
-__all__ = ["Additive", "Broken", "DataConstrained", "Exponential", "Kaplan", "LibraryForm", "Shared", "Sigmoid",
+__all__ = ["Additive", "Broken", "DataConstrained", "Exponential", "Kaplan", "LibraryForm", "Power", "Shared", "Sigmoid",
            "TiedAdditive"]
 
 
@@ -124,6 +124,47 @@ class Additive(LibraryForm):
 
         prob = engine.Problem(TWO_VAR, logx[:, :2], logy, 1e-3)
         return engine.projection_starts(prob, engine.exponent_grid(2))
+
+
+class Power(LibraryForm):
+    """y(x) = G x^a: a pure power law (optimal-allocation laws N_opt(C) = G C^a).
+
+    Linear in log space, so the Gauss-Newton curvature is exact for squared error and the reweighted
+    one majorises the Huber loss even when every residual lies in its linear zone, where the exact
+    Huber Hessian of a linear model is zero and a Newton step has nothing to go on. Internal vector
+    ``[log G, a]``.
+    """
+
+    name = "power"
+    variables = ("x",)
+    param_names = ("G", "a")
+    internal_names = ("log_G", "a")
+    formula = "y(x) = G * x^a"
+    reference = "pure power law"
+
+    def evaluate(self, th: Cols, logx: FloatArray, jac: bool) -> tuple[FloatArray, Cols]:
+        lg, a = th
+        z = logx[:, 0]
+        v = lg + a * z
+        if not jac:
+            return v, []
+        return v, [np.ones_like(v), z + 0 * v]
+
+    def natural(self, theta: FloatArray) -> FloatArray:
+        t = np.asarray(theta, dtype=float)
+        return np.stack([np.exp(t[..., 0]), t[..., 1]], axis=-1)
+
+    def internal(self, params: dict[str, float]) -> FloatArray:
+        return np.array([np.log(params["G"]), params["a"]])
+
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        t = np.asarray(theta, dtype=float)
+        return _add(t, (0, dy - t[..., 1] * dx[0]))
+
+    def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
+        # least squares in log space: the optimum for squared error, and inside the Huber optimum's basin
+        A = np.column_stack([np.ones(logy.size), logx[:, 0]])
+        return np.asarray(np.linalg.lstsq(A, logy, rcond=None)[0][None, :], dtype=float)
 
 
 class TiedAdditive(LibraryForm):
