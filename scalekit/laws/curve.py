@@ -23,7 +23,7 @@ from ..options import Options, resolve_options
 from . import engine, general
 from .forms import AnyForm, LawForm, centre, get_form, shifted
 from .general import GeneralForm
-from .result import FitResult
+from .result import FitResult, judged
 
 __all__ = ["START_ROWS", "fit_batch", "fit_curve", "fit_windows", "law_columns", "select_points"]
 
@@ -148,13 +148,13 @@ def fit_curve(
         "start_strategy": starts, "n_boot": int(n_boot), "bootstrap_unit": "run", "seed": int(seed),
     }
     method.update(extra_method or {})
-    return FitResult(
+    return judged(FitResult(
         metric=metric, direction=direction, bound=bound, form=f,
         params={kk: float(v) for kk, v in zip(f.param_names, f.natural(theta))},
         stderr=stderr, ci=ci, covar=covar, objective=fbest, ndata=n, nfree=k, residuals=res,
         aic=float(ll_term + 2 * k), bic=float(ll_term + k * np.log(n)), success=success, message=message,
         excluded=tuple(exc), method=method, x=X, y=yv, groups=labels, theta=theta, boot_theta=boot_theta,
-    )
+    ))
 
 
 # Above this many rows, starting points are chosen on an even subsample of this size (sorted by the

@@ -15,7 +15,7 @@ from .general import GeneralForm
 from .library import Broken, DataConstrained, Exponential, Kaplan, LibraryForm, Power, Sigmoid, TiedAdditive
 from .lse import SATURATING, TWO_VAR, LawForm
 
-__all__ = ["FORMS", "POWER", "ROLES", "SATURATING", "TWO_VAR", "AnyForm", "LawForm", "centre", "forms",
+__all__ = ["FORMS", "POWER", "ROLES", "SANE_RANGES", "SATURATING", "TWO_VAR", "AnyForm", "LawForm", "centre", "forms",
            "get_form", "shifted"]
 
 AnyForm = LawForm | GeneralForm
@@ -64,6 +64,25 @@ def forms() -> dict[str, str]:
     'L(N, D) = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D'
     """
     return {name: f.formula for name, f in FORMS.items()}
+
+
+# Where each form's published parameters may sit for its fit to count as a success: an optimum beyond
+# these is a parameter escaping to where the data no longer determine it (a term switched off by a
+# runaway exponent, a repetition scale far beyond any repetition seen), not a law. Exponents of decay
+# are positive and below 5 (published laws: 0.05 to 1.5); R* between 0.01 and 1e4 repetitions.
+_DECAY = (0.0, 5.0)
+SANE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "two_var": {"alpha": _DECAY, "beta": _DECAY},
+    "saturating": {"alpha": _DECAY},
+    "power": {"a": (-5.0, 5.0)},
+    "two_var_tied": {"eta": _DECAY},
+    "kaplan": {"alpha_N": _DECAY, "alpha_D": _DECAY},
+    "data_constrained": {"alpha": _DECAY, "beta": _DECAY, "R_D_star": (1e-2, 1e4), "R_N_star": (1e-2, 1e4)},
+    "broken": {"alpha": (-5.0, 5.0), "c1": (-5.0, 5.0)},
+    "sigmoid": {},
+    "sigmoid_linear": {},
+    "exponential": {},
+}
 
 
 # --- units ---------------------------------------------------------------------------------------------
