@@ -5,7 +5,9 @@ the new one, then compare. Keys the new code adds (new sections, schema_version)
 
     PYTHONPATH=OLD_CHECKOUT python benchmarks/example_summaries.py write /tmp/old
     python benchmarks/example_summaries.py write /tmp/new
-    python benchmarks/example_summaries.py compare /tmp/old /tmp/new
+    python benchmarks/example_summaries.py compare /tmp/old /tmp/new [--rtol 1e-6]
+
+``--rtol`` counts numbers equal to that relative tolerance as unchanged (default: exact).
 """
 
 from __future__ import annotations
@@ -31,28 +33,34 @@ def write(out: Path) -> None:
             print("wrote", out / f"{b.slug}.json")
 
 
-def _walk(a: Any, b: Any, path: str, diffs: list[str], added: list[str]) -> None:
+def _walk(a: Any, b: Any, path: str, diffs: list[str], added: list[str], rtol: float = 0.0) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
         added += [f"{path}/{k}" for k in b if k not in a]
         diffs += [f"{path}/{k}: removed" for k in a if k not in b]
         for k in a:
             if k in b:
-                _walk(a[k], b[k], f"{path}/{k}", diffs, added)
+                _walk(a[k], b[k], f"{path}/{k}", diffs, added, rtol)
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for i, (x, y) in enumerate(zip(a, b)):
-            _walk(x, y, f"{path}[{i}]", diffs, added)
+            _walk(x, y, f"{path}[{i}]", diffs, added, rtol)
+    elif _number(a) and _number(b) and abs(a - b) <= rtol * max(abs(a), abs(b)):
+        return
     elif a != b:
         diffs.append(f"{path}: {str(a)[:80]} -> {str(b)[:80]}")
 
 
-def compare(old: Path, new: Path) -> int:
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def compare(old: Path, new: Path, rtol: float = 0.0, show: int = 20) -> int:
     bad = 0
     for f in sorted(old.glob("*.json")):
         diffs: list[str] = []
         added: list[str] = []
-        _walk(json.loads(f.read_text()), json.loads((new / f.name).read_text()), "", diffs, added)
+        _walk(json.loads(f.read_text()), json.loads((new / f.name).read_text()), "", diffs, added, rtol)
         print(f"{f.stem}: {len(diffs)} changed field(s); added: {', '.join(added) or 'none'}")
-        for d in diffs[:20]:
+        for d in diffs[:show]:
             print("   ", d)
         bad += len(diffs)
     return 1 if bad else 0
@@ -66,11 +74,13 @@ def main() -> int:
     c = sub.add_parser("compare")
     c.add_argument("old", type=Path)
     c.add_argument("new", type=Path)
+    c.add_argument("--rtol", type=float, default=0.0, help="relative tolerance for numbers (default: exact)")
+    c.add_argument("--show", type=int, default=20, help="changed fields listed per file")
     args = ap.parse_args()
     if args.cmd == "write":
         write(args.out)
         return 0
-    return compare(args.old, args.new)
+    return compare(args.old, args.new, args.rtol, args.show)
 
 
 if __name__ == "__main__":

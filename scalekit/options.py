@@ -142,7 +142,7 @@ FIELDS: dict[str, tuple[Any, Rule]] = {
     "only_metrics": ((), Rule("strs", "metrics to analyse (empty: every metric of the batch)")),
     "form": ("auto", Rule("str", "law form fitted to each metric ('auto': the form that best predicts held-out larger runs)",
                           choices=("auto", "two_var", "kaplan", "data_constrained", "saturating", "broken", "sigmoid",
-                                   "power"))),
+                                   "power", "two_var_tied"))),
     "x": ("N", Rule("str", "variable of a one-variable form", choices=("N", "D", "C"))),
     "loss": ("huber", Rule("str", "loss on log residuals", choices=("huber", "squared"))),
     "delta": (1e-3, Rule("float", "Huber threshold on log residuals", low=0, low_open=True)),

@@ -26,6 +26,7 @@ from .. import display
 from ..data.batch import Batch
 from ..exceptions import ConfigError
 from ..jsonsafe import jsonable
+from ..laws.core import run_counts
 from ..laws.evaluate import frontier_nd, optimal_N
 from ..laws.result import FitResult
 from .intervals import percentile_ci
@@ -190,8 +191,7 @@ def envelope(batch: Batch, metric: str | None = None, *, method: str = "hull", n
     # every point sorted once; a resample's points in that order are its own sorted order (lexsort is stable)
     order = np.lexsort((y, x))
     for _ in range(n_boot):
-        chosen = np.zeros(uniq.size, dtype=bool)
-        chosen[rng.integers(0, uniq.size, uniq.size)] = True  # the draws of rng.choice(uniq, uniq.size): same stream
+        chosen = run_counts(rng, uniq.size, 1)[0] > 0
         sel = trim(pick(x, y, order[chosen[codes][order]]))
         if np.unique(N_all[sel]).size < 2 or sel.size < 3:
             continue
@@ -288,7 +288,7 @@ def isoflop(batch: Batch, metric: str | None = None, *, tol: float = 0.1, n_budg
     B_s: list[float] = []
     inv = np.unique(runs, return_inverse=True)[1]
     for _ in range(n_boot):
-        w = np.bincount(rng.integers(0, uniq.size, uniq.size), minlength=uniq.size)[inv].astype(float)
+        w = run_counts(rng, uniq.size, 1)[0][inv]
         mins = [(B, n) for B, n, why in _parabola_minima(pts, w) if not why]
         if len(mins) < 3:
             continue

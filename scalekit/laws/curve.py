@@ -9,6 +9,7 @@ backtest when asked.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -20,9 +21,9 @@ from ..data.batch import Batch
 from ..data.metric import from_error, to_error
 from ..exceptions import FitError
 from ..options import Options, resolve_options
-from . import engine, general
+from . import core, engine, general
+from .core import Solution, run_counts, run_weights
 from .forms import AnyForm, LawForm, centre, get_form, shifted
-from .general import GeneralForm
 from .result import FitResult, judged
 
 __all__ = ["START_ROWS", "fit_batch", "fit_curve", "fit_windows", "law_columns", "select_points"]
@@ -54,7 +55,7 @@ def fit_curve(
     ``boot_weights`` (n_boot, n), when given, are the row weights of each bootstrap resample
     (e.g. run counts shared with another fit, for a joint bootstrap) instead of resampling ``groups``.
     ``progress(done, total)`` is called as bootstrap resamples finish (they are solved in chunks
-    of bounded memory, see :data:`scalekit.laws.engine.CHUNK_CELLS`).
+    of bounded memory, see :data:`scalekit.laws.core.CHUNK_CELLS`).
 
     Examples
     --------
@@ -118,12 +119,10 @@ def fit_curve(
     if n_boot > 0:
         rng = np.random.default_rng(seed)
         uniq, inv = np.unique(labels, return_inverse=True)
-        pvals = np.full(len(uniq), 1.0 / len(uniq))
 
         def weights(k: int) -> npt.NDArray[np.float64]:
             # the next k resamples' counts per run, gathered per row: drawn in order, the same stream as all at once
-            counts: npt.NDArray[np.float64] = rng.multinomial(len(uniq), pvals, size=k).astype(float)[:, inv]
-            return counts
+            return run_counts(rng, len(uniq), k)[:, inv]
 
         # Resamples need 4-5 digits, not 13: a looser stop saves iterations.
         draw = weights if boot_weights is None else _sliced(boot_weights)
@@ -203,10 +202,8 @@ def fit_windows(
         rng = np.random.default_rng(seed)
         ws = []
         for m in masks:
-            uniq, inv = np.unique(groups[m], return_inverse=True)
-            counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot).astype(float)
             wk = np.zeros((n_boot, m.size))
-            wk[:, m] = counts[:, inv]
+            wk[:, m] = run_weights(groups[m], n_boot, rng)
             ws.append(wk)
         bs = solver.minimize(np.repeat(best, n_boot, axis=0), np.concatenate(ws), ftol=1e-9, max_iter=50)
         boot = bs.theta.reshape(K, n_boot, -1)
@@ -233,7 +230,8 @@ def fit_windows(
 
 
 class _Solver:
-    """One interface over the two engines: log-sum-exp forms (exact Hessian) and general forms.
+    """One interface over the core solver's two curvatures: the exact Hessian (log-sum-exp forms) and
+    Gauss-Newton (general forms, and log-sum-exp forms that ask for it: the power law).
 
     Both solve on centred data (each variable's log and the metric's log minus their mid-ranges), and
     parameters cross this interface in the data's own units (:func:`~scalekit.laws.forms.shifted`): the
@@ -246,7 +244,7 @@ class _Solver:
         self.form, self.logx, self.logy, self.delta = form, logx, logy, delta
         self.dx, self.dy = centre(form, logx, logy)
         self.nlogx, self.nlogy = logx - self.dx, logy - self.dy
-        if isinstance(form, LawForm):
+        if isinstance(form, LawForm) and form.exact_hessian:
             self.prob: engine.Problem | None = engine.Problem(form, self.nlogx, self.nlogy, delta)
             theta0 = _starting_points(self.prob, starts, n_starts, self.dx, self.dy)
             self.optimizer = "Levenberg-Marquardt, exact Hessian"
@@ -266,18 +264,16 @@ class _Solver:
     def minimize(self, theta0: npt.NDArray[np.floating[Any]],
                  w: npt.NDArray[np.float64] | Callable[[int], npt.NDArray[np.float64]] | None = None,
                  ftol: float = 1e-13, max_iter: int | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> engine.Solution | general.Solution:
+                 progress: Callable[[int, int], None] | None = None) -> Solution:
         """Solve from each start (in the data's units); ``w`` is the row weights (B, n), or a function giving
         the next k rows of them."""
         t0 = shifted(self.form, np.asarray(theta0, dtype=np.float64), -self.dx, -self.dy)
         sol = self._minimize(t0, w, ftol, max_iter, progress)
-        sol.theta = self.to_data(sol.theta)
-        return sol
+        return dataclasses.replace(sol, theta=self.to_data(sol.theta))
 
     def _minimize(self, t0: npt.NDArray[np.float64],
                   w: npt.NDArray[np.float64] | Callable[[int], npt.NDArray[np.float64]] | None,
-                  ftol: float, max_iter: int | None,
-                  progress: Callable[[int, int], None] | None) -> engine.Solution | general.Solution:
+                  ftol: float, max_iter: int | None, progress: Callable[[int, int], None] | None) -> Solution:
         if self.prob is not None:
             if max_iter is None:  # chunked: bounded memory however many rows x resamples
                 take = _sliced(w) if isinstance(w, np.ndarray) else w
@@ -285,21 +281,17 @@ class _Solver:
             wa = w(t0.shape[0]) if callable(w) else w
             return engine.minimize(self.prob, t0, wa, ftol=ftol, max_iter=max_iter)
         form = self.form
-        assert isinstance(form, GeneralForm)
-        if w is not None:
-            wa = w(t0.shape[0]) if callable(w) else w
-            sol = general.minimize(form, self.nlogx, self.nlogy, self.delta, t0, wa, ftol=ftol, max_iter=max_iter or 100)
-            if progress is not None:
-                progress(t0.shape[0], t0.shape[0])
-            return sol
+        if w is not None:  # chunked as for the exact-Hessian forms: (problems, rows, parameters) Jacobians
+            curv = general.gauss_newton(form, self.nlogx, self.nlogy, self.delta)
+            return core.minimize_chunked(curv, t0, _sliced(w) if isinstance(w, np.ndarray) else w, ftol=ftol,
+                                         max_iter=max_iter or 100, width=form.n_params, progress=progress)
         # Many starts: a loose pass on all, then the last digits for the best few only (the
         # reweighted Gauss-Newton converges linearly, so the tight pass is the expensive one).
         rough = general.minimize(form, self.nlogx, self.nlogy, self.delta, t0, ftol=1e-7, max_iter=150)
         top = np.argsort(rough.f)[:2]
         fine = general.minimize(form, self.nlogx, self.nlogy, self.delta, rough.theta[top], ftol=ftol, max_iter=1000)
         rough.theta[top], rough.f[top], rough.converged[top] = fine.theta, fine.f, fine.converged
-        rough.iterations += fine.iterations
-        return rough
+        return dataclasses.replace(rough, iterations=rough.iterations + fine.iterations)
 
     def residuals(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         out: npt.NDArray[np.float64] = self.form.log_predict(theta, self.logx) - self.logy
@@ -323,8 +315,7 @@ def _starting_points(prob: engine.Problem, starts: str, n_starts: int, dx: npt.N
     """Starts for a problem on centred data (centred by ``dx``, ``dy``)."""
     f = prob.form
     if f.n_terms == 1:  # pure power law: linear in log space, least squares is the start
-        A = np.column_stack([np.ones(prob.n), -prob.logx[:, f.terms[0].variable]])
-        return np.linalg.lstsq(A, prob.logy, rcond=None)[0][None, :]
+        return f.starts(prob.logx, prob.logy)
     if prob.n > START_ROWS:
         order = np.lexsort(prob.logx.T[::-1])
         pick = order[np.linspace(0, prob.n - 1, START_ROWS).round().astype(int)]

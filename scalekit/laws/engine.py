@@ -1,14 +1,11 @@
-"""Vectorised robust fitting of log-sum-exp laws.
+"""The exact-Hessian curvature of log-sum-exp laws, and their starting points.
 
-Many problems (starting points, or bootstrap resamples expressed as row weights) are solved at
-once: every per-point quantity is a (B, n) array and every reduction over points is a matrix
-product with a fixed (n, P*P) design, so 4000 resamples cost a few dozen BLAS calls per
-iteration instead of 4000 scipy calls.
-
-The optimiser is Levenberg-Marquardt on the *exact* Hessian of the summed Huber loss.
-L-BFGS-B with default tolerances stops early on this objective: its gradient is of order
-delta (1e-3) everywhere outside the quadratic zone, so a relative-gradient stopping rule is
-met long before the optimum. Exact second derivatives make the last digits cheap.
+:class:`Problem` gives the summed Huber loss of a log-sum-exp law's log residuals with its
+*exact* Hessian, for many problems at once (starting points, or bootstrap resamples expressed as
+row weights): every per-point quantity is a (B, n) array and every reduction over points is a
+matrix product with a fixed (n, P*P) design, so 4000 resamples cost a few dozen BLAS calls per
+iteration. The solver is :func:`scalekit.laws.core.minimize` (:func:`minimize` here is it with
+this curvature); why exact second derivatives: see :mod:`scalekit.laws.core`.
 """
 
 from __future__ import annotations
@@ -21,15 +18,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import FitError
-from .blocks import blocked, per_block, serial_matmul
+from . import core
+from .blocks import blocked, serial_matmul
+from .core import huber, lse
 from .lse import LawForm
 
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
-
-_LAMBDA0 = 1e-3
-_LAMBDA_MAX = 1e12
 
 
 @dataclass
@@ -113,34 +109,7 @@ class Problem:
 
     def _softmax(self, theta: FloatArray, probs: bool = True) -> tuple[FloatArray, list[FloatArray]]:
         # Terms as a list of (B, n) arrays: numpy reductions over a short last axis are slow.
-        us = self._terms_u(theta)
-        if len(us) == 1:
-            return us[0], [np.ones_like(us[0])]
-        m = np.maximum(us[0], us[1])
-        for u in us[2:]:
-            np.maximum(m, u, out=m)
-        for u in us:
-            u -= m
-            np.exp(u, out=u)
-        s = us[0] + us[1]
-        for e in us[2:]:
-            s += e
-        lse = np.log(s)
-        lse += m
-        if probs:
-            np.reciprocal(s, out=s)
-            for e in us:
-                e *= s
-        return lse, us
-
-    def _huber(self, r: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """psi = rho'(r), the residual clipped to [-delta, delta], and rho = psi (r - psi/2): the Huber loss on both
-        sides of delta and 0.5 r^2 inside (or everywhere, for squared error)."""
-        psi = r if np.isinf(self.delta) else np.clip(r, -self.delta, self.delta)
-        rho = 0.5 * psi
-        np.subtract(r, rho, out=rho)
-        rho *= psi
-        return psi, rho
+        return lse(self._terms_u(theta), probs, fast=True)
 
     def objective(self, theta: FloatArray, w: FloatArray) -> FloatArray:
         """Summed (weighted) loss for each row of theta (B, P); w is (B, n) or (n,)."""
@@ -148,20 +117,24 @@ class Problem:
         return blocked(lambda t, x: (self._objective(t, x),), theta, wb, self.n)[0]
 
     def _objective(self, theta: FloatArray, w: FloatArray) -> FloatArray:
-        lse, _ = self._softmax(theta, probs=False)
-        f: FloatArray = np.einsum("bn,bn->b", np.broadcast_to(w, lse.shape), self._huber(lse - self.logy)[1])
+        v, _ = self._softmax(theta, probs=False)
+        f: FloatArray = np.einsum("bn,bn->b", np.broadcast_to(w, v.shape), huber(v - self.logy, self.delta)[1])
         return f
 
-    def derivatives(self, theta: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Objective, gradient (B, P) and exact Hessian (B, P, P)."""
+    def derivatives(self, theta: FloatArray, w: FloatArray,
+                    free: IndexArray | None = None) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Objective, gradient (B, F) and exact Hessian (B, F, F) over the ``free`` parameters (all if None):
+        the exact-Hessian curvature of :func:`scalekit.laws.core.minimize`."""
         f, g, H = blocked(self._derivatives, theta, np.broadcast_to(w, (theta.shape[0], self.n)), self.n)
+        if free is not None:
+            g, H = g[:, free], H[:, free[:, None], free]
         return f, g, H
 
     def _derivatives(self, theta: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         B, P = theta.shape
-        lse, p = self._softmax(theta)
-        r = lse - self.logy
-        psi, rho = self._huber(r)
+        v, p = self._softmax(theta)
+        r = v - self.logy
+        psi, rho = huber(r, self.delta)
         f = np.einsum("bn,bn->b", w, rho)
         # q - psi, q = rho''(r): 1 inside the quadratic zone (where clipping left r as it was), 0 outside
         curv = (psi == r).astype(float) if psi is not r else np.ones_like(r)
@@ -181,149 +154,24 @@ class Problem:
         return f, np.ascontiguousarray(out[:, :P]), out[:, P:].reshape(B, P, P)
 
 
-@dataclass
-class Solution:
-    theta: FloatArray  # (B, P)
-    f: FloatArray  # (B,)
-    converged: BoolArray  # (B,) bool
-    iterations: int
+Solution = core.Solution
 
 
-def minimize(
-    prob: Problem,
-    theta0: npt.ArrayLike,
-    w: FloatArray | None = None,
-    *,
-    max_iter: int = 300,
-    ftol: float = 1e-13,
-) -> Solution:
-    """Levenberg-Marquardt with exact Hessians on B problems at once.
-
-    A step is kept only if it lowers that problem's objective, so every problem's objective
-    is monotone non-increasing; damping grows on rejection, shrinks on success.
-    """
-    theta = np.array(theta0, dtype=float, copy=True)
-    B, P = theta.shape
-    if w is None:
-        w = np.ones((B, prob.n))
-    elif w.ndim == 1:
-        w = np.broadcast_to(w, (B, prob.n))
-    lam = np.full(B, _LAMBDA0)
-    active = np.ones(B, dtype=bool)
-    # Derivatives are evaluated at each trial point with its objective: an accepted step (most of them near
-    # the optimum) then already has what the next iteration needs, so no point is evaluated twice.
-    f, g, H = prob.derivatives(theta, w)
-    converged = np.zeros(B, dtype=bool)
-    eye = np.eye(P)
-    it = 0
-    while it < max_iter:
-        it += 1
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        th, wi, fi, Hi = theta[idx], w[idx], f[idx], H[idx]
-        diag = np.maximum(np.abs(np.diagonal(Hi, axis1=1, axis2=2)), 1e-12)
-        A = Hi + (lam[idx, None] * diag)[:, :, None] * eye
-        try:
-            step = -np.linalg.solve(A, g[idx][..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            step = -np.einsum("bpq,bq->bp", np.linalg.pinv(A), g[idx])
-        trial = th + step
-        ft, gt, Ht = prob.derivatives(trial, wi)
-        ok = np.isfinite(ft) & (ft < fi)
-        gain = np.where(ok, fi - ft, 0.0)
-        acc = idx[ok]
-        theta[acc], f[acc], g[acc], H[acc] = trial[ok], ft[ok], gt[ok], Ht[ok]
-        lam[idx] = np.where(ok, np.maximum(lam[idx] / 3.0, 1e-15), lam[idx] * 4.0)
-        small = ok & (gain <= ftol * np.maximum(fi, 1e-300))
-        stalled = ~ok & (lam[idx] > _LAMBDA_MAX)
-        done = small | stalled
-        converged[idx[done]] = True
-        active[idx[done]] = False
-    return Solution(theta=theta, f=f, converged=converged, iterations=it)
+def minimize(prob: Problem, theta0: npt.ArrayLike, w: FloatArray | None = None, *, max_iter: int = 300,
+             ftol: float = 1e-13) -> Solution:
+    """:func:`scalekit.laws.core.minimize` with the exact Hessian of ``prob``."""
+    return core.minimize(prob, theta0, w, max_iter=max_iter, ftol=ftol)
 
 
-# Problems solved together are cut into chunks of at most this many (problem, row) cells: the
-# solver's working arrays are (problems, rows), so memory stays near 20 x 8 bytes x this number
-# (about 150 MB per chunk; chunks run on as many threads as cores) whatever the rows x resamples,
-# and the cost stays linear in both.
-CHUNK_CELLS = 1_000_000
-
-
-def chunk_size(n_rows: int, width: int = 1) -> int:
-    """How many problems (of ``n_rows`` x ``width`` cells each) one chunk holds."""
-    return max(1, CHUNK_CELLS // max(1, n_rows * width))
-
-
-def minimize_chunked(
-    prob: Problem,
-    theta0: FloatArray,
-    weights: Callable[[int], FloatArray] | None = None,
-    *,
-    ftol: float = 1e-13,
-    progress: Callable[[int, int], None] | None = None,
-) -> Solution:
-    """:func:`minimize` on B problems in chunks of bounded memory.
-
-    The problems are independent (each has its own damping and stopping rule), so a chunked
-    solve gives the same numbers as one call, up to rounding in BLAS sums (below
-    :data:`CHUNK_CELLS` there is one chunk and, while a block (:data:`.blocks.BLOCK_CELLS`) holds several
-    problems, the numbers are bit for bit those of one call; beyond, each weighted problem is solved
-    alone on its rows of nonzero weight, the same objective summed over fewer terms).
-    ``weights(k)``, when given, returns the row weights (k, rows) of the next k problems; it is
-    called in order, chunk by chunk, so neither the (B, rows) weights nor anything they are drawn
-    from (resample counts per run) is ever held whole.
-    """
-    B = theta0.shape[0]
-    size = chunk_size(prob.n)
-    starts = list(range(0, B, size))
-
-    def solve(s: int, w: FloatArray | None) -> Solution:
-        if w is None or per_block(prob.n) > 1:
-            return minimize(prob, theta0[s:s + size], w, ftol=ftol)
-        # Each problem is a block of its own at this many rows, so nothing is lost solving them one by one, each
-        # on its rows of nonzero weight only (a bootstrap resample leaves out about 1/e of the runs).
-        sols = []
-        for i, wi in enumerate(w):
-            rows = np.flatnonzero(wi)
-            sols.append(minimize(prob.take(rows), theta0[s + i:s + i + 1], wi[rows][None], ftol=ftol))
-        return _joined(sols)
-
-    def next_weights(s: int) -> FloatArray | None:
-        return None if weights is None else weights(min(s + size, B) - s)
-
-    if len(starts) == 1:
-        sol = solve(0, next_weights(0))
-        if progress is not None:
-            progress(B, B)
-        return sol
-    # numpy releases the GIL in its array loops: chunks on threads use the cores without copying the data.
-    # At most `workers` chunks are in flight, so memory stays that many chunks whatever B is.
-    import os
-    from concurrent.futures import Future, ThreadPoolExecutor
-
-    workers = max(1, min(len(starts), os.cpu_count() or 1, 4))
-    parts: list[Solution] = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: list[tuple[int, Future[Solution]]] = []
-        for s in starts:
-            pending.append((s, pool.submit(solve, s, next_weights(s))))
-            while len(pending) >= workers or (s == starts[-1] and pending):
-                s0, fut = pending.pop(0)
-                parts.append(fut.result())
-                if progress is not None:
-                    progress(min(s0 + size, B), B)
-    return _joined(parts)
-
-
-def _joined(parts: list[Solution]) -> Solution:
-    return Solution(theta=np.concatenate([p.theta for p in parts]), f=np.concatenate([p.f for p in parts]),
-                    converged=np.concatenate([p.converged for p in parts]), iterations=max(p.iterations for p in parts))
+def minimize_chunked(prob: Problem, theta0: FloatArray, weights: Callable[[int], FloatArray] | None = None, *,
+                     ftol: float = 1e-13, progress: Callable[[int, int], None] | None = None) -> Solution:
+    """:func:`scalekit.laws.core.minimize_chunked` with the exact Hessian of ``prob``."""
+    return core.minimize_chunked(prob, theta0, weights, ftol=ftol, progress=progress)
 
 
 def objective_chunked(prob: Problem, theta: FloatArray) -> FloatArray:
     """:meth:`Problem.objective` (unit weights) for many parameter vectors, in chunks of bounded memory."""
-    size = chunk_size(prob.n)
+    size = core.chunk_size(prob.n)
     w = np.ones(prob.n)
     return np.concatenate([prob.objective(theta[s:s + size], w) for s in range(0, theta.shape[0], size)])
 
@@ -335,7 +183,7 @@ def projection_starts(prob: Problem, grid: FloatArray, weights: FloatArray | Non
     (G, M exponents) solve a least-squares problem in relative error (close to log error) for
     the coefficients, clip them positive, and return internal vectors (G, P).
     """
-    size = chunk_size(prob.n, prob.form.n_terms)
+    size = core.chunk_size(prob.n, prob.form.n_terms)
     if grid.shape[0] > size:  # the design below is (G, rows, terms): chunk it over the grid
         return np.concatenate([projection_starts(prob, grid[s:s + size], weights) for s in range(0, grid.shape[0], size)])
     form = prob.form

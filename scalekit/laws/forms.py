@@ -1,8 +1,12 @@
-"""Law forms: the registry of every form scalekit fits.
+"""Law forms: the registry of every form :func:`scalekit.fit_law` fits (one home per form).
 
-The log-sum-exp forms (``two_var``, ``saturating``, ``power``; :mod:`scalekit.laws.lse`) go to
-the exact-Hessian engine; the forms of :mod:`scalekit.laws.library` (interacting,
-data-constrained, broken, bounded) to the general one.
+All are fitted by the one solver, :func:`scalekit.laws.core.minimize`: the log-sum-exp forms
+(``two_var``, ``saturating``; :mod:`scalekit.laws.lse`) with the exact Hessian, the
+forms of :mod:`scalekit.laws.library` (interacting, data-constrained, broken, bounded) and the
+pure power law (``power``, a log-sum-exp form of one term: see :data:`~scalekit.laws.lse.POWER`) with
+the reweighted Gauss-Newton curvature. Every form says how its parameters carry the data's units
+(:func:`shifted`), so fits are the same in any units. Maps that are not laws in the batch's variables live with their fits
+(two-step maps: :data:`scalekit.laws.two_step.STEP2_MAPS`; the loss-to-loss map; the schedule law).
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ import numpy.typing as npt
 
 from ..exceptions import ConfigError
 from .general import GeneralForm
-from .library import Broken, DataConstrained, Exponential, Kaplan, LibraryForm, Power, Sigmoid, TiedAdditive
-from .lse import SATURATING, TWO_VAR, LawForm
+from .library import Broken, DataConstrained, Kaplan, LibraryForm, Sigmoid, TiedAdditive
+from .lse import POWER, SATURATING, TWO_VAR, LawForm, midrange
 
 __all__ = ["FORMS", "POWER", "ROLES", "SANE_RANGES", "SATURATING", "TWO_VAR", "AnyForm", "LawForm", "centre", "forms",
            "get_form", "shifted"]
@@ -21,12 +25,9 @@ __all__ = ["FORMS", "POWER", "ROLES", "SANE_RANGES", "SATURATING", "TWO_VAR", "A
 AnyForm = LawForm | GeneralForm
 FloatArray = npt.NDArray[np.float64]
 
-# A linear model in log space: fitted with the reweighted Gauss-Newton curvature (see :class:`Power`).
-POWER = Power()
-
-# The registry. Log-sum-exp forms go to the exact-Hessian engine, the others to the general one.
+# The registry: every form here is a choice of the ``form`` option.
 FORMS: dict[str, AnyForm] = {f.name: f for f in (
-    TWO_VAR, SATURATING, POWER, TiedAdditive(), Kaplan(), DataConstrained(), Broken(), Sigmoid(), Sigmoid(linear=True), Exponential())}
+    TWO_VAR, SATURATING, POWER, TiedAdditive(), Kaplan(), DataConstrained(), Broken(), Sigmoid())}
 
 # What each form is for, in one line (the report and ``scalekit.forms()`` show it).
 ROLES: dict[str, str] = {
@@ -38,8 +39,6 @@ ROLES: dict[str, str] = {
     "data_constrained": "repeated data: effective data and parameters (Muennighoff et al. 2023); needs unique_tokens",
     "broken": "smoothly broken power law in one variable (Caballero et al. 2023)",
     "sigmoid": "bounded metric saturating in log compute (accuracy, mAP)",
-    "sigmoid_linear": "two-step prediction, step 2: error as a sigmoid of a loss (Bhagia et al. 2024)",
-    "exponential": "two-step prediction, step 2: Err = eps - k exp(-gamma L) (Gadre et al. 2024)",
 }
 
 
@@ -80,8 +79,6 @@ SANE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "data_constrained": {"alpha": _DECAY, "beta": _DECAY, "R_D_star": (1e-2, 1e4), "R_N_star": (1e-2, 1e4)},
     "broken": {"alpha": (-5.0, 5.0), "c1": (-5.0, 5.0)},
     "sigmoid": {},
-    "sigmoid_linear": {},
-    "exponential": {},
 }
 
 
@@ -93,11 +90,9 @@ SANE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
 
 def centre(form: AnyForm, logx: FloatArray, logy: FloatArray) -> tuple[FloatArray, float]:
     """The shifts (dx per variable, dy) that centre the data of a fit: mid-ranges of the logs."""
-    dy = 0.5 * float(logy.min() + logy.max())
-    if isinstance(form, LibraryForm):
+    dy = float(midrange(logy))
+    if isinstance(form, (LibraryForm, LawForm)):
         return form.centre(logx), dy
-    if isinstance(form, LawForm):
-        return 0.5 * (logx.min(axis=0) + logx.max(axis=0)), dy
     return np.zeros(logx.shape[1]), 0.0  # a user's form: no declared units, nothing moved
 
 
@@ -110,16 +105,8 @@ def shifted(form: AnyForm, theta: FloatArray, dx: FloatArray, dy: float) -> Floa
     [10.0, 200.0, 60.0, 0.5, 0.25]
     """
     t = np.asarray(theta, dtype=float)
-    if isinstance(form, LibraryForm):
+    if isinstance(form, (LibraryForm, LawForm)):
         return form.shifted(t, np.asarray(dx, dtype=float), dy)
-    if isinstance(form, LawForm):
-        # each term c_k - s_k log x_v: its coefficient absorbs the metric's shift and s_k times its variable's
-        out = np.array(t, copy=True)
-        for k, term in enumerate(form.terms):
-            out[..., k] += dy
-            if term.variable is not None:
-                out[..., k] += t[..., form.n_terms + form.exp_terms.index(k)] * dx[term.variable]
-        return out
     if np.any(np.asarray(dx) != 0) or dy != 0:
         raise ValueError(f"form {form.name!r} does not declare how its parameters carry units")
     return t

@@ -1,4 +1,4 @@
-"""The law library beyond sums of power terms: interacting, data-constrained, broken, bounded, two-step maps.
+"""The law library beyond sums of power terms: interacting, data-constrained, broken, bounded.
 
 Each form is a :class:`~scalekit.laws.general.GeneralForm`: log-prediction with analytic
 derivatives, published parameter names, and its own starting grid. All are fitted by
@@ -10,8 +10,6 @@ all bootstrap resamples at once).
 * ``data_constrained``: the additive law in effective parameters and data (Muennighoff et al. 2023)
 * ``broken``: a smoothly broken power law in one variable (Caballero et al. 2023)
 * ``sigmoid``: a bounded error for saturating metrics, E + R / (1 + exp(-s (log x - log x0)))
-* ``sigmoid_linear`` and ``exponential``: maps from a loss to a downstream error (Bhagia et al. 2024;
-  Gadre et al. 2024), step 2 of :func:`scalekit.fit_two_step`
 * :class:`Shared`: any form fitted to several groups at once, some parameters per group, the others shared.
 """
 
@@ -22,10 +20,11 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from .core import lse
 from .general import Cols, FloatArray, GeneralForm, objective
+from .lse import TWO_VAR, LawForm, midrange
 
-__all__ = ["Additive", "Broken", "DataConstrained", "Exponential", "Kaplan", "LibraryForm", "Power", "Shared", "Sigmoid",
-           "TiedAdditive"]
+__all__ = ["Additive", "Broken", "DataConstrained", "Kaplan", "LibraryForm", "Shared", "Sigmoid", "TiedAdditive"]
 
 
 def _softplus(t: FloatArray) -> FloatArray:
@@ -39,15 +38,9 @@ def _sigma(t: FloatArray) -> FloatArray:
 
 
 def _lse(us: list[FloatArray]) -> tuple[FloatArray, list[FloatArray]]:
-    """log-sum-exp of the terms and the softmax weights (the derivative of the LSE by each term)."""
-    m = us[0]
-    for u in us[1:]:
-        m = np.maximum(m, u)
-    es = [np.exp(u - m) for u in us]
-    s = es[0]
-    for e in es[1:]:
-        s = s + e
-    return m + np.log(s), [e / s for e in es]
+    """:func:`scalekit.laws.core.lse` of terms broadcast to one shape (it overwrites them: pass temporaries)."""
+    shape = np.broadcast_shapes(*(u.shape for u in us))
+    return lse([u if u.shape == shape else np.array(np.broadcast_to(u, shape)) for u in us])
 
 
 def _mesh(*axes: Sequence[float] | FloatArray) -> FloatArray:
@@ -66,8 +59,7 @@ class LibraryForm(GeneralForm):
 
     def centre(self, logx: FloatArray) -> FloatArray:
         """The shift (V,) that centres each variable's log (its mid-range); 0 for a variable that enters linearly."""
-        out: FloatArray = 0.5 * (logx.min(axis=0) + logx.max(axis=0))
-        return out
+        return midrange(logx)
 
     def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
         """Internal vectors (..., P) fitting data (log x, log y) to those fitting (log x + dx, log y + dy)."""
@@ -82,89 +74,10 @@ def _add(theta: FloatArray, *cols: tuple[int, FloatArray | float]) -> FloatArray
     return out
 
 
-class Additive(LibraryForm):
-    """L(N, D) = E + A / N^alpha + B / D^beta, in the general interface (for :class:`Shared` fits).
-
-    Internal vector ``[a, b, e, alpha, beta]`` with A = exp(a), B = exp(b), E = exp(e), the same
-    as the log-sum-exp form ``two_var``.
-    """
-
-    name = "two_var"
-    variables = ("N", "D")
-    param_names = ("E", "A", "B", "alpha", "beta")
-    internal_names = ("a", "b", "e", "alpha", "beta")
-    formula = "L(N, D) = E + A / N^alpha + B / D^beta"
-    reference = "Hoffmann et al. 2022, eq. 2"
-
-    def published_index(self, i: int) -> int:
-        return (1, 2, 0, 3, 4)[i]
-
-    def evaluate(self, th: Cols, logx: FloatArray, jac: bool) -> tuple[FloatArray, Cols]:
-        a, b, e, al, be = th
-        lN, lD = logx[:, 0], logx[:, 1]
-        v, p = _lse([a - al * lN, b - be * lD, e + 0 * lN])
-        if not jac:
-            return v, []
-        return v, [p[0], p[1], p[2], -p[0] * lN, -p[1] * lD]
-
-    def natural(self, theta: FloatArray) -> FloatArray:
-        t = np.asarray(theta, dtype=float)
-        return np.stack([np.exp(t[..., 2]), np.exp(t[..., 0]), np.exp(t[..., 1]), t[..., 3], t[..., 4]], axis=-1)
-
-    def internal(self, params: dict[str, float]) -> FloatArray:
-        return np.array([np.log(params["A"]), np.log(params["B"]), np.log(params["E"]), params["alpha"], params["beta"]])
-
-    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
-        t = np.asarray(theta, dtype=float)
-        return _add(t, (0, dy + t[..., 3] * dx[0]), (1, dy + t[..., 4] * dx[1]), (2, dy))
-
-    def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
-        from . import engine
-        from .lse import TWO_VAR
-
-        prob = engine.Problem(TWO_VAR, logx[:, :2], logy, 1e-3)
-        return engine.projection_starts(prob, engine.exponent_grid(2))
-
-
-class Power(LibraryForm):
-    """y(x) = G x^a: a pure power law (optimal-allocation laws N_opt(C) = G C^a).
-
-    Linear in log space, so the Gauss-Newton curvature is exact for squared error and the reweighted
-    one majorises the Huber loss even when every residual lies in its linear zone, where the exact
-    Huber Hessian of a linear model is zero and a Newton step has nothing to go on. Internal vector
-    ``[log G, a]``.
-    """
-
-    name = "power"
-    variables = ("x",)
-    param_names = ("G", "a")
-    internal_names = ("log_G", "a")
-    formula = "y(x) = G * x^a"
-    reference = "pure power law"
-
-    def evaluate(self, th: Cols, logx: FloatArray, jac: bool) -> tuple[FloatArray, Cols]:
-        lg, a = th
-        z = logx[:, 0]
-        v = lg + a * z
-        if not jac:
-            return v, []
-        return v, [np.ones_like(v), z + 0 * v]
-
-    def natural(self, theta: FloatArray) -> FloatArray:
-        t = np.asarray(theta, dtype=float)
-        return np.stack([np.exp(t[..., 0]), t[..., 1]], axis=-1)
-
-    def internal(self, params: dict[str, float]) -> FloatArray:
-        return np.array([np.log(params["G"]), params["a"]])
-
-    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
-        t = np.asarray(theta, dtype=float)
-        return _add(t, (0, dy - t[..., 1] * dx[0]))
-
-    def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
-        # least squares in log space: the optimum for squared error, and inside the Huber optimum's basin
-        A = np.column_stack([np.ones(logy.size), logx[:, 0]])
-        return np.asarray(np.linalg.lstsq(A, logy, rcond=None)[0][None, :], dtype=float)
+def Additive() -> LawForm:
+    """The additive law ``two_var``, whose one home is :data:`scalekit.laws.lse.TWO_VAR` (it fits a :class:`Shared`
+    directly); kept for callers of the former duplicate class."""
+    return TWO_VAR
 
 
 class TiedAdditive(LibraryForm):
@@ -339,7 +252,7 @@ class DataConstrained(LibraryForm):
 
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         lUD, _, lUN, _ = self._resources(logx)
-        base = Additive().starts(np.column_stack([lUN, lUD]), logy)  # the law on unique resources
+        base = TWO_VAR.starts(np.column_stack([lUN, lUD]), logy)  # the law on unique resources
         rs = _mesh(np.log([2.0, 5.0, 15.0, 50.0]), np.log([2.0, 5.0, 15.0, 50.0]))
         cand = np.asarray([np.r_[b, r] for b in base for r in rs])
         # For each law on unique resources, only its best repetition scales: the starts the fit keeps then span
@@ -408,32 +321,24 @@ class Broken(LibraryForm):
 
 
 class Sigmoid(LibraryForm):
-    """A bounded error, y(x) = E + R / (1 + exp(-s (z - z0))), z = log x (or x itself when ``linear``).
+    """A bounded error, y(x) = E + R / (1 + exp(-s (log x - log x0))).
 
     For a higher-is-better metric fitted as ``bound - metric`` this is a sigmoid of the metric
     between ``bound - E - R`` and ``bound - E``: saturating accuracy or mAP against log compute
-    (s < 0), or against a loss (``linear``; s > 0: more loss, more error). Internal vector
-    ``[log E, log R, s, z0]``; the published ``x0`` is the midpoint on the variable's scale.
+    (s < 0). Internal vector ``[log E, log R, s, z0]``, ``z0 = log x0``. (A sigmoid of a loss, step 2
+    of a two-step fit, is :data:`scalekit.laws.two_step.STEP2_MAPS`.)
     """
 
+    name = "sigmoid"
     variables = ("x",)
     param_names = ("E", "R", "s", "x0")
     internal_names = ("log_E", "log_R", "s", "z0")
+    formula = "y(x) = E + R / (1 + exp(-s (log x - log x0)))"
     reference = "Bhagia et al. 2024, eq. 2"
-
-    def __init__(self, linear: bool = False) -> None:
-        self.linear = linear
-        self.name = "sigmoid_linear" if linear else "sigmoid"
-        z = "x" if linear else "log x"
-        self.formula = f"y(x) = E + R / (1 + exp(-s ({z} - {'x0' if linear else 'log x0'})))"
-
-    def _z(self, logx: FloatArray) -> FloatArray:
-        out: FloatArray = np.exp(logx[:, 0]) if self.linear else logx[:, 0]
-        return out
 
     def evaluate(self, th: Cols, logx: FloatArray, jac: bool) -> tuple[FloatArray, Cols]:
         le, lr, s, z0 = th
-        z = self._z(logx)
+        z = logx[:, 0]
         t = s * (z - z0)
         sg = _sigma(t)
         v, p = _lse([le + 0 * t, lr - _softplus(-t)])
@@ -444,24 +349,16 @@ class Sigmoid(LibraryForm):
 
     def natural(self, theta: FloatArray) -> FloatArray:
         t = np.asarray(theta, dtype=float)
-        x0 = t[..., 3] if self.linear else np.exp(t[..., 3])
-        return np.stack([np.exp(t[..., 0]), np.exp(t[..., 1]), t[..., 2], x0], axis=-1)
+        return np.stack([np.exp(t[..., 0]), np.exp(t[..., 1]), t[..., 2], np.exp(t[..., 3])], axis=-1)
 
     def internal(self, params: dict[str, float]) -> FloatArray:
-        z0 = params["x0"] if self.linear else np.log(params["x0"])
-        return np.array([np.log(params["E"]), np.log(params["R"]), params["s"], z0])
-
-    def centre(self, logx: FloatArray) -> FloatArray:
-        return np.zeros(logx.shape[1]) if self.linear else super().centre(logx)  # a loss is not a scale
+        return np.array([np.log(params["E"]), np.log(params["R"]), params["s"], np.log(params["x0"])])
 
     def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
-        t = np.asarray(theta, dtype=float)
-        if self.linear and dx[0] != 0:
-            raise ValueError("the linear sigmoid's variable enters linearly: it has no scale shift")
-        return _add(t, (0, dy), (1, dy), (3, dx[0]))
+        return _add(np.asarray(theta, dtype=float), (0, dy), (1, dy), (3, dx[0]))
 
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
-        z = self._z(logx)
+        z = logx[:, 0]
         y = np.exp(logy)
         sd = float(z.std()) or 1.0
         out = []
@@ -474,59 +371,6 @@ class Sigmoid(LibraryForm):
         return np.asarray(out)
 
 
-class Exponential(LibraryForm):
-    """Err(L) = eps - k exp(-gamma L): downstream error from a loss (Gadre et al. 2024, eq. 4).
-
-    The variable enters linearly (it is a loss, not a scale). Internal vector ``[log eps, log k, log gamma]``.
-    """
-
-    name = "exponential"
-    variables = ("x",)
-    param_names = ("eps", "k", "gamma")
-    internal_names = ("log_eps", "log_k", "log_gamma")
-    formula = "Err(L) = eps - k exp(-gamma L)"
-    reference = "Gadre et al. 2024, eq. 4"
-
-    def evaluate(self, th: Cols, logx: FloatArray, jac: bool) -> tuple[FloatArray, Cols]:
-        le, lk, lg = th
-        x = np.exp(logx[:, 0])
-        eps, k, g = np.exp(le), np.exp(lk), np.exp(lg)
-        ex = k * np.exp(-g * x)
-        y = eps - ex
-        with np.errstate(invalid="ignore", divide="ignore"):
-            v = np.where(y > 0, np.log(np.where(y > 0, y, 1.0)), np.nan)
-        if not jac:
-            return v, []
-        return v, [eps / y, -ex / y, ex * g * x / y]
-
-    def natural(self, theta: FloatArray) -> FloatArray:
-        out: FloatArray = np.exp(np.asarray(theta, dtype=float))
-        return out
-
-    def internal(self, params: dict[str, float]) -> FloatArray:
-        out: FloatArray = np.log(np.array([params["eps"], params["k"], params["gamma"]]))
-        return out
-
-    def centre(self, logx: FloatArray) -> FloatArray:
-        return np.zeros(logx.shape[1])  # the variable (a loss) enters linearly
-
-    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
-        if dx[0] != 0:
-            raise ValueError("the exponential map's variable enters linearly: it has no scale shift")
-        return _add(np.asarray(theta, dtype=float), (0, dy), (1, dy))
-
-    def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
-        x = np.exp(logx[:, 0])
-        y = np.exp(logy)
-        out = []
-        for ef, g in _mesh([1.001, 1.02, 1.1, 1.3, 2.0], [0.1, 0.3, 0.7, 1.5, 3.0]):
-            eps = ef * float(y.max())
-            k = float(np.median((eps - y) / np.exp(-g * x)))
-            if k > 0:
-                out.append([np.log(eps), np.log(k), np.log(g)])
-        return np.asarray(out) if out else np.asarray([[np.log(1.1 * y.max()), np.log(y.max()), 0.0]])
-
-
 class Shared(LibraryForm):
     """A form fitted to several groups at once: ``per_group`` parameters free in each group, the rest shared.
 
@@ -535,12 +379,12 @@ class Shared(LibraryForm):
 
     Examples
     --------
-    >>> s = Shared(Additive(), ("v1", "v2"), per_group=("E", "A", "B"))
+    >>> s = Shared(TWO_VAR, ("v1", "v2"), per_group=("E", "A", "B"))
     >>> s.param_names
     ('alpha', 'beta', 'A[v1]', 'B[v1]', 'E[v1]', 'A[v2]', 'B[v2]', 'E[v2]')
     """
 
-    def __init__(self, base: LibraryForm, groups: Sequence[str], per_group: Sequence[str] = ("E", "A", "B")) -> None:
+    def __init__(self, base: LibraryForm | LawForm, groups: Sequence[str], per_group: Sequence[str] = ("E", "A", "B")) -> None:
         self.base = base
         self.groups = tuple(str(g) for g in groups)
         bad = [p for p in per_group if p not in base.param_names]

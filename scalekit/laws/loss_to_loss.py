@@ -33,6 +33,7 @@ from ..data.load import load_batch
 from ..exceptions import ConfigError, FitError
 from ..jsonsafe import jsonable
 from . import general
+from .core import run_weights
 from .fit import fit_law
 from .general import GeneralForm
 from .result import FitResult, Prediction
@@ -517,10 +518,7 @@ def _bootstrap(la: FloatArray, lb: FloatArray, groups: NDArray[np.str_], optima:
     best grid starts (the resample may prefer another valley), all resamples in one batch; the
     best is kept.
     """
-    rng = np.random.default_rng(seed)
-    uniq, inv = np.unique(groups, return_inverse=True)
-    counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot).astype(float)
-    w = counts[:, inv]
+    w = run_weights(groups, n_boot, np.random.default_rng(seed))
     grid, gobj = _grid_starts(la, lb, floors, w)
     own = np.take_along_axis(grid, np.argsort(gobj, axis=1)[:, :_OWN_STARTS, None], axis=1)
     S = optima.shape[0] + own.shape[1]

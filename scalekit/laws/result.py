@@ -14,7 +14,7 @@ from ..data.metric import ArrayOrFloat, from_error
 from ..data.ranges import beyond
 from ..exceptions import ExtrapolationWarning, FitError
 from ..jsonsafe import jsonable
-from .forms import SANE_RANGES, AnyForm, LawForm, centre, shifted
+from .forms import SANE_RANGES, AnyForm, centre, shifted
 
 __all__ = ["FitResult", "Prediction", "identification_problems", "judged"]
 
@@ -265,8 +265,6 @@ _RANK_TOL = 1e-7
 
 def _internal_names(form: AnyForm) -> list[str]:
     """The published name each internal parameter stands for."""
-    if isinstance(form, LawForm):
-        return [t.natural_coef for t in form.terms] + [str(form.terms[k].exponent) for k in form.exp_terms]
     return [form.param_names[form.published_index(i)] for i in range(form.n_params)]
 
 

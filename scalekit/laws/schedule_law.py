@@ -35,6 +35,8 @@ from ..data.metric import from_error
 from ..data.schedule import Schedule, lr_per_step
 from ..exceptions import FitError
 from ..jsonsafe import jsonable
+from . import core
+from .core import run_weights
 
 __all__ = ["DECAY", "CurveLaw", "ScheduleLawFit", "annealing_areas", "fit_schedule_law", "schedule_backtest"]
 
@@ -72,59 +74,60 @@ def _predict(theta: FloatArray, S1: FloatArray, S2: FloatArray) -> FloatArray:
     return out
 
 
-def _huber(r: FloatArray, delta: float) -> float:
-    a = np.abs(r)
-    return float(np.sum(np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))))
+def _log_model(theta: FloatArray, S: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """log L (B, n) and its Jacobian (B, n, 4) for ``theta`` (B, 4) at the areas ``S`` (n, 2): the model the core fits."""
+    L0, logA, alpha, C = (theta[:, i, None] for i in range(4))
+    S1, S2 = S[:, 0], S[:, 1]
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        P1 = np.exp(logA - alpha * np.log(S1))
+        p = L0 + P1 - C * S2
+        inv = 1.0 / p
+        J = np.stack([inv, P1 * inv, -P1 * np.log(S1) * inv, -S2 * inv], axis=-1)
+        return np.log(p), J
 
 
-def _solve(S1: FloatArray, S2: FloatArray, y: FloatArray, delta: float, starts: list[FloatArray],
-           fit_C: bool) -> tuple[FloatArray, float]:
-    from scipy.optimize import least_squares
-
-    logy = np.log(y)
-
-    def res(t: FloatArray) -> FloatArray:
-        th = t if fit_C else np.r_[t, 0.0]
-        p = _predict(th, S1, S2)
-        out: FloatArray = np.log(np.maximum(p, 1e-12)) - logy
-        return out
-
-    lo = [0.0, -50.0, 1e-3, 0.0][: 4 if fit_C else 3]
-    hi = [np.inf, 50.0, 5.0, np.inf][: 4 if fit_C else 3]  # annealing takes the loss below L0: no cap on it
-    best: tuple[FloatArray, float] | None = None
-    for x0 in starts:
-        x0 = np.clip(x0[: len(lo)], np.add(lo, 1e-9), np.subtract(hi, 1e-9))
-        # squared loss first (smooth, converges fast), then the Huber loss from there
-        r = least_squares(res, x0, bounds=(lo, hi), x_scale="jac", max_nfev=300)
-        r = least_squares(res, r.x, bounds=(lo, hi), loss="huber", f_scale=delta, x_scale="jac", max_nfev=300)
-        f = _huber(res(r.x), delta)
-        if best is None or f < best[1]:
-            best = (r.x if fit_C else np.r_[r.x, 0.0], f)
-    assert best is not None  # at least one start
-    return best
+_LOWER = np.array([0.0, -50.0, 1e-3, 0.0])
+_UPPER = np.array([np.inf, 50.0, 5.0, np.inf])  # annealing takes the loss below L0: no cap on it
 
 
-def _starts(S1: FloatArray, S2: FloatArray, y: FloatArray, delta: float, fit_C: bool, k: int = 4) -> list[FloatArray]:
-    """Starting points by variable projection: for each alpha on a grid, L0, A, C >= 0 by non-negative least squares."""
-    from scipy.optimize import nnls
+def _solve(S1: FloatArray, S2: FloatArray, y: FloatArray, delta: float, starts: FloatArray, fit_C: bool,
+           w: FloatArray | None = None, ftol: float = 1e-13) -> core.Solution:
+    """Huber fits of log L from each start (B, 4), with row weights ``w`` (B, n), in one solve of the core.
 
-    cand: list[tuple[float, FloatArray]] = []
-    for a in _ALPHA_GRID:
-        x = np.power(S1, -a)
-        M = np.column_stack([np.ones_like(x), x] + ([-S2] if fit_C else []))
-        scale = np.abs(M).max(axis=0)
-        scale[scale == 0] = 1.0
-        coef = nnls(M / scale, y)[0] / scale
-        if not coef[1] > 0:
-            continue
-        th = np.array([coef[0], np.log(coef[1]), a, coef[2] if fit_C else 0.0])
-        p = _predict(th, S1, S2)
-        if np.all(p > 0):
-            cand.append((_huber(np.log(p) - np.log(y), delta), th))
-    if not cand:
-        cand = [(0.0, np.array([0.5 * float(y.min()), np.log(float(y.max())), 0.3, 0.0]))]
-    cand.sort(key=lambda t: t[0])
-    return [c[1] for c in cand[:k]]
+    Without annealing (``fit_C`` false) C is held at its start (0: not identified).
+    """
+    curv = core.GaussNewton(_log_model, np.column_stack([S1, S2]), np.log(y), delta)
+    x0 = np.clip(starts, _LOWER, _UPPER)
+    if not fit_C:
+        x0[:, 3] = 0.0
+    return core.minimize(curv, x0, w, max_iter=500, ftol=ftol, fixed=() if fit_C else (3,), bounds=(_LOWER, _UPPER))
+
+
+def _best(sol: core.Solution) -> tuple[FloatArray, float]:
+    f = np.where(np.isfinite(sol.f), sol.f, np.inf)
+    i = int(np.argmin(f))
+    return sol.theta[i], float(f[i])
+
+
+def _starts(S1: FloatArray, S2: FloatArray, y: FloatArray, delta: float, fit_C: bool, k: int = 4) -> FloatArray:
+    """Starting points by variable projection: for each alpha on a grid, L0, A, C by least squares (clipped
+    non-negative); the ``k`` best by their objective."""
+    a = np.asarray(_ALPHA_GRID)
+    X = np.power(S1[None, :], -a[:, None])  # (G, n)
+    cols = [np.ones_like(X), X] + ([np.broadcast_to(-S2, X.shape)] if fit_C else [])
+    M = np.stack(cols, axis=-1)  # (G, n, 2 or 3)
+    scale = np.abs(M).max(axis=1, keepdims=True)
+    scale[scale == 0] = 1.0
+    Ms = M / scale
+    MtM = np.einsum("gnk,gnl->gkl", Ms, Ms) + 1e-12 * np.eye(M.shape[-1])
+    coef = np.linalg.solve(MtM, np.einsum("gnk,n->gk", Ms, y)[..., None])[..., 0] / scale[:, 0]
+    coef = np.maximum(coef, 0.0)
+    A = np.where(coef[:, 1] > 0, coef[:, 1], float(y.max()))
+    theta = np.column_stack([coef[:, 0], np.log(A), a, coef[:, 2] if fit_C else np.zeros(a.size)])
+    curv = core.GaussNewton(_log_model, np.column_stack([S1, S2]), np.log(y), delta)
+    f = curv.objective(theta, np.ones(y.size))
+    out: FloatArray = theta[np.argsort(f)[:k]]
+    return out
 
 
 @dataclass(frozen=True)
@@ -265,22 +268,19 @@ def _rows(batch: Batch, metric: str, runs: list[str], until: float | None) -> pd
 def _fit_one(S1: FloatArray, S2: FloatArray, y: FloatArray, groups: npt.NDArray[np.str_], delta: float, n_boot: int,
              seed: int) -> tuple[FloatArray, float, FloatArray | None, bool]:
     fit_C = bool(np.any(S2 > 1e-9))
-    x0s = _starts(S1, S2, y, delta, fit_C)
-    theta, f = _solve(S1, S2, y, delta, x0s, fit_C)
+    theta, f = _best(_solve(S1, S2, y, delta, _starts(S1, S2, y, delta, fit_C), fit_C))
     boots: FloatArray | None = None
     if n_boot > 0:
-        rng = np.random.default_rng(seed)
-        uniq = np.unique(groups)
-        where = {g: np.flatnonzero(groups == g) for g in uniq}
-        out = []
-        for _ in range(n_boot):
-            pick = rng.choice(uniq, size=uniq.size, replace=True)
-            idx = np.concatenate([where[g] for g in pick])
-            if np.unique(S1[idx]).size < 5:
-                continue
-            th, _ = _solve(S1[idx], S2[idx], y[idx], delta, [theta], fit_C and bool(np.any(S2[idx] > 1e-9)))
-            out.append(th)
-        boots = np.asarray(out) if out else None
+        w = run_weights(groups, n_boot, np.random.default_rng(seed))
+        used = w > 0
+        # a resample with fewer than 5 distinct steps, or no annealing when the fit has some, identifies nothing
+        enough = np.array([np.unique(S1[u]).size >= 5 for u in used])
+        anneal = (used & (S2 > 1e-9)).any(axis=1)
+        x0 = np.repeat(theta[None], n_boot, axis=0)
+        x0[:, 3] = np.where(anneal, x0[:, 3], 0.0)  # C stays 0 where a resample has no annealing (no gradient)
+        sol = _solve(S1, S2, y, delta, x0, fit_C, w, ftol=1e-10)
+        ok = enough & np.isfinite(sol.f)
+        boots = sol.theta[ok] if ok.any() else None
     return theta, f, boots, fit_C
 
 
@@ -297,17 +297,21 @@ def _choose_decay(areas: Any, y: FloatArray, grp: npt.NDArray[np.str_], delta: f
     for lam in _DECAY_GRID:
         S1, S2 = areas(lam)
         theta, _, _, fit_C = _fit_one(S1, S2, y, grp, delta, 0, seed)
-        errs = []
-        for r in uniq:
-            out = grp == r
-            keep = ~out
-            if keep.sum() < 6 or (np.any(S2[out] > 1e-9) and not np.any(S2[keep] > 1e-9)):
-                continue
-            th, _ = _solve(S1[keep], S2[keep], y[keep], delta, [theta], fit_C and bool(np.any(S2[keep] > 1e-9)))
-            last = np.flatnonzero(out)[np.argmax(S1[out])]
-            errs.append(abs(float(np.log(max(_predict(th, S1[last:last + 1], S2[last:last + 1])[0], 1e-12)) - np.log(y[last]))))
-        if errs:
-            scores.append((float(np.mean(errs)), lam))
+        # every left-out run is a problem of its own (row weights 0 on it), all solved at once
+        out = grp[None, :] == uniq[:, None]
+        keep = ~out
+        anneal = (keep & (S2 > 1e-9)).any(axis=1)
+        usable = (keep.sum(axis=1) >= 6) & (anneal | ~(out & (S2 > 1e-9)).any(axis=1))
+        if not usable.any():
+            continue
+        x0 = np.repeat(theta[None], int(usable.sum()), axis=0)
+        x0[:, 3] = np.where(anneal[usable], x0[:, 3], 0.0)
+        sol = _solve(S1, S2, y, delta, x0, fit_C, keep[usable].astype(float))
+        last = np.array([np.flatnonzero(o)[np.argmax(S1[o])] for o in out[usable]])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pred = _predict(sol.theta, S1[last][:, None], S2[last][:, None])[:, 0]
+            errs = np.abs(np.log(np.maximum(pred, 1e-12)) - np.log(y[last]))
+        scores.append((float(np.mean(errs)), lam))
     return min(scores)[1] if scores else DECAY
 
 

@@ -52,6 +52,8 @@ from ..data.ranges import beyond
 from ..exceptions import ConfigError, FitError
 from ..jsonsafe import jsonable
 from ..options import resolve_options
+from . import core
+from .core import run_counts
 from .fit import fit_curve, law_columns
 from .forms import AnyForm, get_form
 from .result import FitResult, Prediction
@@ -93,16 +95,19 @@ class Step2Map:
                 out = eps - kk * np.exp(-g * x)
         return out
 
-    def jacobian(self, theta: FloatArray, x: FloatArray) -> FloatArray:
-        """d error / d theta at ``x``: (m, P) for one ``theta`` (P,)."""
-        if self.name == "sigmoid":
-            _E, R, k, x0 = theta
-            s = 0.5 * (1.0 + np.tanh(0.5 * k * (x - x0)))
-            ds = s * (1.0 - s)
-            return np.column_stack([np.ones_like(x), s, R * ds * (x - x0), -R * ds * k])
-        _eps, kk, g = theta
-        ex = np.exp(-g * x)
-        return np.column_stack([np.ones_like(x), -ex, kk * x * ex])
+    def error_jac(self, theta: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Error quantity (B, m) and its Jacobian (B, m, P) for ``theta`` (B, P) at ``x`` (m,): the model
+        :class:`~scalekit.laws.core.GaussNewton` fits."""
+        c = [theta[:, i, None] for i in range(theta.shape[1])]
+        with np.errstate(over="ignore"):
+            if self.name == "sigmoid":
+                E, R, k, x0 = c
+                s = 0.5 * (1.0 + np.tanh(0.5 * k * (x - x0)))
+                ds = R * s * (1.0 - s)
+                return E + R * s, np.stack([np.broadcast_to(1.0, s.shape), s, ds * (x - x0), -ds * k], axis=-1)
+            eps, kk, g = c
+            ex = np.exp(-g * x)
+            return eps - kk * ex, np.stack([np.broadcast_to(1.0, ex.shape), -ex, kk * x * ex], axis=-1)
 
     def bounds(self, bound: float | None) -> tuple[FloatArray, FloatArray]:
         if self.name == "sigmoid":
@@ -155,29 +160,25 @@ STEP2_MAPS: dict[str, Step2Map] = {
 }
 
 
-def _fit_map(m: Step2Map, x: FloatArray, e: FloatArray, w: FloatArray, bound: float | None,
-             theta0: FloatArray | None = None) -> FloatArray:
-    """Weighted least squares of the error quantity, within the map's bounds, from several starts (or one)."""
-    from scipy.optimize import least_squares
+def _fit_map(m: Step2Map, x: FloatArray, e: FloatArray, bound: float | None, w: FloatArray | None = None,
+             theta0: FloatArray | None = None) -> core.Solution:
+    """Least squares of the error quantity within the map's bounds, by the core solver.
 
-    lo, hi = m.bounds(bound)
-    keep = w > 0
-    x, e, sw = x[keep], e[keep], np.sqrt(w[keep])
-    starts = m.starts(x, e, sw ** 2, bound) if theta0 is None else np.asarray(theta0, dtype=float)[None]
-    if theta0 is None:  # refine the best few by their objective
-        f0 = [float(np.sum((sw * (m.error(s, x) - e)) ** 2)) for s in starts]
-        starts = starts[np.argsort(f0)[:4]]
-    best, fbest = starts[0], np.inf
-    span = np.maximum(hi - lo, 0)
-    eps = 1e-9 * np.where(np.isfinite(span), span, 1.0)
-    for s in starts:
-        s0 = np.clip(s, lo + eps, np.where(np.isfinite(hi), hi - eps, s + 1.0))
-        r = least_squares(lambda th: sw * (m.error(th, x) - e), s0,
-                          jac=lambda th: sw[:, None] * m.jacobian(th, x), bounds=(lo, hi), method="trf",
-                          x_scale="jac", max_nfev=2000)
-        if r.cost < fbest:
-            best, fbest = r.x, float(r.cost)
-    return np.asarray(best, dtype=float)
+    Without ``theta0``: the point fit, refined from the best few of the map's starts (the best
+    solution first). With ``theta0`` (P,): one problem per row of ``w`` (B, m) (bootstrap
+    resamples as row weights), all from ``theta0`` in one solve.
+    """
+    curv = core.GaussNewton(m.error_jac, x, e, np.inf)
+    if theta0 is None:
+        cand = m.starts(x, e, np.ones(x.size), bound)
+        starts = cand[np.argsort(curv.objective(cand, np.ones(x.size)))[:4]]
+        sol = core.minimize(curv, starts, bounds=m.bounds(bound), max_iter=1000)
+        order = np.argsort(np.where(np.isfinite(sol.f), sol.f, np.inf))
+        return core.Solution(sol.theta[order], sol.f[order], sol.converged[order], sol.iterations)
+    assert w is not None
+    # resamples need 6-7 digits, not 13: a looser stop saves iterations
+    return core.minimize(curv, np.repeat(theta0[None], w.shape[0], axis=0), w, bounds=m.bounds(bound), max_iter=500,
+                         ftol=1e-10)
 
 
 # --- points -----------------------------------------------------------------------------------
@@ -531,8 +532,7 @@ def fit_two_step(
     runs = np.unique(np.r_[p1["run"].astype(str).to_numpy(), p2["run"].astype(str).to_numpy()])
     boot_counts = None
     if n_boot > 0:
-        rng = np.random.default_rng(seed)
-        boot_counts = rng.multinomial(len(runs), np.full(len(runs), 1.0 / len(runs)), size=n_boot).astype(float)
+        boot_counts = run_counts(np.random.default_rng(seed), len(runs), n_boot)
     idx1 = np.searchsorted(runs, p1["run"].astype(str).to_numpy())
     idx2 = np.searchsorted(runs, p2["run"].astype(str).to_numpy())
 
@@ -550,20 +550,16 @@ def fit_two_step(
     y = p2[target].to_numpy(float)
     e = np.asarray(to_error(y, spec2.direction, spec2.bound), dtype=float)
     xa, ea = (np.r_[x, 0.0], np.r_[e, 0.0]) if use_anchor else (x, e)
-    w = np.ones(xa.size)
-    theta = _fit_map(m, xa, ea, w, spec2.bound)
+    theta = _fit_map(m, xa, ea, spec2.bound).theta[0]
     boot_theta = stderr = ci = None
     failed = 0
     if boot_counts is not None:
-        bt = []
-        for cnt in boot_counts:
-            wb = np.r_[cnt[idx2], 1.0] if use_anchor else cnt[idx2]
-            try:
-                bt.append(_fit_map(m, xa, ea, wb, spec2.bound, theta0=theta))
-            except (ValueError, np.linalg.LinAlgError):
-                bt.append(np.full(m.n_params, np.nan))
-                failed += 1
-        boot_theta = np.asarray(bt)
+        wb = boot_counts[:, idx2]
+        if use_anchor:
+            wb = np.column_stack([wb, np.ones(n_boot)])
+        bs = _fit_map(m, xa, ea, spec2.bound, wb, theta0=theta)
+        boot_theta = np.where(np.isfinite(bs.f)[:, None], bs.theta, np.nan)
+        failed = int(np.sum(~np.isfinite(bs.f)))
         # a resample that keeps fewer distinct runs than a step has parameters identifies nothing: left out
         runs1, runs2 = np.unique(idx1), np.unique(idx2)
         enough = ((boot_counts[:, runs1] > 0).sum(axis=1) > form.n_params) & (

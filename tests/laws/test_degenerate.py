@@ -7,7 +7,7 @@ import pytest
 
 import scalekit
 from scalekit.exceptions import FitError
-from scalekit.laws import blocks, engine
+from scalekit.laws import blocks, core, engine
 from scalekit.laws.fit import fit_curve
 
 from ..helpers import finals_frame, law
@@ -73,19 +73,31 @@ def test_chunked_bootstrap_gives_the_same_numbers_as_one_solve(monkeypatch):
     """Resamples are independent problems: cutting them into chunks changes nothing but rounding.
 
     (BLAS sums over rows in blocks that depend on how many problems a call holds, so the last bits
-    can move; below :data:`engine.CHUNK_CELLS` nothing is chunked and the numbers are bit for bit
+    can move; below :data:`core.CHUNK_CELLS` nothing is chunked and the numbers are bit for bit
     those of one solve, which keeps the examples' summaries unchanged.)
     """
     x, y = noisy_grid(seed=4)
     whole = fit_curve(x, y, form="two_var", n_boot=60, seed=3)
     seen = []
-    monkeypatch.setattr(engine, "CHUNK_CELLS", 36 * 7)  # 7 resamples per chunk: 9 chunks, the last one short
+    monkeypatch.setattr(core, "CHUNK_CELLS", 36 * 7)  # 7 resamples per chunk: 9 chunks, the last one short
     chunked = fit_curve(x, y, form="two_var", n_boot=60, seed=3, progress=lambda d, t: seen.append((d, t)))
     assert seen[0] == (7, 60) and seen[-1] == (60, 60) and len(seen) == 9
     np.testing.assert_allclose(chunked.boot_theta, whole.boot_theta, rtol=1e-9, atol=0)
     np.testing.assert_allclose([chunked.params[k] for k in whole.params], list(whole.params.values()), rtol=1e-9)
     for k, (lo, hi) in whole.ci.items():
         np.testing.assert_allclose(chunked.ci[k], (lo, hi), rtol=1e-9)
+
+
+def test_general_form_bootstrap_is_chunked_with_the_same_numbers(monkeypatch):
+    """Forms fitted with the Gauss-Newton curvature are chunked too (their working arrays are rows x parameters):
+    chunks change nothing, bit for bit, since every product is per problem."""
+    x, y = noisy_grid(seed=6)
+    whole = fit_curve(x, y, form="kaplan", n_boot=30, seed=3)
+    seen = []
+    monkeypatch.setattr(core, "CHUNK_CELLS", 36 * 4 * 7)  # 7 resamples of 36 rows x 4 parameters per chunk
+    chunked = fit_curve(x, y, form="kaplan", n_boot=30, seed=3, progress=lambda d, t: seen.append((d, t)))
+    assert seen[0] == (7, 30) and seen[-1] == (30, 30) and len(seen) == 5
+    np.testing.assert_array_equal(chunked.boot_theta, whole.boot_theta)
 
 
 def test_resamples_solved_on_their_own_rows_give_the_same_numbers(monkeypatch):
@@ -97,7 +109,7 @@ def test_resamples_solved_on_their_own_rows_give_the_same_numbers(monkeypatch):
     take = engine.Problem.take
     monkeypatch.setattr(engine.Problem, "take", lambda self, rows: taken.append(rows.size) or take(self, rows))
     monkeypatch.setattr(blocks, "BLOCK_CELLS", 60)  # 36 rows: one resample per block
-    monkeypatch.setattr(engine, "CHUNK_CELLS", 36 * 8)  # several chunks, as at 50,000 rows
+    monkeypatch.setattr(core, "CHUNK_CELLS", 36 * 8)  # several chunks, as at 50,000 rows
     alone = fit_curve(x, y, form="two_var", n_boot=40, seed=3)
     assert len(taken) == 40 and max(taken) < 36  # every resample, each without the runs it did not draw
     np.testing.assert_allclose(alone.boot_theta, whole.boot_theta, rtol=1e-6, atol=1e-9)

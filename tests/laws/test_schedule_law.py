@@ -79,6 +79,33 @@ def test_decay_chosen_by_leave_one_run_out_with_noise():
     assert s["formula"] == "L0 + A*S1^-alpha - C*S2" and {x["size"] for x in s["laws"]} == {"1e+08", "2e+08"}
 
 
+def test_core_fit_reaches_the_huber_optimum_scipy_reaches():
+    # the law's Huber fit on log residuals by the core solver, against scipy's bounded robust least squares
+    from scipy.optimize import least_squares
+
+    from scalekit.laws.schedule_law import _log_model, _solve, _starts
+
+    df, sch = wsd_frame(noise=0.004, seed=3)
+    df = df[df["params"] == 1e8]
+    S1, S2, y = [], [], df["loss"].to_numpy()
+    for run, step in zip(df["run"], df["step"]):
+        a1, a2 = annealing_areas(sch[run].lr(np.arange(int(step) + 1), sch[run].total or int(step)))
+        S1.append(a1[int(step)])
+        S2.append(a2[int(step)])
+    S1, S2 = np.array(S1), np.array(S2)
+    starts = _starts(S1, S2, y, 1e-3, True)
+    sol = _solve(S1, S2, y, 1e-3, starts, True)
+    S = np.column_stack([S1, S2])
+
+    def res(t):
+        return _log_model(t[None], S)[0][0] - np.log(y)
+
+    best = min(least_squares(res, s0, bounds=([0, -50, 1e-3, 0], [np.inf, 50, 5, np.inf]), loss="huber", f_scale=1e-3,
+                             x_scale="jac", ftol=1e-14, xtol=1e-14, gtol=1e-14, max_nfev=5000).cost for s0 in starts)
+    # scipy's robust cost is f_scale^2 * rho(r^2 / f_scale^2) / 2 summed: Huber's loss, the core's objective
+    assert sol.converged.any() and np.min(sol.f) <= best * (1 + 1e-7)
+
+
 def test_bad_input_is_named():
     df, _ = wsd_frame()
     with pytest.raises(FitError, match="no run has a learning-rate curve"):

@@ -103,6 +103,33 @@ def test_joint_bootstrap_shares_run_weights_and_summary_is_json_safe():
     assert "Two-step" in r._repr_html_() and "task_acc" in r.report()
 
 
+@pytest.mark.parametrize("step2", ["sigmoid", "exponential"])
+def test_batched_step2_resamples_reach_what_scipy_reaches_one_by_one(step2):
+    # the core solves every resample at once; each must be as good as a bounded scipy fit of that resample alone
+    from scipy.optimize import least_squares
+
+    from scalekit.laws.core import run_counts
+    from scalekit.laws.two_step import STEP2_MAPS, _fit_map
+
+    target = "task_acc" if step2 == "sigmoid" else "task_err"
+    r = fit_two_step(ladder(2), intermediate="task_bpb", target=target, step2=step2, n_boot=0)
+    m, anchor = STEP2_MAPS[step2], step2 == "sigmoid"
+    e = 1.0 - r.y if anchor else r.y
+    x, e = (np.r_[r.x, 0.0], np.r_[e, 0.0]) if anchor else (r.x, e)
+    runs, idx = np.unique(r.groups, return_inverse=True)
+    W = run_counts(np.random.default_rng(5), runs.size, 6)[:, idx]
+    W = np.column_stack([W, np.ones(6)]) if anchor else W
+    bound = 1.0 if anchor else None
+    sol = _fit_map(m, x, e, bound, W, r.theta)
+    lo, hi = m.bounds(bound)
+    for k in range(6):
+        sw = np.sqrt(W[k])
+        ref = least_squares(lambda t, sw=sw: sw * (m.error(t, x) - e), np.clip(r.theta, lo + 1e-9, hi - 1e-9),
+                            bounds=(lo, hi), x_scale="jac", ftol=1e-14, xtol=1e-14, gtol=1e-14, max_nfev=5000)
+        assert sol.converged[k] and sol.f[k] <= ref.cost * (1 + 1e-7)
+        np.testing.assert_allclose(sol.theta[k], ref.x, rtol=1e-3, atol=1e-5)
+
+
 def test_smoothed_points_follow_the_ladder_protocol():
     df = ladder(0, ckpts=10)
     fin = smoothed_points(df.rename(columns={"params": "N", "tokens": "D"}), ["task_bpb"], "final", window=5)
