@@ -125,3 +125,11 @@ def test_cli_fit_says_not_a_success(tmp_path):
     _no_repetition().to_csv(norep, index=False)
     s = json.loads(scalekit_cli("fit", str(norep), "--form", "data_constrained", "--json", "--set", "n_boot=30").stdout)
     assert s["success"] is False and "R_D_star" in s["message"]
+
+
+def test_cli_fit_power_gives_the_bootstrap_interval(tmp_path):
+    p = tmp_path / "grid.csv"
+    finals_frame().to_csv(p, index=False)
+    s = json.loads(scalekit_cli("fit", str(p), "--form", "power", "--x", "N", "--json", "--set", "n_boot=100").stdout)
+    lo, hi = s["ci"]["a"]
+    assert s["success"] is True and hi - lo > 0.01 and lo < s["params"]["a"] < hi

@@ -140,8 +140,14 @@ def test_fit_law_chooses_and_fits_the_same_law_in_any_units(form, sy, sn, sd):
     r = scalekit.fit_law(_batch_frame(sy, sn, sd), form=form, n_boot=0, n_boot_backtest=0)
     assert r.form.name == ref.form.name
     free = next(c[3] for n, c in CASES.items() if n == r.form.name)
-    for k in free:
-        assert r.params[k] == pytest.approx(ref.params[k], rel=1e-6), (k, r.params, ref.params)
+    # the batch follows the additive law: other forms sit in flat valleys, where the solver's stopping rule
+    # (a relative gain below 1e-13) leaves the exponents a few 1e-7 from the optimum, whatever the units
+    # a parameter the fit reports at a bound (no effect on the fitted values) has no value to compare: only its report
+    at_bound = {p.split(" = ")[0] for p in r.problems if "sits at a bound" in p}
+    assert at_bound == {p.split(" = ")[0] for p in ref.problems if "sits at a bound" in p}
+    for k in set(free) - at_bound:
+        assert r.params[k] == pytest.approx(ref.params[k], rel=1e-5), (k, r.params, ref.params)
+    assert r.objective == pytest.approx(ref.objective, rel=1e-9)
     assert r.success == ref.success
     if form == "auto":
         rows = [(x["form"], x["median_abs_rel_error"]) for x in r.method["selection"]["table"]]
