@@ -14,8 +14,22 @@ __all__ = ["check_identifiability"]
 
 
 def check_identifiability(ctx: Context, o: Thresholds) -> list[Finding]:
-    """Too few sizes, a narrow data range, intervals wider than the estimate, or strongly correlated parameters."""
+    """A law the data do not identify (critical: see :func:`scalekit.laws.result.identification_problems`); too few
+    sizes, a narrow data range, intervals wider than the estimate, or strongly correlated parameters."""
     out: list[Finding] = []
+    for ma in ctx.metrics.values():
+        # the law the report uses (the chosen form), and the additive law the closed-form optima come from
+        fits = {id(f): f for f in (ma.law, ma.fit) if f is not None}
+        for fit in fits.values():
+            if fit.problems:
+                out.append(Finding(
+                    "identifiability", "critical", ma.name, f"The data do not identify the {fit.form.name} law",
+                    f"The {fit.form.name} fit is not a success: {'; '.join(fit.problems)}.",
+                    "A law whose parameters sit at a bound, leave their sane range or trade off exactly fits the points "
+                    "without being determined by them: its intervals, predictions and optima are not evidence.",
+                    "Check the metric's direction and that it improves with N and D; add sizes and data scales that "
+                    "vary the term in question, or fit a form with fewer parameters.",
+                    {"form": fit.form.name, "problems": list(fit.problems), "params": fit.params}))
     for ma in fitted(ctx):
         f = ma.fit
         assert f is not None  # fitted() yields only metrics with a law

@@ -22,10 +22,9 @@ from ..data.metric import from_error, to_error
 from ..exceptions import FitError
 from ..options import Options, resolve_options
 from . import core, engine, general
-from .core import GaussNewton, Solution, run_counts, run_weights
-from .forms import AnyForm, LawForm, get_form
-from .general import GeneralForm
-from .result import FitResult
+from .core import Solution, run_counts, run_weights
+from .forms import AnyForm, LawForm, centre, get_form, shifted
+from .result import FitResult, judged
 
 __all__ = ["START_ROWS", "fit_batch", "fit_curve", "fit_windows", "law_columns", "select_points"]
 
@@ -148,13 +147,13 @@ def fit_curve(
         "start_strategy": starts, "n_boot": int(n_boot), "bootstrap_unit": "run", "seed": int(seed),
     }
     method.update(extra_method or {})
-    return FitResult(
+    return judged(FitResult(
         metric=metric, direction=direction, bound=bound, form=f,
         params={kk: float(v) for kk, v in zip(f.param_names, f.natural(theta))},
         stderr=stderr, ci=ci, covar=covar, objective=fbest, ndata=n, nfree=k, residuals=res,
         aic=float(ll_term + 2 * k), bic=float(ll_term + k * np.log(n)), success=success, message=message,
         excluded=tuple(exc), method=method, x=X, y=yv, groups=labels, theta=theta, boot_theta=boot_theta,
-    )
+    ))
 
 
 # Above this many rows, starting points are chosen on an even subsample of this size (sorted by the
@@ -231,29 +230,50 @@ def fit_windows(
 
 
 class _Solver:
-    """One interface over the two engines: log-sum-exp forms (exact Hessian) and general forms."""
+    """One interface over the core solver's two curvatures: the exact Hessian (log-sum-exp forms) and
+    Gauss-Newton (general forms, and log-sum-exp forms that ask for it: the power law).
+
+    Both solve on centred data (each variable's log and the metric's log minus their mid-ranges), and
+    parameters cross this interface in the data's own units (:func:`~scalekit.laws.forms.shifted`): the
+    starts and every iterate are then the same in any units, so multiplying the metric, N, D or C by a
+    constant moves only the parameters that carry that unit.
+    """
 
     def __init__(self, form: AnyForm, logx: npt.NDArray[np.float64], logy: npt.NDArray[np.float64], delta: float,
                  starts: str, n_starts: int) -> None:
         self.form, self.logx, self.logy, self.delta = form, logx, logy, delta
-        if isinstance(form, LawForm):
-            self.prob: engine.Problem | None = engine.Problem(form, logx, logy, delta)
-            self.theta0 = _starting_points(self.prob, starts, n_starts)
+        self.dx, self.dy = centre(form, logx, logy)
+        self.nlogx, self.nlogy = logx - self.dx, logy - self.dy
+        if isinstance(form, LawForm) and form.exact_hessian:
+            self.prob: engine.Problem | None = engine.Problem(form, self.nlogx, self.nlogy, delta)
+            theta0 = _starting_points(self.prob, starts, n_starts, self.dx, self.dy)
             self.optimizer = "Levenberg-Marquardt, exact Hessian"
         else:
             self.prob = None
-            cand = form.starts(logx, logy)
-            f0 = general.objective(form, cand, logx, logy, np.ones(logy.size), delta)
+            cand = form.starts(self.nlogx, self.nlogy)
+            f0 = general.objective(form, cand, self.nlogx, self.nlogy, np.ones(logy.size), delta)
             # non-convex forms (breaks, sigmoids) need more starts than sums of power terms
-            self.theta0 = cand[np.argsort(f0)[: max(1, n_starts, 4 * form.n_params)]]
+            theta0 = cand[np.argsort(f0)[: max(1, n_starts, 4 * form.n_params)]]
             self.optimizer = "Levenberg-Marquardt, Gauss-Newton (reweighted Huber)"
+        self.theta0 = self.to_data(np.asarray(theta0, dtype=np.float64))
+
+    def to_data(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Parameters on the centred data to parameters in the data's units."""
+        return shifted(self.form, theta, self.dx, self.dy)
 
     def minimize(self, theta0: npt.NDArray[np.floating[Any]],
                  w: npt.NDArray[np.float64] | Callable[[int], npt.NDArray[np.float64]] | None = None,
                  ftol: float = 1e-13, max_iter: int | None = None,
                  progress: Callable[[int, int], None] | None = None) -> Solution:
-        """Solve from each start; ``w`` is the row weights (B, n), or a function giving the next k rows of them."""
-        t0 = np.asarray(theta0, dtype=np.float64)
+        """Solve from each start (in the data's units); ``w`` is the row weights (B, n), or a function giving
+        the next k rows of them."""
+        t0 = shifted(self.form, np.asarray(theta0, dtype=np.float64), -self.dx, -self.dy)
+        sol = self._minimize(t0, w, ftol, max_iter, progress)
+        return dataclasses.replace(sol, theta=self.to_data(sol.theta))
+
+    def _minimize(self, t0: npt.NDArray[np.float64],
+                  w: npt.NDArray[np.float64] | Callable[[int], npt.NDArray[np.float64]] | None,
+                  ftol: float, max_iter: int | None, progress: Callable[[int, int], None] | None) -> Solution:
         if self.prob is not None:
             if max_iter is None:  # chunked: bounded memory however many rows x resamples
                 take = _sliced(w) if isinstance(w, np.ndarray) else w
@@ -261,22 +281,19 @@ class _Solver:
             wa = w(t0.shape[0]) if callable(w) else w
             return engine.minimize(self.prob, t0, wa, ftol=ftol, max_iter=max_iter)
         form = self.form
-        assert isinstance(form, GeneralForm)
         if w is not None:  # chunked as for the exact-Hessian forms: (problems, rows, parameters) Jacobians
-            curv = GaussNewton(form.log_predict_jac, self.logx, self.logy, self.delta)
+            curv = general.gauss_newton(form, self.nlogx, self.nlogy, self.delta)
             return core.minimize_chunked(curv, t0, _sliced(w) if isinstance(w, np.ndarray) else w, ftol=ftol,
                                          max_iter=max_iter or 100, width=form.n_params, progress=progress)
         # Many starts: a loose pass on all, then the last digits for the best few only (the
         # reweighted Gauss-Newton converges linearly, so the tight pass is the expensive one).
-        rough = general.minimize(form, self.logx, self.logy, self.delta, theta0, ftol=1e-7, max_iter=150)
+        rough = general.minimize(form, self.nlogx, self.nlogy, self.delta, t0, ftol=1e-7, max_iter=150)
         top = np.argsort(rough.f)[:2]
-        fine = general.minimize(form, self.logx, self.logy, self.delta, rough.theta[top], ftol=ftol, max_iter=1000)
+        fine = general.minimize(form, self.nlogx, self.nlogy, self.delta, rough.theta[top], ftol=ftol, max_iter=1000)
         rough.theta[top], rough.f[top], rough.converged[top] = fine.theta, fine.f, fine.converged
         return dataclasses.replace(rough, iterations=rough.iterations + fine.iterations)
 
     def residuals(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        if self.prob is not None:
-            return self.prob.residuals(theta)
         out: npt.NDArray[np.float64] = self.form.log_predict(theta, self.logx) - self.logy
         return out
 
@@ -293,11 +310,12 @@ def _sliced(w: npt.NDArray[np.float64]) -> Callable[[int], npt.NDArray[np.float6
     return take
 
 
-def _starting_points(prob: engine.Problem, starts: str, n_starts: int) -> npt.NDArray[np.floating[Any]]:
+def _starting_points(prob: engine.Problem, starts: str, n_starts: int, dx: npt.NDArray[np.float64],
+                     dy: float) -> npt.NDArray[np.floating[Any]]:
+    """Starts for a problem on centred data (centred by ``dx``, ``dy``)."""
     f = prob.form
     if f.n_terms == 1:  # pure power law: linear in log space, least squares is the start
-        A = np.column_stack([np.ones(prob.n), -prob.logx[:, f.terms[0].variable]])
-        return np.linalg.lstsq(A, prob.logy, rcond=None)[0][None, :]
+        return f.starts(prob.logx, prob.logy)
     if prob.n > START_ROWS:
         order = np.lexsort(prob.logx.T[::-1])
         pick = order[np.linspace(0, prob.n - 1, START_ROWS).round().astype(int)]
@@ -306,7 +324,7 @@ def _starting_points(prob: engine.Problem, starts: str, n_starts: int) -> npt.ND
     if starts in ("projection", "both"):
         pools.append(engine.projection_starts(prob, engine.exponent_grid(len(f.exp_terms))))
     if starts in ("hoffmann", "both"):
-        pools.append(engine.hoffmann_grid(f))
+        pools.append(shifted(f, engine.hoffmann_grid(f), -dx, -dy))  # the paper's grid, in the data's units
     if not pools:
         raise FitError(f"starts must be 'projection', 'hoffmann' or 'both', not {starts!r}")
     cand = np.concatenate(pools)

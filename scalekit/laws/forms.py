@@ -1,22 +1,29 @@
 """Law forms: the registry of every form :func:`scalekit.fit_law` fits (one home per form).
 
 All are fitted by the one solver, :func:`scalekit.laws.core.minimize`: the log-sum-exp forms
-(``two_var``, ``saturating``, ``power``; :mod:`scalekit.laws.lse`) with the exact Hessian, the
-forms of :mod:`scalekit.laws.library` (interacting, data-constrained, broken, bounded) with the
-Gauss-Newton curvature. Maps that are not laws in the batch's variables live with their fits
+(``two_var``, ``saturating``; :mod:`scalekit.laws.lse`) with the exact Hessian, the
+forms of :mod:`scalekit.laws.library` (interacting, data-constrained, broken, bounded) and the
+pure power law (``power``, a log-sum-exp form of one term: see :data:`~scalekit.laws.lse.POWER`) with
+the reweighted Gauss-Newton curvature. Every form says how its parameters carry the data's units
+(:func:`shifted`), so fits are the same in any units. Maps that are not laws in the batch's variables live with their fits
 (two-step maps: :data:`scalekit.laws.two_step.STEP2_MAPS`; the loss-to-loss map; the schedule law).
 """
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
 from ..exceptions import ConfigError
 from .general import GeneralForm
-from .library import Broken, DataConstrained, Kaplan, Sigmoid, TiedAdditive
-from .lse import POWER, SATURATING, TWO_VAR, LawForm
+from .library import Broken, DataConstrained, Kaplan, LibraryForm, Sigmoid, TiedAdditive
+from .lse import POWER, SATURATING, TWO_VAR, LawForm, midrange
 
-__all__ = ["FORMS", "POWER", "ROLES", "SATURATING", "TWO_VAR", "AnyForm", "LawForm", "forms", "get_form"]
+__all__ = ["FORMS", "POWER", "ROLES", "SANE_RANGES", "SATURATING", "TWO_VAR", "AnyForm", "LawForm", "centre", "forms",
+           "get_form", "shifted"]
 
 AnyForm = LawForm | GeneralForm
+FloatArray = npt.NDArray[np.float64]
 
 # The registry: every form here is a choice of the ``form`` option.
 FORMS: dict[str, AnyForm] = {f.name: f for f in (
@@ -56,3 +63,50 @@ def forms() -> dict[str, str]:
     'L(N, D) = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D'
     """
     return {name: f.formula for name, f in FORMS.items()}
+
+
+# Where each form's published parameters may sit for its fit to count as a success: an optimum beyond
+# these is a parameter escaping to where the data no longer determine it (a term switched off by a
+# runaway exponent, a repetition scale far beyond any repetition seen), not a law. Exponents of decay
+# are positive and below 5 (published laws: 0.05 to 1.5); R* between 0.01 and 1e4 repetitions.
+_DECAY = (0.0, 5.0)
+SANE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "two_var": {"alpha": _DECAY, "beta": _DECAY},
+    "saturating": {"alpha": _DECAY},
+    "power": {"a": (-5.0, 5.0)},
+    "two_var_tied": {"eta": _DECAY},
+    "kaplan": {"alpha_N": _DECAY, "alpha_D": _DECAY},
+    "data_constrained": {"alpha": _DECAY, "beta": _DECAY, "R_D_star": (1e-2, 1e4), "R_N_star": (1e-2, 1e4)},
+    "broken": {"alpha": (-5.0, 5.0), "c1": (-5.0, 5.0)},
+    "sigmoid": {},
+}
+
+
+# --- units ---------------------------------------------------------------------------------------------
+# A fit on log residuals is the same problem in any units: multiplying a variable by exp(dx) or the metric
+# by exp(dy) moves the optimum by a known change of the parameters that carry those units, and nothing
+# else. The solver works on centred data (starts and iterates), and parameters are moved back with `shifted`,
+# so the search itself is the same in any units.
+
+def centre(form: AnyForm, logx: FloatArray, logy: FloatArray) -> tuple[FloatArray, float]:
+    """The shifts (dx per variable, dy) that centre the data of a fit: mid-ranges of the logs."""
+    dy = float(midrange(logy))
+    if isinstance(form, (LibraryForm, LawForm)):
+        return form.centre(logx), dy
+    return np.zeros(logx.shape[1]), 0.0  # a user's form: no declared units, nothing moved
+
+
+def shifted(form: AnyForm, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+    """Internal vectors (..., P) fitting data (log x, log y) moved to those fitting (log x + dx, log y + dy).
+
+    >>> t = shifted(TWO_VAR, TWO_VAR.internal({"E": 1.0, "A": 2.0, "B": 3.0, "alpha": 0.5, "beta": 0.25}),
+    ...             np.log([100.0, 16.0]), float(np.log(10.0)))
+    >>> [round(float(v), 6) for v in TWO_VAR.natural(t)]
+    [10.0, 200.0, 60.0, 0.5, 0.25]
+    """
+    t = np.asarray(theta, dtype=float)
+    if isinstance(form, (LibraryForm, LawForm)):
+        return form.shifted(t, np.asarray(dx, dtype=float), dy)
+    if np.any(np.asarray(dx) != 0) or dy != 0:
+        raise ValueError(f"form {form.name!r} does not declare how its parameters carry units")
+    return t

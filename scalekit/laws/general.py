@@ -9,6 +9,7 @@ reweighted Gauss-Newton curvature (:class:`scalekit.laws.core.GaussNewton`), man
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +17,7 @@ import numpy.typing as npt
 from . import core
 from .core import GaussNewton
 
-__all__ = ["GeneralForm", "Solution", "minimize", "objective"]
+__all__ = ["GeneralForm", "Model", "Solution", "log_predict_jac", "minimize", "objective"]
 
 FloatArray = npt.NDArray[np.float64]
 Cols = list[FloatArray]  # one entry per internal parameter, each broadcastable against (B, n)
@@ -76,27 +77,48 @@ class GeneralForm:
 
     def log_predict_jac(self, theta: FloatArray, logx: FloatArray) -> tuple[FloatArray, FloatArray]:
         """log y (B, n) and its Jacobian (B, n, P) for ``theta`` (B, P)."""
-        v, J = self.evaluate([theta[:, i, None] for i in range(theta.shape[1])], logx, True)
-        shape = (theta.shape[0], logx.shape[0])
-        v = np.broadcast_to(v, shape)
-        return v, np.stack([np.broadcast_to(j, shape) for j in J], axis=-1)
+        return log_predict_jac(self, theta, logx)
 
     def __repr__(self) -> str:
         return f"<law form {self.name}: {self.formula}>"
 
 
-def objective(form: GeneralForm, theta: FloatArray, logx: FloatArray, logy: FloatArray, w: FloatArray,
+class _Evaluates(Protocol):
+    def evaluate(self, th: Cols, logx: FloatArray, jac: bool) -> tuple[FloatArray, Cols]: ...
+
+
+class Model(Protocol):
+    """What a Gauss-Newton fit needs of a form: a :class:`GeneralForm`, or a log-sum-exp form
+    (:class:`scalekit.laws.lse.LawForm`) fitted with this curvature."""
+
+    def log_predict_jac(self, theta: FloatArray, logx: FloatArray) -> tuple[FloatArray, FloatArray]: ...
+
+
+def log_predict_jac(form: _Evaluates, theta: FloatArray, logx: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """log y (B, n) and its Jacobian (B, n, P) for ``theta`` (B, P), from the form's :meth:`GeneralForm.evaluate`."""
+    v, J = form.evaluate([theta[:, i, None] for i in range(theta.shape[1])], logx, True)
+    shape = (theta.shape[0], logx.shape[0])
+    v = np.broadcast_to(v, shape)
+    return v, np.stack([np.broadcast_to(j, shape) for j in J], axis=-1)
+
+
+def gauss_newton(form: Model, logx: FloatArray, logy: FloatArray, delta: float) -> GaussNewton:
+    """The Huber loss of the form's log residuals with the reweighted Gauss-Newton curvature."""
+    return GaussNewton(form.log_predict_jac, logx, logy, delta)
+
+
+def objective(form: Model, theta: FloatArray, logx: FloatArray, logy: FloatArray, w: FloatArray,
               delta: float) -> FloatArray:
     """Summed weighted Huber loss of the log residuals for each row of ``theta`` (B, P); NaN-safe (inf)."""
-    return GaussNewton(form.log_predict_jac, logx, logy, delta).objective(theta, w)
+    return gauss_newton(form, logx, logy, delta).objective(theta, w)
 
 
 Solution = core.Solution
 
 
-def minimize(form: GeneralForm, logx: FloatArray, logy: FloatArray, delta: float, theta0: npt.ArrayLike,
+def minimize(form: Model, logx: FloatArray, logy: FloatArray, delta: float, theta0: npt.ArrayLike,
              w: FloatArray | None = None, *, max_iter: int = 500, ftol: float = 1e-13,
              fixed: Sequence[int] = (), bounds: tuple[npt.ArrayLike, npt.ArrayLike] | None = None) -> Solution:
     """:func:`scalekit.laws.core.minimize` on the Huber loss of the form's log residuals, Gauss-Newton curvature."""
-    return core.minimize(GaussNewton(form.log_predict_jac, logx, logy, delta), theta0, w, max_iter=max_iter,
+    return core.minimize(gauss_newton(form, logx, logy, delta), theta0, w, max_iter=max_iter,
                          ftol=ftol, fixed=fixed, bounds=bounds)

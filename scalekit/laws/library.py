@@ -1,4 +1,4 @@
-"""The law library beyond sums of power terms: interacting, data-constrained, broken, bounded, two-step maps.
+"""The law library beyond sums of power terms: interacting, data-constrained, broken, bounded.
 
 Each form is a :class:`~scalekit.laws.general.GeneralForm`: log-prediction with analytic
 derivatives, published parameter names, and its own starting grid. All are fitted by
@@ -21,10 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 from .core import lse
-from .general import Cols, FloatArray, GeneralForm
-from .lse import TWO_VAR, LawForm
+from .general import Cols, FloatArray, GeneralForm, objective
+from .lse import TWO_VAR, LawForm, midrange
 
-__all__ = ["Additive", "Broken", "DataConstrained", "Kaplan", "Shared", "Sigmoid", "TiedAdditive"]
+__all__ = ["Additive", "Broken", "DataConstrained", "Kaplan", "LibraryForm", "Shared", "Sigmoid", "TiedAdditive"]
 
 
 def _softplus(t: FloatArray) -> FloatArray:
@@ -48,13 +48,39 @@ def _mesh(*axes: Sequence[float] | FloatArray) -> FloatArray:
     return np.stack([x.ravel() for x in g], axis=1)
 
 
+class LibraryForm(GeneralForm):
+    """A registry form: a :class:`GeneralForm` that also says how its parameters carry the data's units.
+
+    Multiplying a variable by ``exp(dx)`` or the metric by ``exp(dy)`` changes only the parameters
+    that carry those units (coefficients, break points); :meth:`shifted` is that change, exactly
+    (the predictions are the same). The solver fits on centred data and moves its parameters back with it,
+    which makes the whole fit independent of the units.
+    """
+
+    def centre(self, logx: FloatArray) -> FloatArray:
+        """The shift (V,) that centres each variable's log (its mid-range); 0 for a variable that enters linearly."""
+        return midrange(logx)
+
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        """Internal vectors (..., P) fitting data (log x, log y) to those fitting (log x + dx, log y + dy)."""
+        raise NotImplementedError
+
+
+def _add(theta: FloatArray, *cols: tuple[int, FloatArray | float]) -> FloatArray:
+    """A copy of ``theta`` (..., P) with ``value`` added to column ``i`` for each (i, value)."""
+    out = np.array(theta, dtype=float, copy=True)
+    for i, v in cols:
+        out[..., i] += v
+    return out
+
+
 def Additive() -> LawForm:
     """The additive law ``two_var``, whose one home is :data:`scalekit.laws.lse.TWO_VAR` (it fits a :class:`Shared`
     directly); kept for callers of the former duplicate class."""
     return TWO_VAR
 
 
-class TiedAdditive(GeneralForm):
+class TiedAdditive(LibraryForm):
     """L(N, D) = E + A / N^eta + B / D^eta: the additive law with one exponent (Gadre et al. 2024).
 
     Gadre et al. write it in N and the token multiplier M = D / N as E + a N^-eta' + b (M N)^-eta'
@@ -88,6 +114,10 @@ class TiedAdditive(GeneralForm):
     def internal(self, params: dict[str, float]) -> FloatArray:
         return np.array([np.log(params["A"]), np.log(params["B"]), np.log(params["E"]), params["eta"]])
 
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        t = np.asarray(theta, dtype=float)
+        return _add(t, (0, dy + t[..., 3] * dx[0]), (1, dy + t[..., 3] * dx[1]), (2, dy))
+
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         y = np.exp(logy)
         out = []
@@ -101,7 +131,7 @@ class TiedAdditive(GeneralForm):
         return np.asarray(out)
 
 
-class Kaplan(GeneralForm):
+class Kaplan(LibraryForm):
     """L(N, D) = [(N_c / N)^(alpha_N / alpha_D) + D_c / D]^alpha_D (Kaplan et al. 2020, eq. 1.5).
 
     The two resources interact: with little data the D-term dominates and a larger model gains
@@ -133,6 +163,12 @@ class Kaplan(GeneralForm):
         return np.array([np.log(params["N_c"]), np.log(params["D_c"]), params["alpha_N"] / params["alpha_D"],
                          params["alpha_D"]])
 
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        # log y = alpha_D LSE(r (log N_c - log N), log D_c - log D): a metric scale moves both terms by dy / alpha_D
+        t = np.asarray(theta, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _add(t, (0, dx[0] + dy / (t[..., 3] * t[..., 2])), (1, dx[1] + dy / t[..., 3]))
+
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         lN, lD = np.median(logx[:, 0]), np.median(logx[:, 1])
         ly = float(np.median(logy))
@@ -147,7 +183,7 @@ class Kaplan(GeneralForm):
         return np.asarray(out)
 
 
-class DataConstrained(GeneralForm):
+class DataConstrained(LibraryForm):
     """The additive law in effective parameters N' and data D' (Muennighoff et al. 2023, eqs. 5-6).
 
     D' = U_D + U_D R_D* (1 - exp(-R_D / R_D*)) with U_D the unique tokens and R_D = D / U_D - 1
@@ -204,14 +240,29 @@ class DataConstrained(GeneralForm):
         return np.array([np.log(params["A"]), np.log(params["B"]), np.log(params["E"]), params["alpha"], params["beta"],
                          np.log(params["R_D_star"]), np.log(params["R_N_star"])])
 
+    def centre(self, logx: FloatArray) -> FloatArray:
+        # N, D and U share one shift: repetitions are ratios D/U, and U_N = U_D / 20 ties parameters to tokens
+        return np.full(logx.shape[1], float(np.median(super().centre(logx))))
+
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        if np.ptp(dx) > 0:
+            raise ValueError("the data-constrained law is shifted by one common scale of N, D and U")
+        t = np.asarray(theta, dtype=float)
+        return _add(t, (0, dy + t[..., 3] * dx[0]), (1, dy + t[..., 4] * dx[0]), (2, dy))
+
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         lUD, _, lUN, _ = self._resources(logx)
         base = TWO_VAR.starts(np.column_stack([lUN, lUD]), logy)  # the law on unique resources
         rs = _mesh(np.log([2.0, 5.0, 15.0, 50.0]), np.log([2.0, 5.0, 15.0, 50.0]))
-        return np.asarray([np.r_[b, r] for b in base for r in rs])
+        cand = np.asarray([np.r_[b, r] for b in base for r in rs])
+        # For each law on unique resources, only its best repetition scales: the starts the fit keeps then span
+        # different exponents, not one exponent pair under sixteen repetition scales.
+        f0 = objective(self, cand, logx, logy, np.ones(logy.size), 1e-3).reshape(len(base), len(rs))
+        out: FloatArray = cand.reshape(len(base), len(rs), -1)[np.arange(len(base)), np.argmin(f0, axis=1)]
+        return out
 
 
-class Broken(GeneralForm):
+class Broken(LibraryForm):
     """y(x) = E + A x^-alpha (1 + (x / x_break)^(1/f))^(-c1 f): one smooth break (Caballero et al. 2023).
 
     Below the break the exponent is ``alpha``, above it ``alpha + c1``; ``f`` sets how sharp the
@@ -247,6 +298,10 @@ class Broken(GeneralForm):
         return np.array([np.log(params["E"]), np.log(params["A"]), params["alpha"], params["c1"], np.log(params["x_break"]),
                          np.log(params["f"])])
 
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        t = np.asarray(theta, dtype=float)
+        return _add(t, (0, dy), (1, dy + t[..., 2] * dx[0]), (4, dx[0]))
+
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         z = logx[:, 0]
         zmin, zmax = float(z.min()), float(z.max())
@@ -265,7 +320,7 @@ class Broken(GeneralForm):
         return np.asarray(out)
 
 
-class Sigmoid(GeneralForm):
+class Sigmoid(LibraryForm):
     """A bounded error, y(x) = E + R / (1 + exp(-s (log x - log x0))).
 
     For a higher-is-better metric fitted as ``bound - metric`` this is a sigmoid of the metric
@@ -299,6 +354,9 @@ class Sigmoid(GeneralForm):
     def internal(self, params: dict[str, float]) -> FloatArray:
         return np.array([np.log(params["E"]), np.log(params["R"]), params["s"], np.log(params["x0"])])
 
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        return _add(np.asarray(theta, dtype=float), (0, dy), (1, dy), (3, dx[0]))
+
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         z = logx[:, 0]
         y = np.exp(logy)
@@ -313,7 +371,7 @@ class Sigmoid(GeneralForm):
         return np.asarray(out)
 
 
-class Shared(GeneralForm):
+class Shared(LibraryForm):
     """A form fitted to several groups at once: ``per_group`` parameters free in each group, the rest shared.
 
     The group of each point is the last variable, given as ``log(index + 1)``. Published names
@@ -326,7 +384,7 @@ class Shared(GeneralForm):
     ('alpha', 'beta', 'A[v1]', 'B[v1]', 'E[v1]', 'A[v2]', 'B[v2]', 'E[v2]')
     """
 
-    def __init__(self, base: GeneralForm | LawForm, groups: Sequence[str], per_group: Sequence[str] = ("E", "A", "B")) -> None:
+    def __init__(self, base: LibraryForm | LawForm, groups: Sequence[str], per_group: Sequence[str] = ("E", "A", "B")) -> None:
         self.base = base
         self.groups = tuple(str(g) for g in groups)
         bad = [p for p in per_group if p not in base.param_names]
@@ -399,6 +457,19 @@ class Shared(GeneralForm):
             th = self.base.internal(p)
             for i in range(self.base.n_params):
                 out[self._position(i, g)] = th[i]
+        return out
+
+    def centre(self, logx: FloatArray) -> FloatArray:
+        return np.append(self.base.centre(logx[:, :-1]), 0.0)  # the group index is a label, not a scale
+
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        t = np.asarray(theta, dtype=float)
+        out = np.array(t, copy=True)
+        for g in range(len(self.groups)):
+            # shared parameters move alike in every group (their shift depends on shared parameters only)
+            sg = self.base.shifted(self.group_theta(t, g), dx[:-1], dy)
+            for i in range(self.base.n_params):
+                out[..., self._position(i, g)] = sg[..., i]
         return out
 
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:

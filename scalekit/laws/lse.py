@@ -21,8 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 from .core import lse
+from .general import log_predict_jac
 
-__all__ = ["POWER", "SATURATING", "TWO_VAR", "LawForm"]
+__all__ = ["POWER", "SATURATING", "TWO_VAR", "LawForm", "midrange"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -48,12 +49,16 @@ class LawForm:
         Names of the independent variables, in the order ``predict`` takes them.
     formula : str
         Human-readable formula.
+    exact_hessian : bool
+        Whether the solver uses the exact Hessian (:class:`scalekit.laws.engine.Problem`) or the
+        reweighted Gauss-Newton curvature (:class:`scalekit.laws.core.GaussNewton`); see :data:`POWER`.
     """
 
     name: str
     variables: tuple[str, ...]
     terms: tuple[_Term, ...]
     formula: str
+    exact_hessian: bool = True
 
     @property
     def n_terms(self) -> int:
@@ -99,12 +104,37 @@ class LawForm:
             return v, []
         return v, [*p, *(-p[k] * logx[:, self.terms[k].variable] for k in self.exp_terms)]
 
+    def log_predict_jac(self, theta: FloatArray, logx: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """log y (B, n) and its Jacobian (B, n, P) for ``theta`` (B, P): the model the Gauss-Newton curvature fits."""
+        return log_predict_jac(self, theta, logx)
+
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         """Starting vectors by variable projection on the exponent grid (as a :class:`GeneralForm` gives them)."""
         from . import engine  # the engine builds on the forms
 
+        if self.n_terms == 1:  # a pure power law: linear in log space, least squares is the start
+            A = np.column_stack([np.ones(logy.size), -logx[:, self.terms[0].variable]])
+            return np.asarray(np.linalg.lstsq(A, logy, rcond=None)[0][None, :], dtype=np.float64)
         prob = engine.Problem(self, logx[:, :len(self.variables)], logy, 1e-3)
         return engine.projection_starts(prob, engine.exponent_grid(len(self.exp_terms)))
+
+    def centre(self, logx: FloatArray) -> FloatArray:
+        """The shift (V,) that centres each variable's log: its mid-range."""
+        return midrange(logx)
+
+    def shifted(self, theta: FloatArray, dx: FloatArray, dy: float) -> FloatArray:
+        """Internal vectors (..., P) fitting data (log x, log y) moved to those fitting (log x + dx, log y + dy).
+
+        Each term ``c_k - s_k log x_v`` absorbs the metric's shift and ``s_k`` times its variable's in its
+        coefficient; the exponents carry no unit.
+        """
+        t = np.asarray(theta, dtype=float)
+        out = np.array(t, copy=True)
+        for k, term in enumerate(self.terms):
+            out[..., k] += dy
+            if term.variable is not None:
+                out[..., k] += t[..., self.n_terms + self.exp_terms.index(k)] * dx[term.variable]
+        return out
 
     def design(self, logx: FloatArray) -> list[FloatArray]:
         """Per term, the (n, P) matrix V_k with u_k = V_k @ theta."""
@@ -145,6 +175,12 @@ class LawForm:
         return lse([theta @ v.T for v in self.design(logx)], probs=False)[0]
 
 
+def midrange(logx: FloatArray) -> FloatArray:
+    """Mid-range of each column (or of a vector): the shift that centres a variable's log (see :meth:`LawForm.centre`)."""
+    out: FloatArray = 0.5 * (logx.min(axis=0) + logx.max(axis=0))
+    return out
+
+
 def _coef_order(name: str) -> int:
     return {"E": 0, "A": 1, "B": 2, "G": 0}.get(name, 9)
 
@@ -167,9 +203,13 @@ SATURATING = LawForm(
     formula="y(x) = E + A * x^-alpha",
 )
 
+# Linear in log space: where every residual lies beyond Huber's delta the exact Hessian of the loss is zero and a
+# Newton step has nothing to go on (the fit stopped at its start, every resample with it: a zero-width interval).
+# The reweighted Gauss-Newton curvature majorises the loss there, and is exact for squared error.
 POWER = LawForm(
     name="power",
     variables=("x",),
     terms=(_Term("g", "G", "a", 0, sign=-1.0),),
     formula="y(x) = G * x^a",
+    exact_hessian=False,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
 import numpy as np
@@ -14,9 +14,9 @@ from ..data.metric import ArrayOrFloat, from_error
 from ..data.ranges import beyond
 from ..exceptions import ExtrapolationWarning, FitError
 from ..jsonsafe import jsonable
-from .forms import AnyForm
+from .forms import SANE_RANGES, AnyForm, centre, shifted
 
-__all__ = ["FitResult", "Prediction"]
+__all__ = ["FitResult", "Prediction", "identification_problems", "judged"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -64,9 +64,12 @@ class FitResult:
     aic, bic : float
         Gaussian information criteria on the log residuals (for comparing forms on the same data).
     success : bool
-        Whether the optimiser converged at the best start.
+        Whether the optimiser converged at the best start to a law the data identify: False also when a
+        parameter sits at a bound (its term contributes nothing), an exponent leaves its form's sane range
+        (:data:`scalekit.laws.forms.SANE_RANGES`), the Jacobian is rank-deficient or the bootstrap collapses
+        (zero-width intervals); ``problems`` then says which.
     message : str
-        How it converged.
+        How it converged, and why it is not a success.
     excluded : tuple of dict
         Points left out of this fit and why (diverged runs are on the Batch).
     method : dict
@@ -96,6 +99,7 @@ class FitResult:
     groups: npt.NDArray[np.str_] = field(repr=False)  # (n,) run label per point
     theta: FloatArray = field(repr=False)
     boot_theta: FloatArray | None = field(repr=False, default=None)
+    problems: tuple[str, ...] = ()  # why the data do not identify this law (empty for an identified fit)
 
     # --- predictions -------------------------------------------------------------------
     def to_metric(self, err: ArrayOrFloat) -> ArrayOrFloat:
@@ -249,3 +253,72 @@ class FitResult:
         return f"<FitResult {self.metric} {self.form.name}: {ps}; objective={self.objective:.6g}, ndata={self.ndata}>"
 
 
+
+
+# --- honest success ----------------------------------------------------------------------------------------
+# A parameter whose derivative (RMS over the points, in the centred data's units) is below this has no effect on
+# the fitted values: it sits at a bound of the law (a coefficient at zero, a repetition scale with no repetition).
+_NO_EFFECT = 1e-6
+# Column-scaled Jacobians whose smallest singular value is below this fraction of the largest are rank-deficient.
+_RANK_TOL = 1e-7
+
+
+def _internal_names(form: AnyForm) -> list[str]:
+    """The published name each internal parameter stands for."""
+    return [form.param_names[form.published_index(i)] for i in range(form.n_params)]
+
+
+def _centred_jacobian(form: AnyForm, theta: FloatArray, logx: FloatArray, logy: FloatArray) -> FloatArray:
+    """d log y / d theta (n, P) by central differences, in the units of the centred data (as the solver sees it)."""
+    dx, dy = centre(form, logx, logy)
+    t = shifted(form, theta, -dx, -dy)
+    lx = logx - dx
+    h = 1e-6 * np.maximum(1.0, np.abs(t))
+    steps = np.eye(t.size) * h
+    with np.errstate(all="ignore"):
+        up = form.log_predict(t + steps, lx)
+        down = form.log_predict(t - steps, lx)
+    out: FloatArray = ((up - down) / (2 * h[:, None])).T
+    return out
+
+
+def identification_problems(fit: FitResult) -> list[str]:
+    """Why the data do not identify the fitted law: parameters at a bound, exponents beyond their sane range,
+    a rank-deficient Jacobian, a collapsed bootstrap. Empty for an identified fit."""
+    out: list[str] = []
+    form, params = fit.form, fit.params
+    for name, (lo, hi) in SANE_RANGES.get(form.name, {}).items():
+        if not lo < params[name] < hi:
+            out.append(f"{name} = {params[name]:.4g} is outside its sane range ({lo:g}, {hi:g})")
+    logx = np.log(fit.x)
+    J = _centred_jacobian(form, fit.theta, logx, form.log_predict(fit.theta, logx) - fit.residuals)
+    names = _internal_names(form)
+    scale = np.sqrt(np.mean(J ** 2, axis=0))
+    if not np.all(np.isfinite(J)):
+        out.append("the law is not finite at every fitted point")
+        return out
+    dead = scale < _NO_EFFECT
+    for i in np.flatnonzero(dead):
+        out.append(f"{names[i]} = {params[names[i]]:.4g} sits at a bound: it has no effect on the fitted values")
+    live = np.flatnonzero(~dead)
+    if live.size > 1:
+        _, sv, vt = np.linalg.svd(J[:, live] / scale[live], full_matrices=False)
+        if sv[-1] < _RANK_TOL * sv[0]:
+            tied = [names[live[j]] for j in np.flatnonzero(np.abs(vt[-1]) > 0.1)]
+            out.append(f"the Jacobian is rank-deficient (condition {sv[0] / max(sv[-1], 1e-300):.2g}): "
+                       f"{', '.join(tied)} trade off against each other")
+    if fit.ci and float(np.sqrt(np.mean(fit.residuals ** 2))) > 1e-9:  # exact data: zero width is the truth
+        flat = [k for k, (lo, hi) in fit.ci.items() if hi - lo <= 1e-9 * max(abs(params[k]), 1e-300)]
+        if flat:
+            out.append("the bootstrap collapsed: zero-width 95% interval for " +
+                       ", ".join(f"{k} [{fit.ci[k][0]:.6g}, {fit.ci[k][1]:.6g}]" for k in flat))
+    return out
+
+
+def judged(fit: FitResult) -> FitResult:
+    """``fit`` with ``success=False`` and its problems in ``message`` when the data do not identify the law."""
+    problems = identification_problems(fit)
+    if not problems:
+        return fit
+    return replace(fit, success=False, problems=tuple(problems),
+                   message=f"{fit.message}; not a success: {'; '.join(problems)}")
