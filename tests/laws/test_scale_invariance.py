@@ -162,18 +162,17 @@ def _behavior(sy: float) -> scalekit.Batch:
 
 
 def _analysis(sy: float) -> scalekit.BatchAnalysis:
-    # n_boot_optimal=0: the IsoFLOP bootstrap is not invariant yet (see the xfail test below)
     return scalekit.analyze(_behavior(sy), n_boot=20, n_boot_optimal=0, n_boot_backtest=0)
 
 
-@pytest.mark.xfail(strict=True, reason="analyses/isoflop_akima.py draws its seed noise as 0.005 in the metric's own "
-                                       "units: a summed loss gets no noise, a loss in 1e-4 units negative values")
 def test_isoflop_bootstrap_is_the_same_in_any_metric_unit():
-    from scalekit.analyses.isoflop_akima import isoflop_akima
+    """Approach 2's seed noise is measured on the batch in log loss, so a unit of the metric changes nothing."""
+    from scalekit.analyses.optimal import isoflop
 
-    ref = isoflop_akima(_behavior(1.0), "eval_loss", n_boot=50)
-    assert isoflop_akima(_behavior(1e3), "eval_loss", n_boot=50).a == pytest.approx(ref.a, rel=1e-6)
-    assert isoflop_akima(_behavior(1e-4), "eval_loss", n_boot=50).a == pytest.approx(ref.a, rel=1e-6)
+    ref = isoflop(_behavior(1.0), "eval_loss", n_boot=50)
+    for sy in (1e3, 1e-4):
+        got = isoflop(_behavior(sy), "eval_loss", n_boot=50)
+        assert got.a == pytest.approx(ref.a, rel=1e-6) and got.a_ci == pytest.approx(ref.a_ci, rel=1e-6), sy
 
 
 @functools.cache
