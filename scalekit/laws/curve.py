@@ -250,7 +250,7 @@ class _Solver:
             self.optimizer = "Levenberg-Marquardt, exact Hessian"
         else:
             self.prob = None
-            cand = form.starts(self.nlogx, self.nlogy)
+            cand = engine.form_starts(form, self.nlogx, self.nlogy)
             f0 = general.objective(form, cand, self.nlogx, self.nlogy, np.ones(logy.size), delta)
             # non-convex forms (breaks, sigmoids) need more starts than sums of power terms
             theta0 = cand[np.argsort(f0)[: max(1, n_starts, 4 * form.n_params)]]
@@ -315,7 +315,7 @@ def _starting_points(prob: engine.Problem, starts: str, n_starts: int, dx: npt.N
     """Starts for a problem on centred data (centred by ``dx``, ``dy``)."""
     f = prob.form
     if f.n_terms == 1:  # pure power law: linear in log space, least squares is the start
-        return f.starts(prob.logx, prob.logy)
+        return engine.form_starts(f, prob.logx, prob.logy)
     if prob.n > START_ROWS:
         order = np.lexsort(prob.logx.T[::-1])
         pick = order[np.linspace(0, prob.n - 1, START_ROWS).round().astype(int)]

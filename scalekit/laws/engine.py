@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -233,3 +234,16 @@ def hoffmann_grid(form: LawForm) -> FloatArray:
     b = np.arange(0.0, 25.01, 5.0)
     mesh = np.meshgrid(a, b, e, alpha, beta, indexing="ij")
     return np.stack([m.ravel() for m in mesh], axis=1)  # internal order: a, b, e, alpha, beta
+
+
+def form_starts(form: Any, logx: FloatArray, logy: FloatArray) -> FloatArray:
+    """Starting vectors for any form: variable projection on the exponent grid for a log-sum-exp form (least squares
+    for a pure power law, linear in log space), the form's own :meth:`starts` otherwise."""
+    if not isinstance(form, LawForm):
+        out: FloatArray = np.asarray(form.starts(logx, logy), dtype=np.float64)
+        return out
+    if form.n_terms == 1:
+        A = np.column_stack([np.ones(logy.size), -logx[:, form.terms[0].variable]])
+        return np.asarray(np.linalg.lstsq(A, logy, rcond=None)[0][None, :], dtype=np.float64)
+    prob = Problem(form, logx[:, :len(form.variables)], logy, 1e-3)
+    return projection_starts(prob, exponent_grid(len(form.exp_terms)))

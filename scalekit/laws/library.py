@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from . import engine
 from .core import lse
 from .general import Cols, FloatArray, GeneralForm, objective
 from .lse import TWO_VAR, LawForm, midrange
@@ -252,7 +253,7 @@ class DataConstrained(LibraryForm):
 
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
         lUD, _, lUN, _ = self._resources(logx)
-        base = TWO_VAR.starts(np.column_stack([lUN, lUD]), logy)  # the law on unique resources
+        base = engine.form_starts(TWO_VAR, np.column_stack([lUN, lUD]), logy)  # the law on unique resources
         rs = _mesh(np.log([2.0, 5.0, 15.0, 50.0]), np.log([2.0, 5.0, 15.0, 50.0]))
         cand = np.asarray([np.r_[b, r] for b in base for r in rs])
         # For each law on unique resources, only its best repetition scales: the starts the fit keeps then span
@@ -473,7 +474,7 @@ class Shared(LibraryForm):
         return out
 
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
-        base = self.base.starts(logx[:, :-1], logy)
+        base = engine.form_starts(self.base, logx[:, :-1], logy)
         G = len(self.groups)
         out = np.zeros((base.shape[0], self.n_params))
         for i in range(self.base.n_params):

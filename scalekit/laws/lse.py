@@ -108,16 +108,6 @@ class LawForm:
         """log y (B, n) and its Jacobian (B, n, P) for ``theta`` (B, P): the model the Gauss-Newton curvature fits."""
         return log_predict_jac(self, theta, logx)
 
-    def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
-        """Starting vectors by variable projection on the exponent grid (as a :class:`GeneralForm` gives them)."""
-        from . import engine  # the engine builds on the forms
-
-        if self.n_terms == 1:  # a pure power law: linear in log space, least squares is the start
-            A = np.column_stack([np.ones(logy.size), -logx[:, self.terms[0].variable]])
-            return np.asarray(np.linalg.lstsq(A, logy, rcond=None)[0][None, :], dtype=np.float64)
-        prob = engine.Problem(self, logx[:, :len(self.variables)], logy, 1e-3)
-        return engine.projection_starts(prob, engine.exponent_grid(len(self.exp_terms)))
-
     def centre(self, logx: FloatArray) -> FloatArray:
         """The shift (V,) that centres each variable's log: its mid-range."""
         return midrange(logx)

@@ -20,7 +20,7 @@ from ..helpers import finals_frame, law, scalekit_cli
 
 def _no_repetition():
     df = finals_frame()
-    return df.assign(unique_tokens=2 * df["tokens"])  # every run sees each token once: R_D* has nothing to act on
+    return df.assign(unique_tokens=df["tokens"])  # every run sees each token once: R_D* has nothing to act on
 
 
 def _growing():
