@@ -12,7 +12,7 @@ import scalekit
 
 PKG = Path(scalekit.__file__).parent
 # Stage of each part of the package: a module may import only from its own stage or lower ones.
-STAGE = {"exceptions": 0, "jsonsafe": 0, "iorw": 0, "display": 0, "options": 1, "data": 2, "laws": 3, "examples": 4,
+STAGE = {"exceptions": 0, "jsonsafe": 0, "iorw": 0, "display": 0, "expr": 0, "options": 1, "data": 2, "laws": 3, "examples": 4,
          "analyses": 4, "checks": 5, "pipeline": 6, "report": 7, "render": 8, "cli": 9, "__main__": 10, "__init__": 1}
 
 
