@@ -115,6 +115,11 @@ class Curvature(Protocol):
     @property
     def n(self) -> int: ...
 
+    @property
+    def finite(self) -> bool:
+        """True when the derivatives are finite wherever the objective is (the solver then never checks them)."""
+        ...
+
     def derivatives(self, theta: FloatArray, w: FloatArray,
                     free: IndexArray | None = None) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Objective (B,), gradient (B, F) and curvature (B, F, F) over the ``free`` parameters (all if None)
@@ -178,7 +183,7 @@ def minimize(curv: Curvature, theta0: npt.ArrayLike, w: FloatArray | None = None
         # No step from a point without derivatives: it stops there. Checked on the whole batch first, since
         # per-problem checks cost more than the step itself for a few starts.
         bad = None
-        if not (np.isfinite(g).all() and np.isfinite(H).all()):
+        if not curv.finite and not (np.isfinite(g).all() and np.isfinite(H).all()):
             bad = ~np.all(np.isfinite(g), axis=1) | ~np.all(np.isfinite(H), axis=(1, 2))
             g = np.where(bad[:, None], 0.0, g)
             H = np.where(bad[:, None, None], eye, H)
@@ -244,6 +249,10 @@ class GaussNewton:
     @property
     def n(self) -> int:
         return int(self.y.shape[0])
+
+    @property
+    def finite(self) -> bool:
+        return False  # a model's Jacobian can overflow where its value does not
 
     def take(self, rows: IndexArray) -> GaussNewton:
         return dataclasses.replace(self, x=self.x[rows], y=self.y[rows])

@@ -84,6 +84,10 @@ class Problem:
     def n(self) -> int:
         return int(self.logy.shape[0])
 
+    @property
+    def finite(self) -> bool:
+        return True  # softmax weights and power-term columns: finite wherever the log-sum-exp is
+
     def residuals(self, theta: FloatArray) -> FloatArray:
         return self.form.log_predict(theta, self.logx) - self.logy
 
