@@ -21,8 +21,10 @@ def test_an_absurd_optimum_is_withheld_with_the_reason_and_a_sane_one_is_not():
     b = scalekit.load_batch(_one_sided())
     an = scalekit.analyze(b, n_boot=10, n_boot_optimal=5, budgets=[1e19])
     (op,) = an.bottom_lines["loss"].optima
-    assert op.approach == "parametric" and op.D < 1  # what the law gives: no answer
-    assert op.withheld is not None and "less than one token" in op.withheld and "beyond the trained range" in op.withheld
+    assert op.approach == "parametric" and op.D / op.N < 1e-3  # what the law gives: no answer (a few tokens per parameter
+    # or less than one token, as the fit lands)
+    assert op.withheld is not None and any(w in op.withheld for w in ("less than one token", "tokens per parameter"))
+    assert "beyond the trained range" in op.withheld or "below the trained" in op.withheld
     s = json.loads(json.dumps(an.summary(), allow_nan=False))["bottom_line"]["loss"]["optimum"][0]
     assert s["N"] is None and s["D"] is None and s["withheld"] == op.withheld
     ext = [f for f in an.findings if f.check == "extrapolation" and f.metric == "loss"]
@@ -47,4 +49,4 @@ def test_the_report_and_index_withhold_it(tmp_path):
     assert 'class="sk-optimum sk-withheld"' in page and "no optimum is given" in page
     assert "train <b>N =" not in page  # no (N, D) stated as the answer
     index = (out / "index.html").read_text()
-    assert "withheld: D = " in index
+    assert f"withheld: {op['withheld'][:20]}" in index
