@@ -551,9 +551,9 @@ def _read_variables(frame: pd.DataFrame, raw: pd.DataFrame, cfg: BatchConfig, sr
                 raise BatchValidationError(src, f"variable {role}: no column {c!r}", column=c,
                                            expected=f"a column holding {what}; the table has {', '.join(map(repr, raw.columns[:12]))}")
             v = pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=float)
-            bad = ~np.isfinite(v) | ((v < lo) if closed else (v <= lo)) | ((v >= hi) if hi is not None and role == "S" else False)
-            if hi is not None and role != "S":
-                bad |= v > hi
+            bad = ~np.isfinite(v) | ((v < lo) if closed else (v <= lo))
+            if hi is not None:  # a sparsity of 1 leaves no parameter; a proportion of 1 is a whole mixture
+                bad |= (v >= hi) if role == "S" else (v > hi)
             if bad.any():
                 i = np.flatnonzero(bad)
                 raise BatchValidationError(src, f"variable {role} ({c!r}) holds {raw[c].iloc[int(i[0])]!r}", column=c,

@@ -236,19 +236,20 @@ def params_from_shape(raw: pd.DataFrame, src: str) -> tuple[pd.DataFrame, str] |
                                        rows=[int(i) + 2 for i in bad], expected="whole numbers >= 1")
         vals[k] = v.astype(int)
     convention = "porian" if "vocab" in vals else "kaplan"
-    N = np.empty(len(raw))
-    for i in range(len(raw)):
-        d = int(vals["d_model"][i])
-        heads = int(vals["heads"][i]) if "heads" in vals else (d // 64 if d % 64 == 0 else 1)
+    keys = ("layers", "d_model", "heads", "vocab", "d_ff", "experts", "top_k")
+    table = np.column_stack([vals[k] if k in vals else np.zeros(len(raw), dtype=int) for k in keys])
+    uniq, first, inverse = np.unique(table, axis=0, return_index=True, return_inverse=True)
+    sizes = np.empty(len(uniq))
+    for j, (row, i) in enumerate(zip(uniq, first)):  # one count per distinct shape, not per row (checkpoints repeat it)
+        L, d, h, V, ff, E, top = (int(x) for x in row)
         try:
-            shape = Shape(layers=int(vals["layers"][i]), d_model=d, heads=heads, vocab=int(vals["vocab"][i]) if "vocab" in vals else 1,
-                          d_ff=int(vals["d_ff"][i]) if "d_ff" in vals else None,
-                          experts=int(vals["experts"][i]) if "experts" in vals else 1,
-                          top_k=int(vals["top_k"][i]) if "top_k" in vals else 1)
+            shape = Shape(layers=L, d_model=d, heads=h or (d // 64 if d % 64 == 0 else 1), vocab=V or 1, d_ff=ff or None,
+                          experts=E or 1, top_k=top or 1)
         except ConfigError as exc:
-            raise BatchValidationError(src, f"row {i + 2}: not a model shape ({exc.message})", column=found["d_model"],
-                                       rows=[i + 2], expected="a transformer shape") from None
-        N[i] = model_size(shape, convention)
+            raise BatchValidationError(src, f"row {int(i) + 2}: not a model shape ({exc.message})", column=found["d_model"],
+                                       rows=[int(i) + 2], expected="a transformer shape") from None
+        sizes[j] = model_size(shape, convention)
+    N = sizes[np.ravel(inverse)]
     out = raw.copy()
     out[SHAPE_PARAMS] = N
     used = " x ".join(c for c in (found["layers"], found["d_model"]) if c)
