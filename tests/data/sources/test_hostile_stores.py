@@ -60,6 +60,16 @@ def log_mixed(client: MlflowClient, eid: str, *, diverge_at: int | None = None, 
     client.log_batch(r.info.run_id, metrics=metrics, params=[Param("n_params", f"{n:g}"), Param("tokens", f"{d:g}")])
 
 
+def mlruns_store(folder: Path, monkeypatch: pytest.MonkeyPatch, runs: int) -> tuple[MlflowClient, str]:
+    """A real mlruns/ file store (MLflow asks for an opt-in to write one) with ``runs`` ladder runs in experiment E."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = MlflowClient(tracking_uri=folder.as_uri())
+    eid = client.create_experiment("E")
+    for run in ladder()[:runs]:
+        log_mixed(client, eid, name=run.name, n=run.n, d=run.d)
+    return client, eid
+
+
 @pytest.fixture(scope="module")
 def mixed_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ladder logged at two cadences, plus one run whose eval loss went to +inf (MLflow stores 1.797e308)."""
@@ -109,11 +119,7 @@ def test_reading_a_store_never_writes_to_it(tmp_path: Path, mixed_store: Path) -
 
 def test_reading_an_mlruns_folder_adds_nothing_to_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = tmp_path / "mlruns"
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    client = MlflowClient(tracking_uri=store.as_uri())
-    eid = client.create_experiment("E")
-    for run in ladder()[:4]:
-        log_mixed(client, eid, name=run.name, n=run.n, d=run.d)
+    client, eid = mlruns_store(store, monkeypatch, 4)
     rid = client.search_runs([eid])[0].info.run_id
     client.log_metric(rid, "artifacts/loss", 2.5, step=1)  # stored under metrics/artifacts/: read, unlike a run's artifacts
     (Path(client.get_run(rid).info.artifact_uri.removeprefix("file://")) / "model.bin").write_bytes(bytes(1000))
@@ -199,11 +205,7 @@ def test_damaged_stores_are_one_line_errors(tmp_path: Path, mixed_store: Path, m
     data = mixed_store.read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
     store = tmp_path / "mlruns"
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    client = MlflowClient(tracking_uri=store.as_uri())
-    eid = client.create_experiment("E")
-    for run in ladder()[:3]:
-        log_mixed(client, eid, name=run.name, n=run.n, d=run.d)
+    mlruns_store(store, monkeypatch, 3)
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
     bad_meta, bad_metric = tmp_path / "bad_meta" / "mlruns", tmp_path / "bad_metric" / "mlruns"
     shutil.copytree(store, bad_meta)
