@@ -9,7 +9,7 @@
     constants, plus brute-force agreement and the qualitative trends.
 (b) Loss-to-loss transfer, held-out largest model: the target eval set predicted through
     map(C4 law), from its own law, and by the map from the observed C4 loss
-    (scalekit.loss_to_loss.transfer_backtest) on olmo_ladder and gadre_overtraining.
+    (scalekit.analyses.transfer_backtest) on olmo_ladder and gadre_overtraining.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pandas as pd
 import scalekit
 from scalekit.analyses.inference import inference_optimal
 from scalekit.analyses.profiles import profile_curve
-from scalekit.laws.loss_to_loss import transfer_backtest
+from scalekit.analyses.transfer_backtest import transfer_backtest
 
 ROOT = Path(__file__).resolve().parents[1]
 

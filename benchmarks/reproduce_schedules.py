@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 import scalekit
+from scalekit.analyses.schedule_backtest import schedule_backtest
 from scalekit.data.schedule import Schedule, lr_from_checkpoints
-from scalekit.laws.schedule_law import schedule_backtest
 
 warnings.filterwarnings("ignore")
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

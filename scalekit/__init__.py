@@ -51,7 +51,9 @@ _LAZY = {
     "total_cost_curve": ".analyses.inference",
     "fit_loss_to_loss": ".laws.loss_to_loss",
     "LossToLossFit": ".laws.loss_to_loss",
-    "transfer_backtest": ".laws.loss_to_loss",
+    "transfer_backtest": ".analyses.transfer_backtest",
+    "TransferBacktest": ".analyses.transfer_backtest",
+    "schedule_backtest": ".analyses.schedule_backtest",
 }
 
 __all__ = ["__version__", "ScalekitError", "BatchValidationError", "ConfigError", "ExtrapolationWarning", "FitError",

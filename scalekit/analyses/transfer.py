@@ -4,7 +4,7 @@ For a batch with several losses (eval sets, or a loss and an error metric), each
 mapped from the primary one by the shifted power law of Brandfonbrener et al. (2024),
 ``L_B = K (L_A - E_A)^kappa + E_B`` (:func:`scalekit.laws.loss_to_loss.fit_loss_to_loss`), and,
 where the batch has three model sizes or more, the map is backtested on the largest size
-(:func:`scalekit.laws.loss_to_loss.transfer_backtest`). The transfer check reads these: two laws
+(:func:`scalekit.analyses.transfer_backtest.transfer_backtest`). The transfer check reads these: two laws
 that disagree but are joined by a map that fits say the law transfers *through the map*.
 """
 
@@ -18,9 +18,10 @@ from .. import display
 from ..data.batch import Batch
 from ..exceptions import ScalekitError
 from ..jsonsafe import jsonable
-from ..laws.loss_to_loss import LossToLossFit, TransferBacktest, fit_loss_to_loss, transfer_backtest
+from ..laws.loss_to_loss import LossToLossFit, fit_loss_to_loss
 from ..options import Options
 from .metric import MetricAnalysis
+from .transfer_backtest import TransferBacktest, transfer_backtest
 
 __all__ = ["Transfer", "transfer_maps"]
 

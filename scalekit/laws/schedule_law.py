@@ -38,7 +38,7 @@ from ..jsonsafe import jsonable
 from . import core
 from .core import run_weights
 
-__all__ = ["DECAY", "CurveLaw", "ScheduleLawFit", "annealing_areas", "fit_schedule_law", "schedule_backtest"]
+__all__ = ["DECAY", "CurveLaw", "ScheduleLawFit", "annealing_areas", "fit_schedule_law"]
 
 FloatArray = npt.NDArray[np.float64]
 DECAY = 0.999  # lambda of the annealing momentum (Tissue et al. 2024)
@@ -436,33 +436,3 @@ def fit_schedule_law(batch: Batch, metric: str | None = None, *, schedules: Mapp
               "bootstrap_unit": "run", "seed": seed, "until": until, "lr_relative_to": "peak of the fitted runs",
               "reference": "Tissue, Wang and Wang 2024, arXiv:2408.11029"}
     return ScheduleLawFit(spec.name, spec.direction, spec.bound, laws, run_size, curves, method, tuple(skipped))
-
-
-def schedule_backtest(batch: Batch, metric: str | None = None, *, until: float = 0.5, decay: float | str = "fit",
-                      schedules: Mapping[str, Schedule | npt.ArrayLike] | None = None, seed: int = 0,
-                      delta: float = 1e-3) -> dict[str, Any]:
-    """Fit on each run's first ``until`` of steps and predict its last point, against the last value seen.
-
-    Returns per-run rows (``run``, ``N``, ``actual``, ``predicted``, ``rel_error``, ``baseline``,
-    ``baseline_rel_error``) and their mean absolute relative errors.
-    """
-    spec = batch.metric(metric)
-    law = fit_schedule_law(batch, spec.name, schedules=schedules, until=until, decay=decay, n_boot=0, seed=seed, delta=delta)
-    rows: list[dict[str, Any]] = []
-    f = batch.frame
-    for run in law.run_size:
-        g = f[(f["run"] == run) & np.isfinite(f[spec.name])].sort_values("step")
-        last = g.iloc[-1]
-        seen = g[g["step"] <= until * float(last["step"])]
-        if seen.empty:
-            continue
-        pred = float(law.predict(run, [float(last["step"])])[0])
-        actual = float(last[spec.name])
-        base = float(seen[spec.name].iloc[-1])
-        rows.append({"run": run, "N": float(last["N"]), "step": float(last["step"]), "actual": actual, "predicted": pred,
-                     "rel_error": pred / actual - 1, "baseline": base, "baseline_rel_error": base / actual - 1})
-    mare = float(np.mean([abs(r["rel_error"]) for r in rows])) if rows else None
-    base_err = float(np.mean([abs(r["baseline_rel_error"]) for r in rows])) if rows else None
-    return {"until": until, "runs": rows, "mean_abs_rel_error": mare, "baseline": "last value seen",
-            "baseline_mean_abs_rel_error": base_err, "decay": {k: v.decay for k, v in law.laws.items()}}
-

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ..analyses.schedule_backtest import schedule_backtest
 from ..analyses.sweeps import Sweep, sweep_analysis
 from ..data.batch import Batch
 from ..exceptions import FitError
-from ..laws.schedule_law import ScheduleLawFit, fit_schedule_law, schedule_backtest
+from ..laws.schedule_law import ScheduleLawFit, fit_schedule_law
 from ..options import Options
 
 __all__ = ["schedule_laws", "sweeps"]

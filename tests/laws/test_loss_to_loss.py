@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 import scalekit
+from scalekit.analyses.transfer_backtest import transfer_backtest
 from scalekit.exceptions import ConfigError, FitError
-from scalekit.laws.loss_to_loss import fit_loss_to_loss, transfer_backtest
+from scalekit.laws.loss_to_loss import fit_loss_to_loss
 from scalekit.laws.result import Prediction
 
 from ..conftest import shared_file

@@ -12,8 +12,9 @@ import pytest
 
 import scalekit
 from scalekit import ConfigError, FitError
+from scalekit.analyses.schedule_backtest import schedule_backtest
 from scalekit.data.schedule import Schedule, parse_schedule
-from scalekit.laws.schedule_law import annealing_areas, schedule_backtest
+from scalekit.laws.schedule_law import annealing_areas
 
 from ..conftest import shared_file
 
