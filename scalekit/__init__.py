@@ -54,6 +54,12 @@ _LAZY = {
     "transfer_backtest": ".analyses.transfer_backtest",
     "TransferBacktest": ".analyses.transfer_backtest",
     "schedule_backtest": ".analyses.schedule_backtest",
+    "Selection": ".laws.select",
+    "BacktestRow": ".laws.select",
+    "VersionComparison": ".analyses.versions",
+    "CostCurve": ".analyses.inference",
+    "CurveLaw": ".laws.schedule_law",
+    "Summary": ".pipeline.summary",
 }
 
 __all__ = ["__version__", "ScalekitError", "BatchValidationError", "ConfigError", "ExtrapolationWarning", "FitError",

@@ -74,7 +74,11 @@ class Optimum:
     withheld: str | None = None  # why N and D are no answer (see the module docstring); None when they are one
 
     def summary(self) -> dict[str, Any]:
-        return _withheld_summary(self.__dict__, ("N", "D", "N_ci", "D_ci", "value", "value_ci"))
+        return _withheld_summary({
+            "C": self.C, "approach": self.approach, "N": self.N, "D": self.D, "N_ci": self.N_ci, "D_ci": self.D_ci,
+            "value": self.value, "value_ci": self.value_ci, "by_approach": self.by_approach, "spread": self.spread,
+            "compared": self.compared, "extrapolation": self.extrapolation, "withheld": self.withheld},
+            ("N", "D", "N_ci", "D_ci", "value", "value_ci"))
 
 
 def _withheld_summary(fields: dict[str, Any], numbers: tuple[str, ...]) -> dict[str, Any]:
@@ -101,7 +105,10 @@ class Cost:
     withheld: str | None = None
 
     def summary(self) -> dict[str, Any]:
-        return _withheld_summary(self.__dict__, ("N", "D", "C", "compute_multiple"))
+        return _withheld_summary({
+            "improvement": self.improvement, "value": self.value, "reachable": self.reachable, "N": self.N, "D": self.D,
+            "C": self.C, "compute_multiple": self.compute_multiple, "note": self.note, "extrapolation": self.extrapolation,
+            "withheld": self.withheld}, ("N", "D", "C", "compute_multiple"))
 
 
 @dataclass(frozen=True)

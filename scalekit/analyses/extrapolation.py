@@ -23,7 +23,7 @@ from ..jsonsafe import jsonable
 from ..laws.fit import fit_curve
 from ..laws.result import FitResult
 
-__all__ = ["Backtest", "annotate", "backtest", "is_extrapolation", "trained_range"]
+__all__ = ["Backtest", "backtest", "is_extrapolation", "trained_range"]
 
 
 def trained_range(batch: Batch) -> TrainedRange:
@@ -36,11 +36,6 @@ def is_extrapolation(distance: Mapping[str, float | None], factor: float) -> boo
     return TrainedRange.worst(distance) > factor
 
 
-def annotate(entries: list[dict[str, Any]], rng: TrainedRange) -> list[dict[str, Any]]:
-    """summary.json entries with N, D and C (predictions, targets) given their ``extrapolation`` distance."""
-    return [{**e, "extrapolation": rng.distance(N=e.get("N"), D=e.get("D"), C=e.get("C"))} for e in entries]
-
-
 @dataclass(frozen=True)
 class Backtest:
     """The law refitted without the largest-compute runs, predicting them: its error at a known distance."""
@@ -51,7 +46,8 @@ class Backtest:
     max_abs_error: float
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = jsonable(self.__dict__)
+        out: dict[str, Any] = jsonable({"held_out": self.held_out, "distance_C": self.distance_C,
+                                        "mean_abs_error": self.mean_abs_error, "max_abs_error": self.max_abs_error})
         return out
 
     def _repr_html_(self) -> str:

@@ -84,10 +84,14 @@ class CostPoint:
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe dict of every field."""
-        return dict(jsonable(self.__dict__))
+        return dict(jsonable({
+            "N": self.N, "D": self.D, "training_flops": self.training_flops, "inference_flops": self.inference_flops,
+            "total_flops": self.total_flops, "tokens_per_param": self.tokens_per_param, "N_ci": self.N_ci,
+            "D_ci": self.D_ci, "training_flops_ci": self.training_flops_ci, "inference_flops_ci": self.inference_flops_ci,
+            "total_flops_ci": self.total_flops_ci, "extrapolation": self.extrapolation}))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class InferenceOptimum:
     """The inference-aware optimum for one target and one inference demand.
 
@@ -162,10 +166,13 @@ class InferenceOptimum:
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe dict (one row of the ``inference`` section of summary.json)."""
-        out = {k: v for k, v in self.__dict__.items() if k not in ("optimum", "compute_optimal")}
-        out["optimum"] = self.optimum.summary()
-        out["compute_optimal"] = self.compute_optimal.summary()
-        return dict(jsonable(out))
+        return dict(jsonable({
+            "metric": self.metric, "direction": self.direction, "target": self.target, "improvement": self.improvement,
+            "budget": self.budget, "inference_tokens": self.inference_tokens,
+            "inference_flops_per_token": self.inference_flops_per_token, "k": self.k, "saving": self.saving,
+            "saving_ci": self.saving_ci, "N_ratio": self.N_ratio, "D_ratio": self.D_ratio, "draws": self.draws,
+            "unreachable_draws": self.unreachable_draws, "optimum": self.optimum.summary(),
+            "compute_optimal": self.compute_optimal.summary()}))
 
     def __repr__(self) -> str:
         return (f"<InferenceOptimum {self.metric}={self.target:.4g}, I={self.inference_tokens:.3g}: N={self.N:.4g}, "
@@ -173,7 +180,7 @@ class InferenceOptimum:
                 f"N={self.compute_optimal.N:.4g}>")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CostCurve:
     """Total cost along the profile curve of a target, for several inference demands (for a figure).
 
@@ -217,7 +224,7 @@ def _law(fit: FitResult, draws: bool) -> dict[str, FloatArray]:
     """Parameters E, A, B, alpha, beta as arrays: scalars, or one entry per bootstrap draw."""
     names = fit.form.param_names
     if draws:
-        d = fit.param_draws()
+        d = fit.draws
         if d is None:
             return {}
         return {k: np.asarray(d[:, i], dtype=float) for i, k in enumerate(names)}

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from .. import display
 from ..data.batch import Batch
 from ..data.metric import MetricSpec
+from ..data.ranges import TrainedRange
 from ..exceptions import FitError
-from ..jsonsafe import jsonable
 from ..laws.fit import fit_law
 from ..laws.result import FitResult
 from ..laws.select import Selection
 from ..options import Options
+from .extrapolation import trained_range
 from .grid import Grid, improvement_grid
 from .inference import CostCurve, InferenceOptimum, inference_optimal, total_cost_curve
 from .lawchoice import choose_law
@@ -33,7 +34,7 @@ from .schedules import envelope_rows
 __all__ = ["MetricAnalysis", "analyze_metric", "budgets_for"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MetricAnalysis:
     """Everything computed for one metric."""
 
@@ -64,17 +65,6 @@ class MetricAnalysis:
         additive law (fitted beside a one-variable form)."""
         return self.law if self.law is not None and self.law.form.variables == ("N", "D") else self.fit
 
-    def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = jsonable({
-            "metric": self.spec.summary(), "fit": self.fit.summary() if self.fit else None, "fit_error": self.fit_error,
-            "best": self.best, "targets": [t.summary() for t in self.targets],
-            "predictions": [a.summary() for a in self.allocations], "cap": self.cap.summary() if self.cap else None,
-            "optimal": {k: v.summary() for k, v in self.optimal.items()},
-            "comparison": self.comparison.summary() if self.comparison else None,
-            "grid": self.grid.summary() if self.grid else None,
-        })
-        return out
-
     def _repr_html_(self) -> str:
         return display.html(self)
 
@@ -85,6 +75,19 @@ def budgets_for(batch: Batch, opts: Options) -> tuple[float, ...]:
         return opts.budgets
     cmax = float(batch.frame["C"].max())
     return (cmax, 10 * cmax)
+
+
+_Located = TypeVar("_Located", Target, Allocation)
+
+
+def _located(entry: _Located, rng: TrainedRange) -> _Located:
+    """A target or an allocation with its distance beyond the batch's trained N, D and C (summary.json carries it)."""
+    return replace(entry, extrapolation=rng.distance(N=entry.N, D=entry.D, C=entry.C))
+
+
+def _located_cap(cap: Cap, rng: TrainedRange) -> Cap:
+    return replace(cap, allocations=tuple(_located(a, rng) for a in cap.allocations),
+                   extrapolation=rng.distance(N=cap.max_params, D=cap.D_for_target, C=cap.C_for_target))
 
 
 def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
@@ -116,12 +119,13 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     # targets, budgets and Approach 3 from the law the backtest chose, when it is a law in (N, D) (MetricAnalysis.nd_law)
     pl = law if law is not None and law.form.variables == ("N", "D") else fit
     if pl is not None and pl.form.variables == ("N", "D"):
-        tlist = tuple(cheapest_for_target(pl, target_value(best["value"], t, spec.direction), k=k, improvement=t,
-                                          reference_compute=best["C"]) for t in targets)
+        rng = trained_range(batch)
+        tlist = tuple(_located(cheapest_for_target(pl, target_value(best["value"], t, spec.direction), k=k, improvement=t,
+                                                   reference_compute=best["C"]), rng) for t in targets)
         tgt = next(t for t in tlist if t.improvement == opts.target)
-        allocs = tuple(optimal_allocation(pl, C, k=k) for C in budgets_for(batch, opts))
+        allocs = tuple(_located(optimal_allocation(pl, C, k=k), rng) for C in budgets_for(batch, opts))
         if opts.max_params:
-            cap = capped_allocation(pl, opts.max_params, budgets_for(batch, opts), k=k, target=tgt.value)
+            cap = _located_cap(capped_allocation(pl, opts.max_params, budgets_for(batch, opts), k=k, target=tgt.value), rng)
         optimal["parametric"] = parametric(pl, k=k, data_scale=scale, data_label=label)
     comp = compare(optimal, C_ref=float(batch.frame["C"].max()))
     inference: tuple[InferenceOptimum, ...] = ()

@@ -18,7 +18,7 @@ draws (Approach 3).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,8 @@ IndexArray = npt.NDArray[np.intp]
 class OptimalLaw:
     """N_opt(C) = G C^a and D_opt(C) = H C^b from one approach, with 95% intervals.
 
-    ``points`` holds what the law was fitted to (C, N, D, value, run) for plotting.
+    ``points`` holds what the law was fitted to (C, N, D, value, run) for plotting; ``curves`` (IsoFLOP only)
+    the curve each budget's minimum was read from, ``(budget, N, error)`` on a grid over its sizes, for the figure.
     """
 
     approach: str
@@ -61,6 +62,7 @@ class OptimalLaw:
     notes: tuple[str, ...] = ()
     points: pd.DataFrame | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
+    curves: tuple[tuple[float, FloatArray, FloatArray], ...] = field(default=(), repr=False)
 
     @property
     def ok(self) -> bool:
@@ -284,8 +286,30 @@ def isoflop(batch: Batch, metric: str | None = None, *, method: str = "akima", t
     pts = _isoflop_points(f, batch.has_checkpoints, tol, n_budgets)
     pts["design"] = pts["run"].map(batch.frame.groupby("run")["D"].max()).to_numpy(dtype=float)
     if method == "parabola":
-        return _isoflop_parabolas(pts, k, label, scale, n_boot, seed, bool(batch.has_checkpoints))
-    return _isoflop_akima(pts, k, label, scale, n_boot, seed, noise, bool(batch.has_checkpoints))
+        law = _isoflop_parabolas(pts, k, label, scale, n_boot, seed, bool(batch.has_checkpoints))
+    else:
+        law = _isoflop_akima(pts, k, label, scale, n_boot, seed, noise, bool(batch.has_checkpoints))
+    return replace(law, curves=isoflop_curves(law.points, method)) if law.ok and law.points is not None else law
+
+
+def isoflop_curves(pts: pd.DataFrame, method: str) -> tuple[tuple[float, FloatArray, FloatArray], ...]:
+    """Per budget with 3 or more sizes, the curve its minimum is read from on 50 sizes across them: the Akima
+    interpolant of log error over log N (of the best point per size), or the parabola in log N."""
+    from scipy.interpolate import Akima1DInterpolator
+
+    out = []
+    for bid in sorted(pts["budget_id"].unique()):
+        g = pts[pts["budget_id"] == bid].sort_values("N")
+        if g["N"].nunique() < 3:
+            continue
+        xs = np.geomspace(g["N"].min(), g["N"].max(), 50)
+        if method == "akima":
+            gg = g.groupby("N", as_index=False)["err"].min()
+            ys = np.exp(Akima1DInterpolator(np.log(gg["N"]), np.log(gg["err"]))(np.log(xs)))
+        else:
+            ys = np.exp(np.polyval(np.polyfit(np.log(g["N"]), np.log(g["err"]), 2), np.log(xs)))
+        out.append((float(g["budget"].iloc[0]), xs, np.asarray(ys, dtype=float)))
+    return tuple(out)
 
 
 def _isoflop_parabolas(pts: pd.DataFrame, k: float, label: str, scale: float, n_boot: int, seed: int,
@@ -475,7 +499,7 @@ def parametric(fit: FitResult, *, k: float = 6.0, data_scale: float = 1.0, data_
     G = float(optimal_N(p, 1.0, k))  # N_opt = G C^a
     H = 1.0 / (k * G) / data_scale  # D_opt = C / (k N_opt), in the batch's data unit
     a_ci = b_ci = None
-    d = fit.param_draws()
+    d = fit.draws
     if d is not None:
         names = list(fit.form.param_names)
         al, be = d[:, names.index("alpha")], d[:, names.index("beta")]

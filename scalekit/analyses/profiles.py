@@ -75,9 +75,13 @@ class Target:
     C_ci: list[float] | None
     compute_multiple: float | None  # C / compute of the best run so far
     note: str
+    extrapolation: dict[str, float | None] | None = None  # N, D, C: factor beyond the batch's trained range
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = jsonable(self.__dict__)
+        out: dict[str, Any] = jsonable({
+            "improvement": self.improvement, "value": self.value, "reachable": self.reachable, "N": self.N, "D": self.D,
+            "C": self.C, "N_ci": self.N_ci, "D_ci": self.D_ci, "C_ci": self.C_ci,
+            "compute_multiple": self.compute_multiple, "note": self.note, "extrapolation": self.extrapolation})
         return out
 
     def _repr_html_(self) -> str:
@@ -157,9 +161,12 @@ class Allocation:
     D_ci: list[float] | None
     value_ci: list[float] | None
     capped: bool = False
+    extrapolation: dict[str, float | None] | None = None  # N, D, C: factor beyond the batch's trained range
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = jsonable(self.__dict__)
+        out: dict[str, Any] = jsonable({
+            "C": self.C, "N": self.N, "D": self.D, "value": self.value, "N_ci": self.N_ci, "D_ci": self.D_ci,
+            "value_ci": self.value_ci, "capped": self.capped, "extrapolation": self.extrapolation})
         return out
 
     def _repr_html_(self) -> str:
@@ -223,10 +230,13 @@ class Cap:
     D_for_target: float | None
     C_for_target: float | None
     allocations: tuple[Allocation, ...]
+    extrapolation: dict[str, float | None] | None = None  # of (max_params, D_for_target, C_for_target)
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = jsonable({**{k: v for k, v in self.__dict__.items() if k != "allocations"},
-                                        "allocations": [a.summary() for a in self.allocations]})
+        out: dict[str, Any] = jsonable({
+            "max_params": self.max_params, "floor": self.floor, "floor_ci": self.floor_ci,
+            "target_value": self.target_value, "D_for_target": self.D_for_target, "C_for_target": self.C_for_target,
+            "allocations": [a.summary() for a in self.allocations], "extrapolation": self.extrapolation})
         return out
 
     def _repr_html_(self) -> str:

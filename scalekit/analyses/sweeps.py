@@ -28,7 +28,7 @@ __all__ = ["Sweep", "sweep_analysis"]
 FloatArray = npt.NDArray[np.float64]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Sweep:
     """A hyperparameter sweep's reduction and sensitivity, for one metric.
 

@@ -26,7 +26,7 @@ from .transfer_backtest import TransferBacktest, transfer_backtest
 __all__ = ["Transfer", "transfer_maps"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Transfer:
     """The map from the primary loss ``source`` to another metric ``target``, and how far it holds.
 

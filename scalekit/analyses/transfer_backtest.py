@@ -29,7 +29,7 @@ __all__ = ["TransferBacktest", "transfer_backtest"]
 
 
 # --- held-out transfer -------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TransferBacktest:
     """Predicting a target metric at held-out larger runs: through the source's law and a map, or from its own law.
 

@@ -11,7 +11,8 @@ trained, with a bootstrap interval; and the compute at which two frontiers cross
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -22,19 +23,30 @@ from ..exceptions import ConfigError, FitError
 from ..jsonsafe import jsonable
 from ..laws.fit import fit_curve, select_points
 from ..laws.library import Additive, Kaplan, Shared
-from ..laws.result import FitResult
+from ..laws.result import FitResult, Prediction
+from ..laws.vocabulary import FrozenDict, as_batch, fit_options
+from ..options import Options
 from .intervals import percentile_ci
 from .profiles import flops_factor
 
-__all__ = ["VersionComparison", "compare_versions", "versions_block"]
+__all__ = ["VersionComparison", "compare_every_metric", "compare_versions", "versions_block"]
 
 FloatArray = npt.NDArray[np.float64]
 _PER_GROUP = {"two_var": ("E", "A", "B"), "kaplan": ("N_c", "D_c")}
 
 
-@dataclass(frozen=True)
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True, eq=False)
 class VersionComparison:
-    """The shared-exponent fit across versions and what it says about each against the baseline."""
+    """The shared-exponent fit across versions and what it says about each against the baseline.
+
+    The result vocabulary (``params``, ``ci``, ``stderr``, ``draws``, ``objective``, ``ndata``, ``success``,
+    ``message``, ``residuals``, ``predict``) is the shared-exponent law's (``fit``): per-version parameters are
+    keyed ``name[version]``, and ``predict`` takes N, D and the version's index (1 for the baseline).
+    """
 
     metric: str
     column: str
@@ -47,6 +59,54 @@ class VersionComparison:
     multiplier_ci: dict[str, list[float] | None]
     crossover: dict[str, float | None]
     sentence: str
+
+    residual_scale: ClassVar[str] = "log"
+
+    @property
+    def params(self) -> FrozenDict[str, float]:
+        return self.fit.params  # type: ignore[return-value]  # FitResult freezes its params
+
+    @property
+    def ci(self) -> FrozenDict[str, tuple[float, float]] | None:
+        return self.fit.ci  # type: ignore[return-value]
+
+    @property
+    def stderr(self) -> FrozenDict[str, float] | None:
+        return self.fit.stderr  # type: ignore[return-value]
+
+    @property
+    def draws(self) -> FloatArray | None:
+        return self.fit.draws
+
+    @property
+    def objective(self) -> float:
+        return self.fit.objective
+
+    @property
+    def ndata(self) -> int:
+        return self.fit.ndata
+
+    @property
+    def success(self) -> bool:
+        return self.fit.success
+
+    @property
+    def message(self) -> str:
+        return self.fit.message
+
+    @property
+    def residuals(self) -> FloatArray:
+        return self.fit.residuals
+
+    def predict(self, N: npt.ArrayLike, D: npt.ArrayLike, version: str, *, interval: str | None = None,
+                level: float = 0.95, seed: int = 0, warn: bool = True) -> FloatArray | Prediction:
+        """The shared law for ``version`` at (N, D), as :meth:`FitResult.predict` (with its ``extrapolation``)."""
+        if version not in self.versions:
+            raise ConfigError(f"no version {version!r}; fitted: {list(self.versions)}", key="version")
+        g = float(self.versions.index(version) + 1)
+        Nv, Dv = np.broadcast_arrays(np.asarray(N, dtype=float), np.asarray(D, dtype=float))
+        return self.fit.predict(Nv, Dv, np.full(Nv.shape, g), interval=interval, level=level, seed=seed,
+                                warn=warn)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable({
@@ -87,32 +147,43 @@ def _solve_multiplier(f_base: FloatArray, f_v: FloatArray, lC: FloatArray, i_ref
     return out
 
 
-def versions_block(batch: Batch, laws: dict[str, str], *, n_boot: int = 100, seed: int = 0) -> dict[str, Any]:
-    """summary.json's ``versions`` section: per metric, the shared fit in the metric's chosen form when it is
-    ``two_var`` or ``kaplan`` (else ``two_var``); a metric where it fails gets ``error``."""
-    out: dict[str, Any] = {}
+def compare_every_metric(batch: Batch, laws: dict[str, str], *, n_boot: int = 100,
+                         seed: int = 0) -> dict[str, VersionComparison | str]:
+    """Per metric, the shared fit in the metric's chosen form when it is ``two_var`` or ``kaplan`` (else
+    ``two_var``), or why it failed."""
+    out: dict[str, VersionComparison | str] = {}
     for metric, form in laws.items():
         try:
             out[metric] = compare_versions(batch, metric, form=form if form in _PER_GROUP else "two_var", n_boot=n_boot,
-                                           seed=seed).summary()
+                                           seed=seed)
         except (FitError, ConfigError) as exc:
-            out[metric] = {"error": str(exc)}
+            out[metric] = str(exc)
     return out
 
 
-def compare_versions(batch: Batch, metric: str | None = None, *, column: str = "version", baseline: str | None = None,
-                     form: str = "two_var", n_boot: int = 200, seed: int = 0, loss: str = "huber",
-                     delta: float = 1e-3) -> VersionComparison:
+def versions_block(comparisons: dict[str, VersionComparison | str]) -> dict[str, Any]:
+    """summary.json's ``versions`` section from :func:`compare_every_metric`: a metric where it failed gets ``error``."""
+    return {m: v.summary() if isinstance(v, VersionComparison) else {"error": v} for m, v in comparisons.items()}
+
+
+def compare_versions(data: Batch | pd.DataFrame | str | Path, metric: str | None = None, *, column: str = "version",
+                     baseline: str | None = None, form: str = "two_var", options: Options | None = None,
+                     **overrides: Any) -> VersionComparison:
     """Fit one law with shared exponents to every version of ``batch`` and compare each with the baseline.
 
     Parameters
     ----------
-    batch : Batch
-        With a ``version`` (or ``group``) column holding two or more values.
+    data : Batch, DataFrame or path
+        Anything :func:`scalekit.load_batch` accepts, with a ``version`` (or ``group``) column holding two or more
+        values.
     form : {"two_var", "kaplan"}
         The law shared across versions; its coefficients are per version.
     baseline : str, optional
         The reference version (default: the first in sort order).
+    options : Options, optional
+        Run options (:mod:`scalekit.options`); the batch config's options fill what they leave unset.
+    **overrides
+        Any option by name: ``n_boot``, ``seed``, ``loss``, ``delta`` (as :func:`scalekit.fit_law`).
 
     Examples
     --------
@@ -125,6 +196,9 @@ def compare_versions(batch: Batch, metric: str | None = None, *, column: str = "
     """
     if form not in _PER_GROUP:
         raise ConfigError(f"option 'form': got {form!r}; allowed: {sorted(_PER_GROUP)} for a shared-exponent fit", key="form")
+    batch = as_batch(data)
+    opts = fit_options(batch, options, overrides)
+    n_boot, seed, loss, delta = opts.n_boot, opts.seed, opts.loss, opts.delta
     spec = batch.metric(metric)
     if column not in batch.frame:
         raise ConfigError(f"the batch has no {column!r} column to compare versions by", source=batch.source, key="column")

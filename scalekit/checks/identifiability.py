@@ -55,7 +55,7 @@ def check_identifiability(ctx: Context, o: Thresholds) -> list[Finding]:
                 problems.append(f"{k} = {f.params[k]:.3g} is at the edge of plausible values")
         if f.params["E"] < 1e-3 * float(np.min(error_of(ma.spec, f.y))):
             problems.append(f"E = {f.params['E']:.3g} is at its bound (zero)")
-        d = f.param_draws()
+        d = f.draws
         if d is not None and len(d) > 10:
             names = list(f.form.param_names)
             sub = np.log(np.abs(d[:, [names.index("E"), names.index("alpha"), names.index("beta")]]) + 1e-300)

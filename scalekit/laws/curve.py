@@ -20,11 +20,12 @@ import pandas as pd
 from ..data.batch import Batch
 from ..data.metric import from_error, to_error
 from ..exceptions import FitError
-from ..options import Options, resolve_options
+from ..options import Options
 from . import core, engine, general
 from .core import Solution, run_counts, run_weights
 from .forms import AnyForm, LawForm, centre, get_form, shifted
 from .result import FitResult, judged
+from .vocabulary import fit_options
 
 __all__ = ["START_ROWS", "fit_batch", "fit_curve", "fit_windows", "law_columns", "select_points"]
 
@@ -38,18 +39,17 @@ def fit_curve(
     direction: str = "min",
     bound: float | None = None,
     groups: npt.ArrayLike | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
-    loss: str = "huber",
-    delta: float = 1e-3,
-    starts: str = "projection",
-    n_starts: int = 8,
     excluded: tuple[dict[str, Any], ...] = (),
     extra_method: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
     boot_weights: npt.NDArray[np.float64] | None = None,
+    options: Options | None = None,
+    **overrides: Any,
 ) -> FitResult:
     """Fit a law to arrays. ``x`` is (n,) or (n, V); ``y`` on the metric's own scale.
+
+    ``options`` and keyword ``overrides`` (the one options schema, :mod:`scalekit.options`) set ``n_boot``,
+    ``seed``, ``loss``, ``delta``, ``starts`` and ``n_starts``; their defaults are the schema's.
 
     ``groups`` labels the unit of resampling (a run); by default each point is its own.
     ``boot_weights`` (n_boot, n), when given, are the row weights of each bootstrap resample
@@ -66,7 +66,8 @@ def fit_curve(
     (0.5, 0.1)
     """
     f = get_form(form)
-    resolve_options({"loss": loss, "delta": delta, "n_boot": n_boot, "seed": seed, "starts": starts, "n_starts": n_starts})
+    opts = fit_options(None, options, overrides)
+    n_boot, seed, loss, delta, starts, n_starts = opts.n_boot, opts.seed, opts.loss, opts.delta, opts.starts, opts.n_starts
     X = np.asarray(x, dtype=float)
     if X.ndim == 1:
         X = X[:, None]

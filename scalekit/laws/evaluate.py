@@ -26,7 +26,7 @@ def param_arrays(fit: FitResult, draws: bool = False) -> dict[str, FloatArray]:
     """The fit's parameters as arrays: the point estimate (0-d) or the bootstrap draws (n_boot,)."""
     names = fit.form.param_names
     if draws:
-        d = fit.param_draws()
+        d = fit.draws
         if d is None:
             raise ValueError("the fit has no bootstrap draws (n_boot=0)")
         return {k: d[:, i] for i, k in enumerate(names)}

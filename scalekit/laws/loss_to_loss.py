@@ -23,22 +23,27 @@ distinct local optimum the full fit's starts reached, the best kept.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from ..data.batch import Batch
-from ..data.load import load_batch
+from ..data.ranges import beyond
 from ..exceptions import ConfigError, FitError
 from ..jsonsafe import jsonable
 from . import general
 from .core import run_weights
 from .general import GeneralForm
 from .result import FitResult, Prediction
+from .vocabulary import as_batch, check_interval, fit_options, frozen
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
     from numpy.typing import ArrayLike, NDArray
+
+    from ..options import Options
 
 
     FloatArray = NDArray[np.float64]
@@ -67,7 +72,7 @@ def _map(theta: FloatArray, la: FloatArray) -> FloatArray:
 
 
 # --- result ------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LossToLossFit:
     """A fitted loss-to-loss map ``L_B = K (L_A - E_A)^kappa + E_B``.
 
@@ -75,10 +80,10 @@ class LossToLossFit:
     ----------
     source, target : str
         The metrics A (source) and B (target).
-    params : dict
-        ``K``, ``kappa``, ``E_A``, ``E_B``.
-    stderr, ci : dict or None
-        Bootstrap standard errors and 95% percentile intervals (None when ``n_boot=0``).
+    params : mapping
+        ``K``, ``kappa``, ``E_A``, ``E_B`` (read-only).
+    stderr, ci : mapping or None
+        Bootstrap standard errors and 95% percentile intervals as (lo, hi) (None when ``n_boot=0``).
     ndata, nruns : int
         Points (rows where both losses are finite) and runs fitted.
     rmse : float
@@ -96,6 +101,10 @@ class LossToLossFit:
         ``source_range`` extrapolate the map.
     method : dict
         Loss, delta, starts, points, resamples, seed, bootstrap unit.
+    residuals : ndarray
+        log(predicted) - log(observed) target loss per point (``residual_scale`` "log").
+    draws : ndarray or None
+        Bootstrap draws of ``K, kappa, E_A, E_B``, shape (n_boot, 4).
     """
 
     source: str
@@ -118,11 +127,17 @@ class LossToLossFit:
     groups: NDArray[np.str_] = field(repr=False)  # run of each point
     residuals: FloatArray = field(repr=False)  # log(pred) - log(obs) per point
     theta: FloatArray = field(repr=False)  # params in PARAM_NAMES order
-    boot: FloatArray | None = field(repr=False, default=None)  # (n_boot, 4) draws in PARAM_NAMES order
+    draws: FloatArray | None = field(repr=False, default=None)  # (n_boot, 4) draws in PARAM_NAMES order
+    form: ClassVar[str] = "loss_to_loss"
+    residual_scale: ClassVar[str] = "log"
 
-    def param_draws(self) -> FloatArray | None:
-        """Bootstrap draws of ``K, kappa, E_A, E_B``, shape (n_boot, 4)."""
-        return self.boot
+    def __post_init__(self) -> None:
+        for name in ("params", "stderr", "ci"):
+            object.__setattr__(self, name, frozen(getattr(self, name)))
+
+    def extrapolation(self, source_loss: ArrayLike) -> dict[str, FloatArray]:
+        """How far source loss(es) lie beyond the range fitted: ``{"source": factor}`` (1 inside it)."""
+        return {"source": beyond(np.asarray(source_loss, dtype=float), *self.source_range)}
 
     def predict(self, source_loss: ArrayLike, *, interval: str | None = None, level: float = 0.95,
                 seed: int = 0) -> FloatArray | Prediction:
@@ -143,18 +158,20 @@ class LossToLossFit:
         Returns
         -------
         ndarray or Prediction
+            A Prediction's ``extrapolation`` has ``source``: how far each source loss lies beyond those fitted.
         """
+        check_interval(interval)
         la = np.asarray(source_loss, dtype=float)
         value = _map(self.theta, la.ravel()).reshape(la.shape)
         if interval is None:
             return value
-        _check_interval(interval)
-        if self.boot is None:
-            return Prediction(value, None, None, level, interval)
-        draws = _map(self.boot, la.ravel())
+        dist = self.extrapolation(la)
+        if self.draws is None:
+            return Prediction(value, None, None, level, interval, dist)
+        draws = _map(self.draws, la.ravel())
         if interval == "prediction":
             draws = draws * np.exp(-np.random.default_rng(seed).choice(self.residuals, size=draws.shape))
-        return _prediction(value, draws, level, interval, la.shape)
+        return _prediction(value, draws, level, interval, la.shape, dist)
 
     def predict_from_law(self, source_fit: FitResult, *x: ArrayLike, interval: str | None = None, level: float = 0.95,
                          seed: int = 0, warn: bool = True) -> FloatArray | Prediction:
@@ -186,6 +203,7 @@ class LossToLossFit:
         Returns
         -------
         ndarray or Prediction
+            A Prediction's ``extrapolation`` has the law's variables (``N``, ``D``, ``C``) and the map's ``source``.
 
         Raises
         ------
@@ -198,18 +216,20 @@ class LossToLossFit:
         if source_fit.direction != "min":
             raise ConfigError(f"source_fit's metric {source_fit.metric!r} is higher-is-better; a loss-to-loss map "
                               "takes a loss (lower is better)", key="source_fit")
+        check_interval(interval)
         la = np.asarray(source_fit.predict(*x, warn=warn), dtype=float)
         value = _map(self.theta, la.ravel()).reshape(la.shape)
         if interval is None:
             return value
-        _check_interval(interval)
-        if source_fit.boot_theta is None and self.boot is None:
-            return Prediction(value, None, None, level, interval)
+        dist = {**{k: np.asarray(v).reshape(la.shape) for k, v in source_fit.extrapolation(*x).items()},
+                **self.extrapolation(la)}
+        if source_fit.boot_theta is None and self.draws is None:
+            return Prediction(value, None, None, level, interval, dist)
         arrs = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in x])
         logx = np.log(np.stack([a.ravel() for a in arrs], axis=1))
         la_draws = (la.ravel()[None, :] if source_fit.boot_theta is None
                     else np.exp(source_fit.form.log_predict(source_fit.boot_theta, logx)))
-        map_draws = self.theta[None, :] if self.boot is None else self.boot
+        map_draws = self.theta[None, :] if self.draws is None else self.draws
         n = max(len(la_draws), len(map_draws))
         la_draws = la_draws[np.arange(n) % len(la_draws)]
         map_draws = map_draws[np.arange(n) % len(map_draws)]
@@ -219,7 +239,7 @@ class LossToLossFit:
         draws = _map(map_draws[:, None, :], la_draws[:, :, None])[..., 0]  # pair i with i: (n, m)
         if interval == "prediction":
             draws = draws * np.exp(-rng.choice(self.residuals, size=draws.shape))
-        return _prediction(value, draws, level, interval, la.shape)
+        return _prediction(value, draws, level, interval, la.shape, dist)
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe dict: params, intervals, fit quality, ranges and method."""
@@ -237,16 +257,12 @@ class LossToLossFit:
         return f"<LossToLossFit {self.source} -> {self.target}: {ps}; rmse={self.rmse:.3%}, ndata={self.ndata}>"
 
 
-def _check_interval(interval: str) -> None:
-    if interval not in ("confidence", "prediction"):
-        raise ConfigError(f"interval must be None, 'confidence' or 'prediction', not {interval!r}", key="interval")
-
-
-def _prediction(value: FloatArray, draws: FloatArray, level: float, kind: str, shape: tuple[int, ...]) -> Prediction:
+def _prediction(value: FloatArray, draws: FloatArray, level: float, kind: str, shape: tuple[int, ...],
+                dist: dict[str, FloatArray]) -> Prediction:
     q = 100 * (1 - level) / 2
     with np.errstate(invalid="ignore"):
         lo, hi = np.nanpercentile(draws, [q, 100 - q], axis=0)
-    return Prediction(value, lo.reshape(shape), hi.reshape(shape), level, kind)
+    return Prediction(value, lo.reshape(shape), hi.reshape(shape), level, kind, dist)
 
 
 # --- fitting -----------------------------------------------------------------------------
@@ -375,7 +391,7 @@ def _pairs(data: Batch | pd.DataFrame | str, source: str, target: str,
     if points not in ("all", "final"):
         raise ConfigError(f"points must be 'all' (every checkpoint) or 'final' (last checkpoint of each run), not "
                           f"{points!r}", key="points")
-    batch = data if isinstance(data, Batch) else load_batch(data)
+    batch = as_batch(data)
     specs = [batch.metric(source), batch.metric(target)]
     if specs[0].name == specs[1].name:
         raise ConfigError(f"source and target are the same metric ({specs[0].name!r}); give two different losses",
@@ -410,17 +426,16 @@ def _floor(name: str, value: float | None, losses: FloatArray, metric: str) -> f
 
 
 def fit_loss_to_loss(
-    data: Batch | pd.DataFrame | str,
+    data: Batch | pd.DataFrame | str | Path,
     source: str,
     target: str,
     *,
-    n_boot: int = 1000,
-    seed: int = 0,
     points: str = "all",
-    delta: float = 1e-3,
     n_starts: int = 6,
     E_A: float | None = None,
     E_B: float | None = None,
+    options: Options | None = None,
+    **overrides: Any,
 ) -> LossToLossFit:
     """Fit the shifted power law ``L_B = K (L_A - E_A)^kappa + E_B`` between two losses.
 
@@ -431,14 +446,8 @@ def fit_loss_to_loss(
         positive is a point: all runs and, with ``points="all"``, all their checkpoints.
     source, target : str
         The source metric A (whose law is known) and the target metric B; both lower-is-better.
-    n_boot : int
-        Bootstrap resamples over runs (0 skips the bootstrap).
-    seed : int
-        Seed of the bootstrap.
     points : {"all", "final"}
         Every checkpoint, or the last checkpoint of each run.
-    delta : float
-        Huber threshold on the log residuals of ``L_B``.
     n_starts : int
         How many of the best grid starts are refined.
     E_A, E_B : float, optional
@@ -447,6 +456,11 @@ def fit_loss_to_loss(
         fitted, and the map is undefined below ``E_A``: to apply the map to a law's predictions
         beyond the data, fixing ``E_A`` to the source law's ``E`` keeps it defined. Fixed floors
         stay fixed in the bootstrap.
+    options : Options, optional
+        Run options (:mod:`scalekit.options`); the batch config's options fill what they leave unset.
+    **overrides
+        Any option by name: ``n_boot`` (bootstrap resamples over runs, 0 skips it), ``seed``, ``delta`` (Huber
+        threshold on the log residuals of ``L_B``).
 
     Returns
     -------
@@ -456,9 +470,9 @@ def fit_loss_to_loss(
     ------
     ConfigError
         Unknown or identical metrics, a higher-is-better metric, bad ``points``, a fixed floor
-        outside ``[0, smallest loss)``.
+        outside ``[0, smallest loss)``, an option out of its range.
     FitError
-        Too few points, or ``n_boot < 0``.
+        Too few points.
 
     Examples
     --------
@@ -471,11 +485,10 @@ def fit_loss_to_loss(
     >>> {k: round(v, 3) for k, v in m.params.items()}
     {'K': 0.8, 'kappa': 1.3, 'E_A': 1.5, 'E_B': 2.0}
     """
-    if n_boot < 0:
-        raise FitError(f"n_boot must be >= 0 (0 skips the bootstrap); got {n_boot}", form="loss_to_loss")
-    if not delta > 0:
-        raise ConfigError(f"delta must be > 0 (Huber threshold on log residuals); got {delta!r}", key="delta")
-    la, lb, groups, src, tgt = _pairs(data, source, target, points)
+    batch = as_batch(data)
+    opts = fit_options(batch, options, overrides)
+    n_boot, seed, delta = opts.n_boot, opts.seed, opts.delta
+    la, lb, groups, src, tgt = _pairs(batch, source, target, points)
     floors = (_floor("E_A", E_A, la, src), _floor("E_B", E_B, lb, tgt))
     t, fbest, success, same, optima = _best_fit(la, lb, delta, n_starts, floors)
     theta = _natural(t)
@@ -503,7 +516,7 @@ def fit_loss_to_loss(
                           f"loss each), best {n_starts} refined", "fixed_floors": {k: v for k, v in zip(("E_A", "E_B"), floors)
                                                                                    if v is not None},
                 "points": points, "n_boot": int(n_boot), "bootstrap_unit": "run", "seed": int(seed)},
-        x=la, y=lb, groups=groups, residuals=np.log(pred) - np.log(lb), theta=theta, boot=boot,
+        x=la, y=lb, groups=groups, residuals=np.log(pred) - np.log(lb), theta=theta, draws=boot,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -15,15 +15,20 @@ from ..data.ranges import beyond
 from ..exceptions import ExtrapolationWarning, FitError
 from ..jsonsafe import jsonable
 from .forms import SANE_RANGES, AnyForm, centre, shifted
+from .vocabulary import check_interval, frozen
 
 __all__ = ["FitResult", "Prediction", "identification_problems", "judged"]
 
 FloatArray = npt.NDArray[np.float64]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Prediction:
-    """Predicted values with an interval (``lo``, ``hi`` at ``level``)."""
+    """Predicted values with an interval (``lo``, ``hi`` at ``level``).
+
+    ``extrapolation`` maps each input variable (``N``, ``D``, ``C``, a map's ``source``, a curve's ``step``)
+    to the factor by which each point lies beyond the range fitted (1 inside it).
+    """
 
     value: FloatArray
     lo: FloatArray | None
@@ -42,17 +47,17 @@ class Prediction:
         return display.html(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FitResult:
     """The outcome of a law fit.
 
     Attributes
     ----------
-    params : dict
-        Published parameterisation, e.g. ``E, A, B, alpha, beta`` for the two-variable law.
+    params : mapping
+        Published parameterisation, e.g. ``E, A, B, alpha, beta`` for the two-variable law (read-only).
         For a higher-is-better metric these describe the error ``bound - metric``.
-    stderr, ci : dict or None
-        Bootstrap standard errors and 95% percentile intervals (None when ``n_boot=0``).
+    stderr, ci : mapping or None
+        Bootstrap standard errors and 95% percentile intervals as (lo, hi) (None when ``n_boot=0``).
     covar : ndarray or None
         Bootstrap covariance of the parameters, in ``params`` order.
     objective : float
@@ -60,7 +65,9 @@ class FitResult:
     ndata, nfree : int
         Points fitted and free parameters.
     residuals : ndarray
-        log(predicted) - log(observed) of the error quantity, per point.
+        log(predicted) - log(observed) of the error quantity, per point (``residual_scale`` "log").
+    draws : ndarray or None
+        Bootstrap draws of the published parameters, (n_boot, nfree) in ``params`` order (a property).
     aic, bic : float
         Gaussian information criteria on the log residuals (for comparing forms on the same data).
     success : bool
@@ -100,6 +107,11 @@ class FitResult:
     theta: FloatArray = field(repr=False)
     boot_theta: FloatArray | None = field(repr=False, default=None)
     problems: tuple[str, ...] = ()  # why the data do not identify this law (empty for an identified fit)
+    residual_scale: ClassVar[str] = "log"
+
+    def __post_init__(self) -> None:
+        for name in ("params", "stderr", "ci"):  # read-only: a result is a record of what was fitted
+            object.__setattr__(self, name, frozen(getattr(self, name)))
 
     # --- predictions -------------------------------------------------------------------
     def to_metric(self, err: ArrayOrFloat) -> ArrayOrFloat:
@@ -164,6 +176,7 @@ class FitResult:
         >>> p = fit.predict(1e9, 2e10, interval="prediction")  # doctest: +SKIP
         >>> p.value, p.lo, p.hi, p.extrapolation["N"]  # doctest: +SKIP
         """
+        check_interval(interval)
         arrs = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in x])
         if len(arrs) != len(self.form.variables):
             raise FitError(f"predict takes {len(self.form.variables)} argument(s) {self.form.variables}",
@@ -186,8 +199,6 @@ class FitResult:
             rng = np.random.default_rng(seed)
             infl = np.sqrt(self.ndata / max(self.ndata - self.nfree, 1))
             draws = draws - infl * rng.choice(self.residuals, size=draws.shape)
-        elif interval != "confidence":
-            raise FitError(f"interval must be None, 'confidence' or 'prediction', not {interval!r}")
         q = 100 * (1 - level) / 2
         with np.errstate(over="ignore"):  # a wild resample of a flexible form may overflow: it sits beyond the tails
             lo_e, hi_e = np.percentile(np.exp(draws), [q, 100 - q], axis=0)
@@ -207,8 +218,9 @@ class FitResult:
                           f"fitted (more than {threshold:g}x): an extrapolation; the law is untested there",
                           ExtrapolationWarning, stacklevel=3)
 
-    def param_draws(self) -> FloatArray | None:
-        """Bootstrap draws of the published parameters, shape (n_boot, nfree)."""
+    @property
+    def draws(self) -> FloatArray | None:
+        """Bootstrap draws of the published parameters, shape (n_boot, nfree), columns in ``params`` order."""
         return None if self.boot_theta is None else self.form.natural(self.boot_theta)
 
     # --- reporting ---------------------------------------------------------------------

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -32,11 +33,15 @@ import pandas as pd
 from .. import display
 from ..data.batch import Batch
 from ..data.metric import from_error
+from ..data.ranges import beyond
 from ..data.schedule import Schedule, lr_per_step
-from ..exceptions import FitError
+from ..exceptions import ConfigError, FitError
 from ..jsonsafe import jsonable
+from ..options import Options
 from . import core
 from .core import run_weights
+from .result import Prediction
+from .vocabulary import FrozenDict, as_batch, check_interval, fit_options, frozen
 
 __all__ = ["DECAY", "CurveLaw", "ScheduleLawFit", "annealing_areas", "fit_schedule_law"]
 
@@ -103,10 +108,10 @@ def _solve(S1: FloatArray, S2: FloatArray, y: FloatArray, delta: float, starts: 
     return core.minimize(curv, x0, w, max_iter=500, ftol=ftol, fixed=() if fit_C else (3,), bounds=(_LOWER, _UPPER))
 
 
-def _best(sol: core.Solution) -> tuple[FloatArray, float]:
+def _best(sol: core.Solution) -> tuple[FloatArray, float, bool]:
     f = np.where(np.isfinite(sol.f), sol.f, np.inf)
     i = int(np.argmin(f))
-    return sol.theta[i], float(f[i])
+    return sol.theta[i], float(f[i]), bool(sol.converged[i])
 
 
 def _starts(S1: FloatArray, S2: FloatArray, y: FloatArray, delta: float, fit_C: bool, k: int = 4) -> FloatArray:
@@ -130,7 +135,7 @@ def _starts(S1: FloatArray, S2: FloatArray, y: FloatArray, delta: float, fit_C: 
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CurveLaw:
     """The schedule law of one model size: parameters, bootstrap intervals and what it was fitted to."""
 
@@ -145,12 +150,25 @@ class CurveLaw:
     rmse_log: float
     runs: tuple[str, ...]
     notes: tuple[str, ...] = ()
-    draws: FloatArray | None = field(default=None, repr=False)  # (n_boot, 4) theta draws
+    theta_draws: FloatArray | None = field(default=None, repr=False)  # (n_boot, 4) draws of the internal theta
+    steps: tuple[float, float] = (1.0, 1.0)  # range of the steps fitted
+    residuals: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False)  # log(pred) - log(obs)
+    converged: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("params", "ci"):
+            object.__setattr__(self, name, frozen(getattr(self, name)))
 
     @property
     def theta(self) -> FloatArray:
         p = self.params
         return np.array([p["L0"], np.log(p["A"]), p["alpha"], p["C"]])
+
+    @property
+    def draws(self) -> FloatArray | None:
+        """Bootstrap draws of ``L0, A, alpha, C`` (published: A, not log A), shape (n_boot, 4)."""
+        t = self.theta_draws
+        return None if t is None else np.column_stack([t[:, 0], np.exp(t[:, 1]), t[:, 2], t[:, 3]])
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable({"size": self.size, "N": self.N, "params": self.params, "ci": self.ci,
@@ -160,9 +178,14 @@ class CurveLaw:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ScheduleLawFit:
     """Loss-curve laws with annealing, one per model size; :meth:`predict` gives a run's loss under any schedule.
+
+    The result vocabulary (:mod:`scalekit.laws.vocabulary`) spans the sizes: ``params``, ``ci``, ``stderr`` and the
+    columns of ``draws`` are keyed ``name[size]`` (``alpha[1e+08]``), ``objective`` and ``ndata`` are summed over the
+    sizes' laws, ``residuals`` are their log residuals (``residual_scale`` "log") one size after another, and
+    ``success`` says every size's solver converged.
 
     Examples
     --------
@@ -185,6 +208,9 @@ class ScheduleLawFit:
     1.69
     """
 
+    form: ClassVar[str] = "schedule_law"
+    residual_scale: ClassVar[str] = "log"
+
     metric: str
     direction: str
     bound: float | None
@@ -195,16 +221,66 @@ class ScheduleLawFit:
     skipped: tuple[str, ...] = ()
     backtest: dict[str, Any] | None = None
 
+    # --- the result vocabulary, over every size's law ------------------------------------------------
+    @property
+    def params(self) -> FrozenDict[str, float]:
+        return FrozenDict({f"{k}[{s}]": v for s, law in self.laws.items() for k, v in law.params.items()})
+
+    @property
+    def ci(self) -> FrozenDict[str, tuple[float, float]] | None:
+        if any(law.ci is None for law in self.laws.values()):
+            return None
+        return FrozenDict({f"{k}[{s}]": v for s, law in self.laws.items() for k, v in (law.ci or {}).items()})
+
+    @property
+    def draws(self) -> FloatArray | None:
+        """(n_boot, 4 x sizes) draws in ``params`` order; a size with fewer usable resamples is padded with NaN."""
+        per = [law.draws for law in self.laws.values()]
+        if any(d is None for d in per):
+            return None
+        rows = max(len(d) for d in per if d is not None)
+        return np.column_stack([np.vstack([d, np.full((rows - len(d), 4), np.nan)]) for d in per if d is not None])
+
+    @property
+    def stderr(self) -> FrozenDict[str, float] | None:
+        d = self.draws
+        if d is None or len(d) < 2:
+            return None
+        return FrozenDict(zip(self.params, (float(v) for v in np.nanstd(d, axis=0, ddof=1))))
+
+    @property
+    def objective(self) -> float:
+        return float(sum(law.objective for law in self.laws.values()))
+
+    @property
+    def ndata(self) -> int:
+        return int(sum(law.ndata for law in self.laws.values()))
+
+    @property
+    def residuals(self) -> FloatArray:
+        return np.concatenate([law.residuals for law in self.laws.values()])
+
+    @property
+    def success(self) -> bool:
+        return all(law.converged for law in self.laws.values())
+
+    @property
+    def message(self) -> str:
+        bad = [s for s, law in self.laws.items() if not law.converged]
+        notes = [f"{s}: {n}" for s, law in self.laws.items() for n in law.notes]
+        head = "converged" if not bad else f"did not converge for size(s) {', '.join(bad)}"
+        return "; ".join([head, *notes])
+
     def _law(self, size: float | str | None, run: str | None = None) -> CurveLaw:
         if size is None and run is not None:
             return self.laws[self.run_size[run]]
         if size is None:
             if len(self.laws) == 1:
                 return next(iter(self.laws.values()))
-            raise ValueError(f"several model sizes have a law ({sorted(self.laws)}); say which with size=")
+            raise ConfigError(f"several model sizes have a law ({sorted(self.laws)}); say which with size=", key="size")
         key = size if isinstance(size, str) else f"{float(size):.6g}"
         if key not in self.laws:
-            raise ValueError(f"no schedule law for size {size!r}; fitted: {sorted(self.laws)}")
+            raise ConfigError(f"no schedule law for size {size!r}; fitted: {sorted(self.laws)}", key="size")
         return self.laws[key]
 
     def lr_curve(self, run_or_schedule: LRSpec, last: int, law: CurveLaw) -> FloatArray:
@@ -222,29 +298,49 @@ class ScheduleLawFit:
             lr = np.r_[lr, np.full(last + 1 - lr.size, lr[-1] if lr.size else 0.0)]
         return lr
 
+    @overload
     def predict(self, run_or_schedule: LRSpec, steps: npt.ArrayLike, *, size: float | str | None = None,
-                draws: bool = False) -> FloatArray:
+                interval: None = None, level: float = 0.95, seed: int = 0) -> FloatArray: ...
+    @overload
+    def predict(self, run_or_schedule: LRSpec, steps: npt.ArrayLike, *, size: float | str | None = None,
+                interval: str, level: float = 0.95, seed: int = 0) -> Prediction: ...
+
+    def predict(self, run_or_schedule: LRSpec, steps: npt.ArrayLike, *, size: float | str | None = None,
+                interval: str | None = None, level: float = 0.95, seed: int = 0) -> FloatArray | Prediction:
         """The metric at ``steps`` of a run (a fitted run's name), a :class:`Schedule` or per-step learning rates.
 
-        ``size`` picks the model size's law (a run name picks its own). With ``draws``, one row per
-        bootstrap draw.
+        ``size`` picks the model size's law (a run name picks its own). ``interval`` None returns an array;
+        "confidence" (the bootstrap of the size's law) or "prediction" (plus the scatter of a new curve: resampled
+        log residuals) return a :class:`~scalekit.laws.result.Prediction` whose ``extrapolation`` has ``step``, how
+        far each step lies beyond the steps the law was fitted on.
         """
+        check_interval(interval)
         run = run_or_schedule if isinstance(run_or_schedule, str) else None
         if run is not None and run not in self.lr_curves:
-            raise ValueError(f"no run {run!r} in this fit; runs: {sorted(self.lr_curves)[:10]}")
+            raise ConfigError(f"no run {run!r} in this fit; runs: {sorted(self.lr_curves)[:10]}", key="run")
         law = self._law(size, run)
         st = np.asarray(steps, dtype=float).ravel()
         idx = np.round(st).astype(int)
         if np.any(idx < 1):
-            raise ValueError("steps must be >= 1 (the law is undefined before the first step)")
+            raise ConfigError("steps must be >= 1 (the law is undefined before the first step)", key="steps")
         lr = self.lr_curve(run_or_schedule, int(idx.max()), law) / law.lr_ref
         S1, S2 = annealing_areas(lr, law.decay)
-        theta = law.draws if draws else law.theta[None, :]
-        if theta is None:
-            raise ValueError("the law has no bootstrap draws (n_boot=0)")
-        err = np.stack([_predict(t, S1[idx], S2[idx]) for t in theta])
-        out = np.asarray(from_error(err, self.direction, self.bound), dtype=float)
-        return out if draws else out[0]
+        value = np.asarray(from_error(_predict(law.theta, S1[idx], S2[idx]), self.direction, self.bound), dtype=float)
+        if interval is None:
+            return value
+        dist = {"step": beyond(st, *law.steps)}
+        if law.theta_draws is None:
+            return Prediction(value, None, None, level, interval, dist)
+        log_err = np.log(np.stack([_predict(t, S1[idx], S2[idx]) for t in law.theta_draws]))
+        if interval == "prediction" and law.residuals.size:
+            infl = np.sqrt(law.ndata / max(law.ndata - 4, 1))  # as FitResult.predict: the fit shrinks its residuals
+            log_err = log_err - infl * np.random.default_rng(seed).choice(law.residuals, size=log_err.shape)
+        q = 100 * (1 - level) / 2
+        with np.errstate(invalid="ignore"):
+            lo_e, hi_e = np.nanpercentile(np.exp(log_err), [q, 100 - q], axis=0)
+        lo = np.asarray(from_error(lo_e, self.direction, self.bound), dtype=float)
+        hi = np.asarray(from_error(hi_e, self.direction, self.bound), dtype=float)
+        return Prediction(value, np.minimum(lo, hi), np.maximum(lo, hi), level, interval, dist)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable({"metric": self.metric, "formula": FORMULA, "method": self.method,
@@ -266,9 +362,9 @@ def _rows(batch: Batch, metric: str, runs: list[str], until: float | None) -> pd
 
 
 def _fit_one(S1: FloatArray, S2: FloatArray, y: FloatArray, groups: npt.NDArray[np.str_], delta: float, n_boot: int,
-             seed: int) -> tuple[FloatArray, float, FloatArray | None, bool]:
+             seed: int) -> tuple[FloatArray, float, FloatArray | None, bool, bool]:
     fit_C = bool(np.any(S2 > 1e-9))
-    theta, f = _best(_solve(S1, S2, y, delta, _starts(S1, S2, y, delta, fit_C), fit_C))
+    theta, f, converged = _best(_solve(S1, S2, y, delta, _starts(S1, S2, y, delta, fit_C), fit_C))
     boots: FloatArray | None = None
     if n_boot > 0:
         w = run_weights(groups, n_boot, np.random.default_rng(seed))
@@ -281,7 +377,7 @@ def _fit_one(S1: FloatArray, S2: FloatArray, y: FloatArray, groups: npt.NDArray[
         sol = _solve(S1, S2, y, delta, x0, fit_C, w, ftol=1e-10)
         ok = enough & np.isfinite(sol.f)
         boots = sol.theta[ok] if ok.any() else None
-    return theta, f, boots, fit_C
+    return theta, f, boots, fit_C, converged
 
 
 def _choose_decay(areas: Any, y: FloatArray, grp: npt.NDArray[np.str_], delta: float, seed: int) -> float:
@@ -296,7 +392,7 @@ def _choose_decay(areas: Any, y: FloatArray, grp: npt.NDArray[np.str_], delta: f
     scores: list[tuple[float, float]] = []
     for lam in _DECAY_GRID:
         S1, S2 = areas(lam)
-        theta, _, _, fit_C = _fit_one(S1, S2, y, grp, delta, 0, seed)
+        theta, _, _, fit_C, _ = _fit_one(S1, S2, y, grp, delta, 0, seed)
         # every left-out run is a problem of its own (row weights 0 on it), all solved at once
         out = grp[None, :] == uniq[:, None]
         keep = ~out
@@ -315,15 +411,17 @@ def _choose_decay(areas: Any, y: FloatArray, grp: npt.NDArray[np.str_], delta: f
     return min(scores)[1] if scores else DECAY
 
 
-def fit_schedule_law(batch: Batch, metric: str | None = None, *, schedules: Mapping[str, Schedule | npt.ArrayLike] | None = None,
-                     runs: list[str] | None = None, until: float | None = None, decay: float | str = "fit",
-                     n_boot: int = 200, seed: int = 0, delta: float = 1e-3) -> ScheduleLawFit:
+def fit_schedule_law(data: Batch | pd.DataFrame | str | Path, metric: str | None = None, *,
+                     schedules: Mapping[str, Schedule | npt.ArrayLike] | None = None, runs: list[str] | None = None,
+                     until: float | None = None, decay: float | str = "fit", options: Options | None = None,
+                     **overrides: Any) -> ScheduleLawFit:
     """Fit L(s) = L0 + A S1^-alpha - C S2 per model size over whole curves (Tissue et al. 2024).
 
     Parameters
     ----------
-    batch : Batch
-        Curves (a ``step`` column) with a learning-rate column or a declared ``schedule:``.
+    data : Batch, DataFrame or path
+        Anything :func:`scalekit.load_batch` accepts: curves (a ``step`` column) with a learning-rate column or a
+        declared ``schedule:``.
     metric : str, optional
         Default: the batch's first metric.
     schedules : mapping, optional
@@ -337,10 +435,11 @@ def fit_schedule_law(batch: Batch, metric: str | None = None, *, schedules: Mapp
         lambda of the annealing momentum, per step. ``"fit"`` (the default) picks it per model size
         from 0.9 to 0.9995 by the fit's objective: the paper's 0.999 suits small-batch runs, while runs
         with few large steps forget a drop of the learning rate within tens of steps.
-    n_boot, seed : int
-        Bootstrap resamples over runs (0: none).
-    delta : float
-        Huber threshold on log residuals.
+    options : Options, optional
+        Run options (:mod:`scalekit.options`); the batch config's options fill what they leave unset.
+    **overrides
+        Any option by name: ``n_boot`` (bootstrap resamples over runs, 0: none), ``seed``, ``delta`` (Huber
+        threshold on log residuals).
 
     Returns
     -------
@@ -351,6 +450,9 @@ def fit_schedule_law(batch: Batch, metric: str | None = None, *, schedules: Mapp
     FitError
         When no run has a learning-rate curve, or no model size has enough points.
     """
+    batch = as_batch(data)
+    opts = fit_options(batch, options, overrides)
+    n_boot, seed, delta = opts.n_boot, opts.seed, opts.delta
     spec = batch.metric(metric)
     if not batch.has_checkpoints:
         raise FitError("the schedule law is fitted over training curves; this batch has no step column", metric=spec.name)
@@ -417,7 +519,7 @@ def fit_schedule_law(batch: Batch, metric: str | None = None, *, schedules: Mapp
         else:
             lam = float(decay)
         S1, S2 = areas(lam)
-        theta, fv, boots, fit_C = _fit_one(S1, S2, y, grp, delta, n_boot, seed)
+        theta, fv, boots, fit_C, converged = _fit_one(S1, S2, y, grp, delta, n_boot, seed)
         resid = np.log(_predict(theta, S1, S2)) - np.log(y)
         names = ("L0", "A", "alpha", "C")
         nat = np.array([theta[0], np.exp(theta[1]), theta[2], theta[3]])
@@ -428,7 +530,8 @@ def fit_schedule_law(batch: Batch, metric: str | None = None, *, schedules: Mapp
             ci = {k: (float(a), float(b)) for k, a, b in zip(names, lo, hi)}
         notes = () if fit_C else ("no annealing in the fitted curves: C is not identified and set to 0",)
         laws[size] = CurveLaw(size, float(g["N"].iloc[0]), {k: float(v) for k, v in zip(names, nat)}, ci, lam, lr_ref, fv,
-                              len(g), float(np.sqrt(np.mean(resid ** 2))), tuple(rr), notes, boots)
+                              len(g), float(np.sqrt(np.mean(resid ** 2))), tuple(rr), notes, boots,
+                              (float(steps.min()), float(steps.max())), resid, converged)
         run_size.update({r: size for r in rr})
     if not laws:
         raise FitError("no model size has 6 or more usable points on its curves", metric=spec.name)

@@ -60,11 +60,14 @@ class BacktestRow:
     max_abs_rel_error: float | None = None
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = jsonable(self.__dict__)
+        out: dict[str, Any] = jsonable({
+            "form": self.form, "n_params": self.n_params, "heldout": self.heldout, "rel_error": self.rel_error,
+            "abs_rel_error": self.abs_rel_error, "coverage": self.coverage, "note": self.note,
+            "median_abs_rel_error": self.median_abs_rel_error, "max_abs_rel_error": self.max_abs_rel_error})
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Selection:
     """The backtest table of a metric, the form chosen and why, and the chosen form's fit on all runs."""
 

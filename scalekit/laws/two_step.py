@@ -38,7 +38,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from pathlib import Path
+from typing import Any, ClassVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -46,17 +47,17 @@ import pandas as pd
 
 from .. import display
 from ..data.batch import Batch
-from ..data.load import load_batch
 from ..data.metric import from_error, to_error
 from ..data.ranges import beyond
 from ..exceptions import ConfigError, FitError
 from ..jsonsafe import jsonable
-from ..options import resolve_options
+from ..options import Options
 from . import core
 from .core import run_counts
 from .fit import fit_curve, law_columns
 from .forms import AnyForm, get_form
 from .result import FitResult, Prediction
+from .vocabulary import as_batch, check_interval, fit_options, frozen
 
 __all__ = ["STEP2_MAPS", "Step2Map", "TwoStepFit", "fit_two_step", "smoothed_points"]
 
@@ -229,7 +230,7 @@ def smoothed_points(frame: pd.DataFrame, columns: Sequence[str], kind: str, *, s
 
 
 # --- result -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TwoStepFit:
     """A two-step fit: the intermediate's law (step 1) and the map to the target (step 2).
 
@@ -244,14 +245,22 @@ class TwoStepFit:
         The intermediate's law, with its bootstrap drawn jointly with step 2's.
     step2 : str
         The map: ``sigmoid`` or ``exponential``.
-    params, stderr, ci : dict
+    params, stderr, ci : mapping
         Step 2's parameters in the reference's parameterisation (``a, x0, k, b`` on the target's
         scale; ``eps, k, gamma`` on its error quantity), their bootstrap standard errors and 95%
-        intervals (None without a bootstrap).
+        intervals as (lo, hi) (None without a bootstrap); read-only.
     residuals : ndarray
-        Step 2's predicted - observed target at its points (the anchor excluded).
-    ndata : dict
-        Points fitted: ``step1``, ``step2`` (the anchor not counted) and ``runs``.
+        Step 2's predicted - observed target at its points (the anchor excluded), on the target's own
+        scale (``residual_scale`` "linear": step 2 is least squares in the target's units).
+    ndata, nruns : int
+        Step-2 points fitted (the anchor not counted; step 1's are ``step1.ndata``) and runs of both steps.
+    objective : float
+        Step 2's summed squared error (error quantity, anchor included) at the optimum.
+    success, message : bool, str
+        Whether step 1 is a success and step 2's solver converged, and how.
+    draws : ndarray or None
+        Joint-bootstrap draws of step 2's published parameters, (n_boot, P) in ``params`` order (a resample
+        that identifies nothing is a NaN row).
     intermediate_range : tuple of float
         The range of the intermediate step 2 was fitted on (beyond it the map extrapolates).
     method : dict
@@ -268,7 +277,11 @@ class TwoStepFit:
     stderr: dict[str, float] | None
     ci: dict[str, tuple[float, float]] | None
     residuals: FloatArray
-    ndata: dict[str, int]
+    ndata: int
+    nruns: int
+    objective: float
+    success: bool
+    message: str
     intermediate_range: tuple[float, float]
     method: dict[str, Any]
     x: FloatArray = field(repr=False)  # step-2 intermediate values (anchor excluded)
@@ -276,6 +289,13 @@ class TwoStepFit:
     groups: npt.NDArray[np.str_] = field(repr=False)  # run of each step-2 point
     theta: FloatArray = field(repr=False)  # step-2 internal parameters (error quantity)
     boot_theta: FloatArray | None = field(repr=False, default=None)  # (B, P) step-2 draws, with step1.boot_theta
+    draws: FloatArray | None = field(repr=False, default=None)  # (B, P) the same in published parameters
+    form: ClassVar[str] = "two_step"
+    residual_scale: ClassVar[str] = "linear"
+
+    def __post_init__(self) -> None:
+        for name in ("params", "stderr", "ci"):
+            object.__setattr__(self, name, frozen(getattr(self, name)))
 
     @property
     def map(self) -> Step2Map:
@@ -329,14 +349,13 @@ class TwoStepFit:
         -------
         ndarray or Prediction
         """
+        check_interval(interval)
         Nv, Dv = np.broadcast_arrays(np.asarray(N, dtype=float), np.asarray(D, dtype=float))
         shape = Nv.shape
         xi = np.asarray(self.step1.predict(Nv.ravel(), Dv.ravel(), warn=False), dtype=float)
         value = self.map_value(xi).reshape(shape)
         if interval is None:
             return value
-        if interval not in ("confidence", "prediction"):
-            raise FitError(f"interval must be None, 'confidence' or 'prediction', not {interval!r}", metric=self.target)
         dist = {k: np.asarray(v).reshape(shape) for k, v in self.extrapolation(Nv, Dv).items()}
         s1 = self.step1
         if self.boot_theta is None or s1.boot_theta is None:
@@ -352,7 +371,7 @@ class TwoStepFit:
         draws = np.asarray(from_error(self.map.error(self.boot_theta[ok][:, None, :], xb[..., None])[..., 0],
                                       self.direction, self.bound), dtype=float)
         if interval == "prediction":
-            n2, p2 = self.ndata["step2"], self.map.n_params
+            n2, p2 = self.ndata, self.map.n_params
             infl2 = np.sqrt(n2 / max(n2 - p2, 1))
             draws = draws - infl2 * rng.choice(self.residuals, size=draws.shape)
         q = 100 * (1 - level) / 2
@@ -374,9 +393,9 @@ class TwoStepFit:
             "step2": {"map": self.step2, "formula": self.map.formula, "reference": self.map.reference,
                       "params": self.params, "stderr": self.stderr,
                       "ci": {k: list(v) for k, v in self.ci.items()} if self.ci else None,
-                      "ndata": self.ndata["step2"], "rmse": self.rmse, "anchor": self.method["anchor"],
+                      "ndata": self.ndata, "rmse": self.rmse, "anchor": self.method["anchor"],
                       "points": self.method["step2_points"], "intermediate_range": list(self.intermediate_range)},
-            "ndata": self.ndata,
+            "ndata": {"step1": self.step1.ndata, "step2": self.ndata, "runs": self.nruns},
             "method": self.method,
         })
         return out
@@ -421,7 +440,7 @@ def _finite_or_raise(points: pd.DataFrame, col: str, role: str) -> None:
 
 
 def fit_two_step(
-    data: Batch | pd.DataFrame | str,
+    data: Batch | pd.DataFrame | str | Path,
     intermediate: str,
     target: str,
     *,
@@ -434,10 +453,8 @@ def fit_two_step(
     anchor: bool | None = None,
     step1_runs: Sequence[str] | None = None,
     step2_runs: Sequence[str] | None = None,
-    n_boot: int = 200,
-    seed: int = 0,
-    loss: str = "huber",
-    delta: float = 1e-3,
+    options: Options | None = None,
+    **overrides: Any,
 ) -> TwoStepFit:
     """Fit a law to an intermediate loss (step 1) and a map from it to a downstream target (step 2).
 
@@ -466,10 +483,11 @@ def fit_two_step(
     step1_runs, step2_runs : sequence of str, optional
         Runs each step is fitted on (default: all). Gadre et al. fit the loss law on five runs
         and the map on those plus one more.
-    n_boot, seed : int
-        Joint bootstrap resamples over runs (0 skips it) and seed.
-    loss, delta : str, float
-        Step 1's loss on log residuals (as :func:`scalekit.fit_law`).
+    options : Options, optional
+        Run options (:mod:`scalekit.options`); the batch config's options fill what they leave unset.
+    **overrides
+        Any option by name: ``n_boot`` (joint bootstrap resamples over runs, 0 skips it), ``seed``, and
+        ``loss``, ``delta`` (step 1's loss on log residuals, as :func:`scalekit.fit_law`).
 
     Returns
     -------
@@ -494,14 +512,15 @@ def fit_two_step(
     ...     + 60 / 2e11 ** 0.2 - 1.2)))), 3)
     True
     """
-    batch = data if isinstance(data, Batch) else load_batch(data)
+    batch = as_batch(data)
+    opts = fit_options(batch, options, overrides)
+    n_boot, seed, loss, delta = opts.n_boot, opts.seed, opts.loss, opts.delta
     _check_column(batch, intermediate, "intermediate")
     _check_column(batch, target, "target")
     if intermediate == target:
         raise ConfigError(f"intermediate and target are the same column {target!r}", key="target")
     if step2 not in STEP2_MAPS:
         raise ConfigError(f"step2 must be one of {sorted(STEP2_MAPS)}, not {step2!r}", key="step2")
-    resolve_options({"n_boot": n_boot, "seed": seed, "loss": loss, "delta": delta})
     if not (0 <= skip < 1) or int(window) < 1:
         raise ConfigError(f"skip must be in [0, 1) and window >= 1; got skip={skip!r}, window={window!r}", key="skip")
     m = STEP2_MAPS[step2]
@@ -550,8 +569,9 @@ def fit_two_step(
     y = p2[target].to_numpy(float)
     e = np.asarray(to_error(y, spec2.direction, spec2.bound), dtype=float)
     xa, ea = (np.r_[x, 0.0], np.r_[e, 0.0]) if use_anchor else (x, e)
-    theta = _fit_map(m, xa, ea, spec2.bound).theta[0]
-    boot_theta = stderr = ci = None
+    point = _fit_map(m, xa, ea, spec2.bound)
+    theta = point.theta[0]
+    boot_theta = stderr = ci = pub = None
     failed = 0
     if boot_counts is not None:
         wb = boot_counts[:, idx2]
@@ -575,6 +595,8 @@ def fit_two_step(
             stderr = {k: float(v) for k, v in zip(m.param_names, sd)}
             ci = {k: (float(a), float(b)) for k, a, b in zip(m.param_names, lo, hi)}
     fitted = np.asarray(from_error(m.error(theta, x), spec2.direction, spec2.bound), dtype=float)
+    converged = bool(point.converged[0])
+    message = f"step 1: {s1.message}; step 2: {'converged' if converged else 'did not converge'}"
     method = {
         "step1_form": form.name, "step1_points": step1_points, "step2": step2, "step2_formula": m.formula,
         "step2_fit": "least squares on the target's error quantity, bounded", "step2_points": step2_points,
@@ -588,7 +610,9 @@ def fit_two_step(
     return TwoStepFit(
         intermediate=spec1.name, target=spec2.name, direction=spec2.direction, bound=spec2.bound, step1=s1,
         step2=step2, params=m.published(theta, spec2.direction, spec2.bound), stderr=stderr, ci=ci,
-        residuals=fitted - y, ndata={"step1": int(s1.ndata), "step2": len(x), "runs": len(runs)},
+        residuals=fitted - y, ndata=len(x), nruns=len(runs), objective=float(point.f[0]),
+        success=bool(s1.success and converged), message=message,
         intermediate_range=(float(x.min()), float(x.max())), method=method, x=x, y=y,
         groups=p2["run"].astype(str).to_numpy(), theta=theta, boot_theta=boot_theta,
+        draws=None if boot_theta is None else pub,
     )

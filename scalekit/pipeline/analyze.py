@@ -17,13 +17,13 @@ from ..analyses.bottom_line import BottomLine
 from ..analyses.metric import MetricAnalysis, analyze_metric
 from ..analyses.sweeps import Sweep
 from ..analyses.transfer import Transfer, transfer_maps
+from ..analyses.versions import VersionComparison, compare_every_metric
 from ..checks.base import Finding, severity_counts
 from ..checks.registry import run_checks
 from ..data.batch import Batch
-from ..jsonsafe import jsonable
 from ..laws.schedule_law import ScheduleLawFit
 from ..options import Options, resolve_options
-from .bottom import add_extrapolation, bottom_lines, with_caveats
+from .bottom import bottom_lines, with_caveats
 from .summary import batch_summary
 from .training import schedule_laws, sweeps
 from .two_step import TwoStep, two_steps
@@ -31,7 +31,7 @@ from .two_step import TwoStep, two_steps
 __all__ = ["BatchAnalysis", "analyze"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BatchAnalysis:
     """All results for a batch; ``summary()`` is the summary.json contract."""
 
@@ -44,6 +44,8 @@ class BatchAnalysis:
     schedule_laws: dict[str, ScheduleLawFit] = field(default_factory=dict)  # per metric, when runs carry a schedule
     bottom_lines: dict[str, BottomLine] = field(default_factory=dict)  # metric -> the top of the report
     two_step: dict[str, TwoStep] = field(default_factory=dict)  # declared two-step predictions, "intermediate->target"
+    # metric -> the shared-exponent fit across every version of the batch this one is a version of (or why it failed)
+    versions: dict[str, VersionComparison | str] = field(default_factory=dict)
 
     @property
     def primary(self) -> MetricAnalysis:
@@ -51,16 +53,7 @@ class BatchAnalysis:
 
     def summary(self) -> dict[str, Any]:
         """The summary.json contract (see ``DESIGN.md``): every fitted number and finding, JSON-safe."""
-        out = add_extrapolation(batch_summary(self.batch, self.metrics, self.findings, self.options, self.transfers), self.batch)
-        out["bottom_line"] = {k: v.summary() for k, v in self.bottom_lines.items()}
-        # sections only for batches that have them (summary.json contract: `hparams`, `schedule_law`)
-        if self.sweeps:
-            out["hparams"] = jsonable({k: v.summary() for k, v in self.sweeps.items()})
-        if self.schedule_laws:
-            out["schedule_law"] = jsonable({k: v.summary() for k, v in self.schedule_laws.items()})
-        if self.two_step:
-            out["two_step"] = jsonable({k: v.summary() for k, v in self.two_step.items()})
-        return out
+        return batch_summary(self)
 
     def report(self) -> str:
         """Text summary: the law per metric, the optimum by approach, and the findings."""
@@ -73,12 +66,15 @@ class BatchAnalysis:
         return severity_counts(self.findings)
 
 
-def analyze(batch: Batch, *, options: Options | None = None, **overrides: Any) -> BatchAnalysis:
+def analyze(batch: Batch, *, options: Options | None = None, versions: Batch | None = None,
+            **overrides: Any) -> BatchAnalysis:
     """Run every analysis on ``batch`` (see the module docstring).
 
     Options resolve as defaults < the batch config < ``options`` < keyword ``overrides``
     (any field of :class:`scalekit.options.Options`, e.g. ``n_boot=200``, ``targets=[0.01]``,
-    ``thresholds={"noise_k": 4}``).
+    ``thresholds={"noise_k": 4}``). ``versions``: when ``batch`` is one version of a batch
+    (:meth:`Batch.select_version`), the whole batch, to compare the versions in one shared-exponent fit
+    (summary.json's ``versions`` section).
 
     Examples
     --------
@@ -96,6 +92,10 @@ def analyze(batch: Batch, *, options: Options | None = None, **overrides: Any) -
     lines = bottom_lines(batch, metrics, opts)
     findings = (tuple(run_checks(batch, metrics, opts.thresholds, transfers=transfers, bottom_lines=lines))
                 if opts.checks else ())
+    across: dict[str, VersionComparison | str] = {}
+    if versions is not None:
+        laws = {m: law.form.name for m, ma in metrics.items() if (law := ma.law or ma.fit) is not None}
+        across = compare_every_metric(versions, laws, n_boot=min(opts.n_boot, 100), seed=opts.seed)
     return BatchAnalysis(batch, metrics, findings, opts, transfers, sweeps(batch, list(metrics), opts),
                          schedule_laws(batch, list(metrics), opts), with_caveats(lines, findings),
-                         two_steps(batch, opts, lines))
+                         two_steps(batch, opts, lines), across)

@@ -1,18 +1,16 @@
-"""The bottom line of each metric with its one caveat, and the extrapolation distances summary.json carries."""
+"""The bottom line of each metric with its one caveat."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from ..analyses.bottom_line import BottomLine, bottom_line
-from ..analyses.extrapolation import annotate, trained_range
 from ..analyses.metric import MetricAnalysis
 from ..checks.base import SEVERITIES, Finding
 from ..data.batch import Batch
 from ..options import Options
 
-__all__ = ["CAVEAT_ORDER", "add_extrapolation", "bottom_lines", "main_caveat", "with_caveats"]
+__all__ = ["CAVEAT_ORDER", "bottom_lines", "main_caveat", "with_caveats"]
 
 # Among findings of the same severity, the one that bears most on the numbers at the top comes first.
 CAVEAT_ORDER = ("extrapolation", "approach_disagreement", "identifiability", "broken_law", "outliers", "not_converged",
@@ -44,15 +42,3 @@ def with_caveats(lines: dict[str, BottomLine], findings: tuple[Finding, ...]) ->
         else:
             out[name] = bl.with_caveat("No limitation check raised a warning for this metric.", None)
     return out
-
-
-def add_extrapolation(summary: dict[str, Any], batch: Batch) -> dict[str, Any]:
-    """Give every prediction, target and capped allocation of a summary.json its ``extrapolation`` distance."""
-    rng = trained_range(batch)
-    for key in ("predictions", "targets"):
-        for metric, entries in (summary.get(key) or {}).items():
-            summary[key][metric] = annotate(list(entries), rng)
-    for cap in (summary.get("cap") or {}).values():
-        cap["allocations"] = annotate(list(cap.get("allocations") or []), rng)
-        cap["extrapolation"] = rng.distance(N=cap.get("max_params"), D=cap.get("D_for_target"), C=cap.get("C_for_target"))
-    return summary

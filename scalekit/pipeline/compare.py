@@ -16,7 +16,20 @@ from ..laws.evaluate import form_error, frontier_error
 from ..laws.forms import get_form
 from .summary import Summary
 
-__all__ = ["MetricComparison", "compare_summaries", "comparison_rows"]
+__all__ = ["MetricComparison", "compare_summaries", "comparison_rows", "example_summaries"]
+
+
+def example_summaries(n_boot: int = 200) -> list[Summary]:
+    """The summaries of the embedded perception example, one per version with its ``versions`` section: what the
+    comparison notebook shows when it is given no summary.json."""
+    from ..data.load import load_batch
+    from ..examples import example_source
+    from .analyze import analyze
+
+    frame, cfg = example_source("perception")
+    batch = load_batch(frame, **cfg)
+    return [Summary.from_dict(analyze(batch.select_version(v), n_boot=n_boot, versions=batch).summary())
+            for v in batch.versions]
 
 
 def comparison_rows(summaries: list[Summary]) -> list[dict[str, Any]]:
@@ -87,7 +100,9 @@ class MetricComparison:
     sentence: str
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = jsonable(self.__dict__)
+        out: dict[str, Any] = jsonable({
+            "metric": self.metric, "rows": self.rows, "exponents_agree": self.exponents_agree, "law_holds": self.law_holds,
+            "gain_10x": self.gain_10x, "gains_comparable": self.gains_comparable, "sentence": self.sentence})
         return out
 
     def _repr_html_(self) -> str:

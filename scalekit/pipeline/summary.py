@@ -8,23 +8,23 @@ contract is one change here. ``schema_version`` is raised on any incompatible ch
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..analyses.metric import MetricAnalysis, budgets_for
+from ..analyses.metric import budgets_for
 from ..analyses.profiles import flops_factor
-from ..analyses.transfer import Transfer
-from ..checks.base import Finding
-from ..data.batch import Batch
+from ..analyses.versions import versions_block
 from ..exceptions import ScalekitError
 from ..jsonsafe import jsonable
-from ..options import Options
 from .lawsummary import fit_entry
 
-__all__ = ["SCHEMA_VERSION", "FitSummary", "Summary", "SummaryError", "batch_summary", "load_summary", "schema"]
+if TYPE_CHECKING:
+    from .analyze import BatchAnalysis
+
+__all__ = ["BLOCKS", "SCHEMA_VERSION", "FitSummary", "Summary", "SummaryError", "batch_summary", "load_summary", "schema"]
 
 SCHEMA_VERSION = 1
 
@@ -49,50 +49,118 @@ def schema() -> dict[str, Any]:
     return out
 
 
-def _options_block(batch: Batch, opts: Options) -> dict[str, Any]:
-    return {"n_boot": opts.n_boot, "seed": opts.seed, "loss": opts.loss, "delta": opts.delta, "points": opts.points,
-            "target": opts.target, "targets": list(opts.all_targets), "budgets": list(budgets_for(batch, opts)),
-            "max_params": opts.max_params, "flops_per_ND": flops_factor(batch), "n_boot_optimal": opts.n_boot_optimal}
+# --- writing: one block builder per top-level key (or group of keys) of summary.json -----------------------
+# Each takes the analysis and returns its keys; a section the batch does not have returns {}. A new section
+# is one builder and one line in BLOCKS.
+Block = Callable[["BatchAnalysis"], dict[str, Any]]
 
 
-def batch_summary(batch: Batch, metrics: Mapping[str, MetricAnalysis], findings: tuple[Finding, ...],
-                  opts: Options, transfers: Mapping[str, Transfer] | None = None) -> dict[str, Any]:
-    """The summary.json object of one analysed batch (plain JSON: no NaN, null instead)."""
-    out: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "scalekit_version": __version__,
-        "batch": batch.summary(),
-        "fits": {}, "optimal": {}, "optimal_comparison": {}, "targets": {}, "predictions": {}, "cap": {},
-        "grid": {}, "best": {}, "errors": {},
-        "findings": [f.summary() for f in findings],
-        "options": _options_block(batch, opts),
-    }
-    for name, m in metrics.items():
-        out["best"][name] = m.best
-        entry = fit_entry(m)
-        if m.fit_error is not None:
-            out["errors"][name] = m.fit_error
-        if entry is not None:
-            out["fits"][name] = entry
-        if m.fit is not None:
-            out["targets"][name] = [t.summary() for t in m.targets]
-            out["predictions"][name] = [a.summary() for a in m.allocations]
-            if m.cap is not None:
-                out["cap"][name] = m.cap.summary()
-        # only the approaches this batch supports; why the others do not apply goes with the comparison
-        out["optimal"][name] = {k: v.summary() for k, v in m.optimal.items() if v.ok}
-        if m.comparison is not None:
-            out["optimal_comparison"][name] = m.comparison.summary()
-        if m.grid is not None:
-            out["grid"][name] = m.grid.summary()
-        if m.inference or m.inference_note:
-            out.setdefault("inference", {})[name] = {
-                "inference_tokens": list(opts.inference_tokens), "inference_flops_per_token": opts.inference_flops_per_token,
-                "at_target": [r.summary() for r in m.inference if r.budget is None],
-                "at_budgets": [r.summary() for r in m.inference if r.budget is not None],
-                "cost_curve": None if m.cost_curve is None else m.cost_curve.summary(), "note": m.inference_note}
-    if transfers:
-        out["transfer"] = {target: t.summary() for target, t in transfers.items()}
+def _header(an: BatchAnalysis) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "scalekit_version": __version__, "batch": an.batch.summary()}
+
+
+def _fits(an: BatchAnalysis) -> dict[str, Any]:
+    entries = {name: fit_entry(m) for name, m in an.metrics.items()}
+    return {"fits": {k: v for k, v in entries.items() if v is not None},
+            "errors": {name: m.fit_error for name, m in an.metrics.items() if m.fit_error is not None},
+            "best": {name: m.best for name, m in an.metrics.items()}}
+
+
+def _optimal(an: BatchAnalysis) -> dict[str, Any]:
+    # only the approaches this batch supports; why the others do not apply goes with the comparison
+    return {"optimal": {name: {k: v.summary() for k, v in m.optimal.items() if v.ok} for name, m in an.metrics.items()},
+            "optimal_comparison": {name: m.comparison.summary() for name, m in an.metrics.items()
+                                   if m.comparison is not None}}
+
+
+def _answers(an: BatchAnalysis) -> dict[str, Any]:
+    """Targets, budget predictions and the capped allocation, each entry with its ``extrapolation`` distance."""
+    fitted = {name: m for name, m in an.metrics.items() if m.fit is not None}
+    return {"targets": {name: [t.summary() for t in m.targets] for name, m in fitted.items()},
+            "predictions": {name: [a.summary() for a in m.allocations] for name, m in fitted.items()},
+            "cap": {name: m.cap.summary() for name, m in fitted.items() if m.cap is not None}}
+
+
+def _grid(an: BatchAnalysis) -> dict[str, Any]:
+    return {"grid": {name: m.grid.summary() for name, m in an.metrics.items() if m.grid is not None}}
+
+
+def _findings(an: BatchAnalysis) -> dict[str, Any]:
+    return {"findings": [f.summary() for f in an.findings]}
+
+
+def _options(an: BatchAnalysis) -> dict[str, Any]:
+    opts, batch = an.options, an.batch
+    return {"options": {"n_boot": opts.n_boot, "seed": opts.seed, "loss": opts.loss, "delta": opts.delta,
+                        "points": opts.points, "target": opts.target, "targets": list(opts.all_targets),
+                        "budgets": list(budgets_for(batch, opts)), "max_params": opts.max_params,
+                        "flops_per_ND": flops_factor(batch), "n_boot_optimal": opts.n_boot_optimal}}
+
+
+def _inference(an: BatchAnalysis) -> dict[str, Any]:
+    opts = an.options
+    out = {name: {"inference_tokens": list(opts.inference_tokens),
+                  "inference_flops_per_token": opts.inference_flops_per_token,
+                  "at_target": [r.summary() for r in m.inference if r.budget is None],
+                  "at_budgets": [r.summary() for r in m.inference if r.budget is not None],
+                  "cost_curve": None if m.cost_curve is None else m.cost_curve.summary(), "note": m.inference_note}
+           for name, m in an.metrics.items() if m.inference or m.inference_note}
+    return {"inference": out} if out else {}
+
+
+def _transfer(an: BatchAnalysis) -> dict[str, Any]:
+    return {"transfer": {target: t.summary() for target, t in an.transfers.items()}} if an.transfers else {}
+
+
+def _bottom_line(an: BatchAnalysis) -> dict[str, Any]:
+    return {"bottom_line": {k: v.summary() for k, v in an.bottom_lines.items()}}
+
+
+def _hparams(an: BatchAnalysis) -> dict[str, Any]:
+    return {"hparams": {k: v.summary() for k, v in an.sweeps.items()}} if an.sweeps else {}
+
+
+def _schedule_law(an: BatchAnalysis) -> dict[str, Any]:
+    return {"schedule_law": {k: v.summary() for k, v in an.schedule_laws.items()}} if an.schedule_laws else {}
+
+
+def _two_step(an: BatchAnalysis) -> dict[str, Any]:
+    return {"two_step": {k: v.summary() for k, v in an.two_step.items()}} if an.two_step else {}
+
+
+def _versions(an: BatchAnalysis) -> dict[str, Any]:
+    return {"versions": versions_block(an.versions)} if an.versions else {}
+
+
+# The document, in order: sections only for batches that have them (``inference``, ``transfer``, ``hparams``,
+# ``schedule_law``, ``two_step``, ``versions``) come after the ones every summary has.
+BLOCKS: tuple[Block, ...] = (
+    _header,
+    _fits,
+    _optimal,
+    _answers,
+    _grid,
+    _findings,
+    _options,
+    _inference,
+    _transfer,
+    _bottom_line,
+    _hparams,
+    _schedule_law,
+    _two_step,
+    _versions,
+)
+
+
+def batch_summary(an: BatchAnalysis) -> dict[str, Any]:
+    """The summary.json object of one analysed batch (plain JSON: no NaN, null instead): every block of
+    :data:`BLOCKS` in turn, built from the analysis' explicit fields; nothing is added or patched afterwards."""
+    out: dict[str, Any] = {}
+    for block in BLOCKS:
+        part = block(an)
+        clash = set(part) & set(out)
+        assert not clash, f"summary.json keys {sorted(clash)} written by two blocks"
+        out.update(part)
     result: dict[str, Any] = jsonable(out)
     return result
 

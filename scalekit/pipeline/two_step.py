@@ -31,7 +31,7 @@ def two_step_key(intermediate: str, target: str) -> str:
     return f"{intermediate}->{target}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TwoStep:
     """One declared pair: the fit (or why there is none) and its predictions."""
 

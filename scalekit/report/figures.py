@@ -345,25 +345,19 @@ def isoflop_figure(ma: MetricAnalysis) -> Figure | None:
     how = "an Akima curve in log N" if law.extra.get("method") == "akima" else "a parabola in log N"
     drawn = 0
     shown = _drawn(len(p))
+    curves = {b: (xs, ys) for b, xs, ys in law.curves}  # the curves the analysis read each minimum from
     for bid in budgets:
         on = (p["budget_id"] == bid).to_numpy()
         g = p[on].sort_values("N")
-        if g["N"].nunique() < 3:
+        budget = float(g["budget"].iloc[0])
+        if budget not in curves:  # fewer than 3 sizes: no curve
             continue
-        c = cmap(norm(float(g["budget"].iloc[0])))
+        c = cmap(norm(budget))
         gs = p[on & shown].sort_values("N")  # the markers (a sample above MAX_POINTS); the curve reads every point
         sc = ax.scatter(gs["N"], gs["err"], color=c, s=16)
         _tips_or_raster(fig, sc, len(p), lambda gs=gs: [  # type: ignore[misc]  # the cap counts every budget's points
             f"run {r['run']}: N {_si_short(r['N'])}, C {_pow10(r['budget'])} FLOP, error {r['err']:.4g}" for _, r in gs.iterrows()])
-        xs = np.geomspace(g["N"].min(), g["N"].max(), 50)
-        if law.extra.get("method") == "akima":  # the curve the minimum was read from (Porian et al.)
-            from scipy.interpolate import Akima1DInterpolator
-
-            gg = g.groupby("N", as_index=False)["err"].min()
-            ys = np.exp(Akima1DInterpolator(np.log(gg["N"]), np.log(gg["err"]))(np.log(xs)))
-        else:
-            ys = np.exp(np.polyval(np.polyfit(np.log(g["N"]), np.log(g["err"]), 2), np.log(xs)))
-        ax.plot(xs, ys, color=c, lw=1.3)
+        ax.plot(*curves[budget], color=c, lw=1.3)
         drawn += 1
     cb = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="compute budget C (FLOP)")
     cb.ax.yaxis.set_major_formatter(_EXP)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..analyses.versions import versions_block
 from ..data.batch import Batch
 from ..data.load import load_batch
 from ..data.sources import detect_source
@@ -23,6 +22,7 @@ from ..exceptions import ConfigError
 from ..iorw import atomic_write_json
 from ..options import FIELDS, resolve_options
 from ..pipeline.analyze import BatchAnalysis, analyze
+from ..pipeline.compare import example_summaries
 from ..pipeline.summary import Summary, load_summary
 
 if TYPE_CHECKING:
@@ -146,8 +146,10 @@ def load(params: Parameters) -> Batch:
 
 
 def run(params: Parameters, batch: Batch) -> BatchAnalysis:
-    """Every analysis of the batch with the options the parameters set."""
-    return analyze(batch, **params.options)
+    """Every analysis of the batch with the options the parameters set; for one version of a batch, the versions
+    compared too (on the whole batch the parameters name)."""
+    whole = load(Parameters({**params.job, "version": ""}, params.config, params.options)) if params.job["version"] else None
+    return analyze(batch, versions=whole, **params.options)
 
 
 def show(fig: Figure | None) -> None:
@@ -190,20 +192,10 @@ def input_hash(params: Parameters, batch: Batch) -> str:
     return h.hexdigest()
 
 
-def write_summary(an: BatchAnalysis, path: str, params: Parameters | None = None) -> None:
-    """summary.json; for one version of a batch (``params`` given), with the ``versions`` section fitted on all of them."""
+def write_summary(an: BatchAnalysis, path: str) -> None:
+    """summary.json, as the analysis wrote it (:func:`scalekit.pipeline.summary.batch_summary`); empty path: none."""
     if path:
-        s = an.summary()
-        if params is not None and params.job["version"]:
-            s["versions"] = versions_of(params, an)
-        atomic_write_json(path, s)
-
-
-def versions_of(params: Parameters, an: BatchAnalysis) -> dict[str, Any]:
-    """The shared-exponent fit across every version of the batch the parameters name (for summary.json)."""
-    full = load(Parameters({**params.job, "version": ""}, params.config, params.options))
-    laws = {m: law.form.name for m, ma in an.metrics.items() if (law := ma.law or ma.fit) is not None}
-    return versions_block(full, laws, n_boot=min(an.options.n_boot, 100), seed=an.options.seed)
+        atomic_write_json(path, an.summary())
 
 
 def load_summaries(summaries_json: str) -> list[Summary]:
@@ -216,13 +208,4 @@ def load_summaries(summaries_json: str) -> list[Summary]:
         raise ConfigError("must be a JSON list of paths", source=_SOURCE, key="summaries_json")
     if paths:
         return [load_summary(p) for p in paths]
-    frame, cfg = example_source("perception")
-    batch = load_batch(frame, **cfg)
-    out = []
-    for v in batch.versions:
-        an = analyze(batch.select_version(v), n_boot=200)
-        s = an.summary()
-        laws = {m: law.form.name for m, ma in an.metrics.items() if (law := ma.law or ma.fit) is not None}
-        s["versions"] = versions_block(batch, laws, n_boot=100)
-        out.append(Summary.from_dict(s))
-    return out
+    return example_summaries()

@@ -29,8 +29,8 @@ def two_step_fit_html(r: TwoStepFit, predictions: str = "") -> str:
     rows += [["step 2", k, v, _ci(r.ci, k)] for k, v in r.params.items()]
     head = (f"<p><b>Two-step prediction</b> of <b>{escape(r.target)}</b> through <b>{escape(r.intermediate)}</b>: "
             f"step 1 <code>{escape(s1.form.formula)}</code> on {s1.ndata} points; step 2 "
-            f"<code>{escape(r.map.formula)}</code> ({escape(r.map.reference)}) on {r.ndata['step2']} points, "
-            f"RMSE {fmt(r.rmse)}; joint bootstrap over {r.ndata['runs']} runs ({r.method['n_boot']} resamples).</p>")
+            f"<code>{escape(r.map.formula)}</code> ({escape(r.map.reference)}) on {r.ndata} points, "
+            f"RMSE {fmt(r.rmse)}; joint bootstrap over {r.nruns} runs ({r.method['n_boot']} resamples).</p>")
     return head + predictions + table(["step", "parameter", "estimate", "95% interval"], rows,
                                       caption=f"{r.intermediate} → {r.target}: fitted parameters")
 
@@ -71,9 +71,9 @@ def two_step_text(r: TwoStepFit) -> str:
     """lmfit-style text."""
     lines = [f"[[Two-step fit: {r.intermediate} -> {r.target}]]",
              f"    step 1 = {r.step1.form.formula} ({r.method['step1_points']} points, {r.step1.ndata})",
-             f"    step 2 = {r.map.formula} ({r.method['step2_points']} points, {r.ndata['step2']}, "
+             f"    step 2 = {r.map.formula} ({r.method['step2_points']} points, {r.ndata}, "
              f"anchor {r.method['anchor']}), RMSE {r.rmse:.4g}",
-             f"    joint bootstrap = {r.method['n_boot']} resamples over {r.ndata['runs']} runs (seed {r.method['seed']})",
+             f"    joint bootstrap = {r.method['n_boot']} resamples over {r.nruns} runs (seed {r.method['seed']})",
              "[[Step 1]]"]
     for k, v in r.step1.params.items():
         lines.append(f"    {k:>6} = {v:.6g}   95% CI {_ci(r.step1.ci, k)}")
