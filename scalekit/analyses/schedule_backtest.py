@@ -6,7 +6,8 @@ An analysis over :func:`scalekit.fit_schedule_law`, so it lives with the analyse
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -14,20 +15,28 @@ import numpy.typing as npt
 from ..data.batch import Batch
 from ..data.schedule import Schedule
 from ..laws.schedule_law import fit_schedule_law
+from ..laws.vocabulary import as_batch
+from ..options import Options
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["schedule_backtest"]
 
 
-def schedule_backtest(batch: Batch, metric: str | None = None, *, until: float = 0.5, decay: float | str = "fit",
-                      schedules: Mapping[str, Schedule | npt.ArrayLike] | None = None, seed: int = 0,
-                      delta: float = 1e-3) -> dict[str, Any]:
+def schedule_backtest(data: Batch | pd.DataFrame | str | Path, metric: str | None = None, *, until: float = 0.5,
+                      decay: float | str = "fit", schedules: Mapping[str, Schedule | npt.ArrayLike] | None = None,
+                      options: Options | None = None, **overrides: Any) -> dict[str, Any]:
     """Fit on each run's first ``until`` of steps and predict its last point, against the last value seen.
 
-    Returns per-run rows (``run``, ``N``, ``actual``, ``predicted``, ``rel_error``, ``baseline``,
-    ``baseline_rel_error``) and their mean absolute relative errors.
+    ``options`` and keyword ``overrides`` (``seed``, ``delta``) are :func:`scalekit.fit_schedule_law`'s; the
+    backtest fits without a bootstrap. Returns per-run rows (``run``, ``N``, ``actual``, ``predicted``,
+    ``rel_error``, ``baseline``, ``baseline_rel_error``) and their mean absolute relative errors.
     """
+    batch = as_batch(data)
     spec = batch.metric(metric)
-    law = fit_schedule_law(batch, spec.name, schedules=schedules, until=until, decay=decay, n_boot=0, seed=seed, delta=delta)
+    law = fit_schedule_law(batch, spec.name, schedules=schedules, until=until, decay=decay, options=options,
+                           **{**overrides, "n_boot": 0})
     rows: list[dict[str, Any]] = []
     f = batch.frame
     for run in law.run_size:

@@ -12,14 +12,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..data.batch import Batch
-from ..data.load import load_batch
 from ..exceptions import ConfigError, FitError
 from ..jsonsafe import jsonable
 from ..laws.fit import fit_law
 from ..laws.loss_to_loss import LossToLossFit, fit_loss_to_loss
 from ..laws.result import FitResult, Prediction
+from ..laws.vocabulary import as_batch, fit_options
+from ..options import Options
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
     from numpy.typing import NDArray
 
@@ -96,15 +99,15 @@ class TransferBacktest:
 
 
 def transfer_backtest(
-    data: Batch | pd.DataFrame | str,
+    data: Batch | pd.DataFrame | str | Path,
     source: str,
     target: str,
     *,
-    n_boot: int = 200,
-    seed: int = 0,
     law_points: str = "final",
     map_points: str = "all",
     floors: str = "source",
+    options: Options | None = None,
+    **overrides: Any,
 ) -> TransferBacktest:
     """Hold out the largest model size; predict the target there via the source's law and the map, and from its own law.
 
@@ -118,8 +121,6 @@ def transfer_backtest(
         Anything :func:`scalekit.load_batch` accepts, with at least 3 model sizes.
     source, target : str
         Source and target losses.
-    n_boot, seed : int
-        Bootstrap resamples (laws and map) and their seed.
     law_points : {"final", "all", "auto"}
         Which rows the laws are fitted on.
     map_points : {"all", "final"}
@@ -128,6 +129,11 @@ def transfer_backtest(
         The map's floors: ``"source"`` fixes ``E_A`` to the source law's ``E`` and fits ``E_B``
         (the map is then defined wherever the law predicts); ``"laws"`` also fixes ``E_B`` to the
         target law's ``E`` (Brandfonbrener et al.'s choice); ``"fit"`` fits both.
+    options : Options, optional
+        Run options (:mod:`scalekit.options`); the batch config's options fill what they leave unset.
+    **overrides
+        Any option by name; ``n_boot`` and ``seed`` set the laws' and the map's bootstrap (their other options are
+        the batch config's).
 
     Returns
     -------
@@ -144,7 +150,9 @@ def transfer_backtest(
     True
     """
 
-    batch = data if isinstance(data, Batch) else load_batch(data)
+    batch = as_batch(data)
+    opts = fit_options(batch, options, overrides)
+    n_boot, seed = opts.n_boot, opts.seed
     frame = batch.frame
     big = float(frame["N"].max())
     if frame["N"].nunique() < 3:
@@ -158,7 +166,7 @@ def transfer_backtest(
     e_a = src_fit.params["E"] if floors in ("source", "laws") else None
     e_b = tgt_fit.params["E"] if floors == "laws" else None
     try:
-        m = fit_loss_to_loss(train, source, target, n_boot=n_boot, seed=seed, points=map_points, E_A=e_a, E_B=e_b)
+        m = fit_loss_to_loss(train, source, target, points=map_points, E_A=e_a, E_B=e_b, n_boot=n_boot, seed=seed)
     except ConfigError as e:
         if e.key not in ("E_A", "E_B"):
             raise

@@ -12,7 +12,6 @@ import pytest
 
 import scalekit
 from scalekit import ConfigError, FitError
-from scalekit.analyses.schedule_backtest import schedule_backtest
 from scalekit.data.schedule import Schedule, parse_schedule
 from scalekit.laws.schedule_law import annealing_areas
 
@@ -145,11 +144,3 @@ def test_olmo_final_loss_from_first_half(reproduce):
     bt = reproduce.olmo(data)
     assert len(bt["runs"]) == 16
     assert bt["mean_abs_rel_error"] < 0.01 and bt["mean_abs_rel_error"] * 4 < bt["baseline_mean_abs_rel_error"]
-
-
-def test_backtest_exact_on_the_law():
-    df, sch = wsd_frame()
-    hot = df[df["run"].str.endswith("/hot")]
-    bt = schedule_backtest(scalekit.load_batch(hot), until=0.5, decay=0.999,
-                           schedules={r: s for r, s in sch.items() if r.endswith("/hot")})
-    assert bt["mean_abs_rel_error"] < 1e-6 < bt["baseline_mean_abs_rel_error"]
