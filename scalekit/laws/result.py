@@ -36,7 +36,7 @@ class Prediction:
     level: float
     kind: str  # "confidence" (the law) or "prediction" (a new run, with scatter)
     # variable -> factor beyond the range the law was fitted on (1 inside it), per point
-    extrapolation: dict[str, FloatArray] | None = None
+    extrapolation: dict[str, FloatArray]
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable({"value": self.value, "lo": self.lo, "hi": self.hi, "level": self.level,
@@ -190,6 +190,7 @@ class FitResult:
         value: FloatArray = self.to_metric(err).reshape(shape)
         if interval is None:
             return value
+        assert dist is not None  # computed whenever an interval is asked for
         if self.boot_theta is None:
             return Prediction(value, None, None, level, interval, dist)
         draws = self.form.log_predict(self.boot_theta, logx)  # (B, m)
