@@ -98,7 +98,7 @@ SANE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "parallel": {"alpha": _DECAY, "k": (0.0, 1e3)},
     "precision": {"alpha": _DECAY, "beta": _DECAY, "gamma": (1e-2, 1e3)},
     "sparsity": {"b_S": (0.0, 10.0), "b_N": _DECAY, "b_D": _DECAY},
-    "distillation": {"alpha": _DECAY, "beta": _DECAY, "gamma": _DECAY, "c0": (-10.0, 10.0), "c1": (-10.0, 10.0),
+    "distillation": {"alpha_p": _DECAY, "beta_p": _DECAY, "gamma_p": _DECAY, "c0": (-10.0, 10.0), "c1": (-10.0, 10.0),
                      "f1": (1e-2, 1e2), "d1": (1e-3, 1e3)},
 }
 

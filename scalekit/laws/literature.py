@@ -21,7 +21,7 @@ from .formula import Law
 from .general import FloatArray
 from .library import LibraryForm
 
-__all__ = ["LITERATURE", "Published"]
+__all__ = ["BUSBRIDGE_SUPERVISED", "LITERATURE", "Published", "distillation_law"]
 
 
 class Published(Law, LibraryForm):
@@ -111,14 +111,41 @@ class Published(Law, LibraryForm):
         return hash((self.name, self.text))
 
 
-# Saturating expert count of Clark et al. 2022, eq. 9: 1/Ê = 1/(E - 1 + (1/E_start - 1/E_max)^-1) + 1/E_max.
+# Busbridge et al. 2025's supervised fit (on C4): the student's own loss, from which the capacity gap is measured
+BUSBRIDGE_SUPERVISED = {"E": 1.220, "A": 3355.0, "alpha": 0.408, "B": 18186.0, "beta": 0.431, "gamma": 0.452}
+
+
+def distillation_law(supervised: Mapping[str, float] = BUSBRIDGE_SUPERVISED, name: str = "distillation") -> Published:
+    """Busbridge et al. 2025's distillation law, with the student's supervised loss
+    L~_S = E + (A/N^alpha + B/D^beta)^gamma given by ``supervised`` (fitted beforehand on supervised runs; by default
+    their own fit on C4): student loss = L_T + L_T^-c0 (1 + (L_T / (d1 L~_S))^(1/f1))^(-c1 f1) (A'/N^alpha' + B'/D^beta')^gamma'.
+    """
+    s = {k: float(supervised[k]) for k in ("E", "A", "alpha", "B", "beta", "gamma")}
+    student = f"({s['E']:.6g} + ({s['A']:.6g}*N^-{s['alpha']:.6g} + {s['B']:.6g}*D^-{s['beta']:.6g})^{s['gamma']:.6g})"
+    return Published(
+        name, f"T + T^-c0 * (1 + (T/(d1*{student}))^(1/f1))^(-c1*f1) * (A_p*N^-alpha_p + B_p*D^-beta_p)^gamma_p",
+        ("T", "N", "D"),
+        reference="Busbridge et al. 2025, Distillation scaling laws",
+        role="distillation: student loss from the teacher's loss T, student parameters N and distillation tokens D",
+        meanings={"c0": "exponent of the teacher's loss", "c1": "slope of the capacity gap beyond the break",
+                  "f1": "sharpness of the break", "d1": "teacher-to-student loss ratio at the break",
+                  "A_p": "N coefficient of the distillation term", "alpha_p": "exponent of N",
+                  "B_p": "D coefficient of the distillation term", "beta_p": "exponent of D",
+                  "gamma_p": "outer exponent of the distillation term"},
+        centred=(),  # the supervised law inside is in the data's own units: nothing is moved
+        units={},
+        axes={"c0": (1.0, 2.5), "c1": (0.2, 1.0), "f1": (0.5, 1.5), "d1": (0.8, 1.5), "A_p": (300.0, 3000.0),
+              "alpha_p": (0.3, 0.5), "B_p": (3000.0, 30000.0), "beta_p": (0.3, 0.5), "gamma_p": (0.3, 0.6)})
+
+
+# Saturating expert count of Clark et al. 2022: 1/Ê = 1/(E - 1 + (1/E_start - 1/E_max)^-1) + 1/E_max.
 _E_HAT = "(1/(1/(E - 1 + 1/(1/E_start - 1/E_max)) + 1/E_max))"
 _EXP = (0.1, 0.3, 0.6)
 
 LITERATURE: tuple[Published, ...] = (
     Published(
         "routed_moe", f"exp(d) * (N/1e9)^a * {_E_HAT}^(b + c*log(N/1e9))", ("N", "E"),
-        reference="Clark et al. 2022, eqs. 8-9 (unified scaling laws for routed language models)",
+        reference="Clark et al. 2022, Unified scaling laws for routed language models",
         role="mixture of experts: loss in dense parameters N and expert count E, gains from experts saturating",
         meanings={"d": "log loss of a dense model of 1e9 parameters", "a": "exponent of N (negative)",
                   "b": "exponent of the effective expert count at N = 1e9 (negative)",
@@ -130,7 +157,7 @@ LITERATURE: tuple[Published, ...] = (
               "E_start": (1.2, 2.0, 5.0), "E_max": (30.0, 300.0, 3000.0)}),
     Published(
         "moe_granularity", "c + (g*G^-gamma + a)*N^-alpha + b*D^-beta", ("N", "D", "G"),
-        reference="Krajewski, Ludziejewski et al. 2024, eq. 8 (scaling laws for fine-grained mixture of experts)",
+        reference="Krajewski, Ludziejewski et al. 2024, Scaling laws for fine-grained mixture of experts",
         role="mixture of experts: loss in parameters N, tokens D and granularity G (expert size)",
         meanings={"c": "irreducible loss", "g": "part of the N coefficient that granularity removes",
                   "gamma": "exponent of G", "a": "N coefficient at infinite granularity", "alpha": "exponent of N",
@@ -140,7 +167,7 @@ LITERATURE: tuple[Published, ...] = (
         axes={"gamma": (0.2, 0.5, 1.0), "alpha": _EXP, "beta": _EXP}),
     Published(
         "moe_sparsity", "a*N^-alpha + b*D^-beta + c*(1 - S)^lambda + d*(1 - S)^delta*N^-gamma + e", ("N", "D", "S"),
-        reference="Abnar et al. 2025, eq. 1 (parameters vs FLOPs: optimal sparsity for MoE language models)",
+        reference="Abnar et al. 2025, Parameters vs FLOPs: scaling laws for optimal sparsity for MoE language models",
         role="mixture of experts: loss in total parameters N, tokens D and sparsity S (inactive fraction)",
         meanings={"a": "N coefficient", "alpha": "exponent of N", "b": "D coefficient", "beta": "exponent of D",
                   "c": "coefficient of the sparsity term", "lambda": "exponent of active fraction 1 - S",
@@ -152,7 +179,7 @@ LITERATURE: tuple[Published, ...] = (
         axes={"alpha": _EXP, "beta": _EXP, "lambda": (0.2, 1.0), "delta": (-0.5, 0.5), "gamma": _EXP}),
     Published(
         "vocabulary", "-E + A1*N^-alpha1 + A2*V^-alpha2 + B*D^-beta", ("N", "V", "D"),
-        reference="Tao et al. 2024, eq. 5 (scaling laws with vocabulary)",
+        reference="Tao et al. 2024, Scaling laws with vocabulary (approach 3)",
         role="vocabulary: unigram-normalised loss in non-vocabulary parameters N, vocabulary parameters V, tokens D",
         meanings={"E": "minus the irreducible normalised loss", "A1": "N coefficient", "alpha1": "exponent of N",
                   "A2": "V coefficient", "alpha2": "exponent of V", "B": "D coefficient", "beta": "exponent of D"},
@@ -163,7 +190,7 @@ LITERATURE: tuple[Published, ...] = (
         "lr_batch_surface",
         "E + A*N^-alpha + A_D*D^-beta + k_lr*(log(lr) - log(c_lr) - a_lr*log(N) - b_lr*log(D))^2"
         " + k_B*(log(B) - log(c_B) - b_B*log(D))^2", ("N", "D", "lr", "B"),
-        reference="DeepSeek-AI 2024 (DeepSeek LLM, sec. 3.1); Li et al. 2025 (StepLaw, eqs. 4-5): optimum laws in N, D",
+        reference="DeepSeek-AI et al. 2024, DeepSeek LLM; Li et al. 2025, Predictable scale (StepLaw): optimum laws in N and D",
         role="learning rate and batch size: the loss surface of a sweep, optimum lr* = c_lr N^a_lr D^b_lr, B* = c_B D^b_B",
         meanings={"E": "irreducible loss", "A": "N coefficient", "alpha": "exponent of N", "A_D": "D coefficient",
                   "beta": "exponent of D", "k_lr": "curvature of the loss in log lr", "c_lr": "lr* at N = D = 1",
@@ -177,7 +204,7 @@ LITERATURE: tuple[Published, ...] = (
         signed=("a_lr", "b_lr", "b_B")),
     Published(
         "data_mixing", "c + k*exp(t1*r1 + t2*r2)", ("r1", "r2"),
-        reference="Ye et al. 2024, eq. 6 (data mixing laws), three domains",
+        reference="Ye et al. 2024, Data mixing laws (three domains)",
         role="data mixing: one domain's loss against the proportions r1, r2 of three domains (r3 = 1 - r1 - r2)",
         meanings={"c": "loss the mixture cannot remove", "k": "loss removable by the mixture, at the third domain alone",
                   "t1": "effect of domain 1's proportion, relative to domain 3",
@@ -186,7 +213,7 @@ LITERATURE: tuple[Published, ...] = (
         axes={"t1": (-2.0, -0.5, 0.5, 2.0), "t2": (-2.0, -0.5, 0.5, 2.0)}),
     Published(
         "finetune_rectified", "B/(D_l + D^beta) + E", ("D",),
-        reference="Lin et al. 2024, eq. 3 (rectified scaling law for fine-tuning)",
+        reference="Lin et al. 2024, Selecting LLM to fine-tune via rectified scaling law",
         role="fine-tuning: loss of one pre-trained model against fine-tuning data D, with pre-learned data D_l",
         meanings={"B": "coefficient", "D_l": "pre-learned data size (in units of D^beta)", "beta": "exponent of D",
                   "E": "irreducible loss"},
@@ -194,7 +221,7 @@ LITERATURE: tuple[Published, ...] = (
         axes={"beta": (0.2, 0.5, 1.0), "D_l": (0.1, 1.0, 10.0)}),
     Published(
         "parallel", "(A/(N*(k*log(P) + 1)))^alpha + E", ("N", "P"),
-        reference="Chen et al. 2025, eq. 5 (parallel scaling law, ParScale)",
+        reference="Chen et al. 2025, Parallel scaling law for language models (ParScale)",
         role="parallel scaling: loss in parameters N and parallel streams P (P streams act as N (k log P + 1))",
         meanings={"A": "parameter scale of the power term", "k": "gain per log parallel stream",
                   "alpha": "exponent of effective parameters", "E": "irreducible loss"},
@@ -202,7 +229,7 @@ LITERATURE: tuple[Published, ...] = (
         axes={"A": (0.01, 1.0, 100.0), "k": (0.1, 0.5, 1.0), "alpha": _EXP}),
     Published(
         "precision", "A*(N*(1 - exp(-bits/gamma)))^-alpha + B*D^-beta + E", ("N", "D", "bits"),
-        reference="Kumar et al. 2024, eq. 5 (scaling laws for precision: training precision, effective parameters)",
+        reference="Kumar et al. 2024, Scaling laws for precision (training precision as effective parameters)",
         role="precision: loss in parameters N, tokens D and training precision (bits); N_eff = N (1 - exp(-bits/gamma))",
         meanings={"A": "N coefficient", "alpha": "exponent of effective parameters", "B": "D coefficient",
                   "beta": "exponent of D", "E": "irreducible loss", "gamma": "precision scale: bits at which N_eff = 63% N"},
@@ -211,7 +238,7 @@ LITERATURE: tuple[Published, ...] = (
         axes={"alpha": _EXP, "beta": _EXP, "gamma": (0.3, 1.0, 3.0)}),
     Published(
         "sparsity", "(a_S*(1 - S)^b_S + c_S)*N^-b_N + (a_D/D)^b_D + c", ("N", "D", "S"),
-        reference="Frantar et al. 2023, eq. 1 (scaling laws for sparsely-connected foundation models)",
+        reference="Frantar et al. 2023, Scaling laws for sparsely-connected foundation models",
         role="weight sparsity: loss in non-zero parameters N, tokens D and sparsity S",
         meanings={"a_S": "N coefficient removed by sparsity", "b_S": "exponent of the density 1 - S",
                   "c_S": "N coefficient at full sparsity", "b_N": "exponent of N", "a_D": "data scale",
@@ -219,19 +246,5 @@ LITERATURE: tuple[Published, ...] = (
         centred=("N", "D", "y"), zero_ok=("S",),
         units={"a_S": "a_S*exp(y + b_N*N)", "c_S": "c_S*exp(y + b_N*N)", "a_D": "a_D*exp(D + y/b_D)", "c": "c*exp(y)"},
         axes={"b_S": (0.5, 1.5, 3.0), "b_N": _EXP, "a_D": (0.01, 1.0, 100.0), "b_D": _EXP}),
-    Published(
-        "distillation",
-        "T + T^-c0 * (1 + (T/(d1*(E + (A*N^-alpha + B*D^-beta)^gamma)))^(1/f1))^(-c1*f1) * (A*N^-alpha + B*D^-beta)^gamma",
-        ("T", "N", "D"),
-        reference="Busbridge et al. 2025, eq. 8 (distillation scaling laws), the student's supervised loss "
-                  "E + (A/N^alpha + B/D^beta)^gamma sharing the power term",
-        role="distillation: student loss from the teacher's loss T, student parameters N and distillation tokens D",
-        meanings={"c0": "exponent of the teacher's loss", "c1": "slope of the capacity gap beyond the break",
-                  "f1": "sharpness of the break", "d1": "teacher-to-student loss ratio at the break",
-                  "E": "the student's irreducible supervised loss", "A": "N coefficient", "alpha": "exponent of N",
-                  "B": "D coefficient", "beta": "exponent of D", "gamma": "outer exponent of the power term"},
-        centred=("N", "D"),
-        units={"A": "A*exp(alpha*N)", "B": "B*exp(beta*D)"},
-        axes={"c0": (1.0, 2.5), "c1": (0.2, 1.0), "f1": (0.5, 1.5), "d1": (0.8, 1.5), "E": (1.0, 1.5),
-              "A": (0.3, 1.0), "alpha": (0.3, 0.5), "B": (0.3, 1.0), "beta": (0.3, 0.5), "gamma": (0.3, 0.6)}),
+    distillation_law(),
 )

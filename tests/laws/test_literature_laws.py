@@ -27,20 +27,20 @@ def clark_e_hat(E: Arr, E_start: float, E_max: float) -> Arr:
 
 
 def distilled(T: Arr, N: Arr, D: Arr, p: Mapping[str, float]) -> Arr:
-    power = (p["A"] / N ** p["alpha"] + p["B"] / D ** p["beta"]) ** p["gamma"]
-    student = p["E"] + power  # the student's supervised loss
+    """Busbridge et al. 2025's law, the student's supervised loss from their own fit on C4."""
+    student = 1.220 + (3355 / N ** 0.408 + 18186 / D ** 0.431) ** 0.452
     gap = (1 + (T / (student * p["d1"])) ** (1 / p["f1"])) ** (-p["c1"] * p["f1"])
-    return T + T ** -p["c0"] * gap * power
+    return T + T ** -p["c0"] * gap * (p["A_p"] / N ** p["alpha_p"] + p["B_p"] / D ** p["beta_p"]) ** p["gamma_p"]
 
 
 # name -> (truth, law in numpy, grid of role values, exponents held to 5%)
 CASES: dict[str, tuple[dict[str, float], Callable[..., Arr], dict[str, Sequence[float]], tuple[str, ...]]] = {
-    # Clark et al. 2022's S-BASE fit (their Table 4), N in billions
+    # of the order of Clark et al. 2022's S-BASE fit, N in billions
     "routed_moe": ({"d": 1.104, "a": -0.082, "b": -0.108, "c": 0.009, "E_start": 1.847, "E_max": 314.478},
                    lambda N, E, p: np.exp(p["d"] + p["a"] * np.log(N / 1e9) + (p["b"] + p["c"] * np.log(N / 1e9))
                                           * np.log(clark_e_hat(E, p["E_start"], p["E_max"]))),
                    {"N": np.geomspace(1.5e7, 1.3e9, 6), "E": 2.0 ** np.arange(0, 10)}, ("a", "b")),
-    # Krajewski, Ludziejewski et al. 2024's fit (their eq. 8), with g raised from 2.1 to 8 so that granularity moves
+    # of the order of Krajewski, Ludziejewski et al. 2024's fit, with g raised from 2.1 to 8 so that granularity moves
     # the loss by more than the 1% noise
     "moe_granularity": ({"c": 0.47, "g": 8.0, "gamma": 0.58, "a": 18.1, "alpha": 0.115, "b": 30.8, "beta": 0.147},
                         lambda N, D, G, p: p["c"] + (p["g"] / G ** p["gamma"] + p["a"]) / N ** p["alpha"]
@@ -83,11 +83,11 @@ CASES: dict[str, tuple[dict[str, float], Callable[..., Arr], dict[str, Sequence[
                  + (p["a_D"] / D) ** p["b_D"] + p["c"],
                  {"N": np.geomspace(1e7, 1e10, 7), "D": np.geomspace(1e9, 1e12, 6), "S": [0.0, 0.5, 0.75, 0.875, 0.9375]},
                  ("b_S", "b_N", "b_D")),
-    "distillation": ({"c0": 2.5, "c1": 0.6, "f1": 1.0, "d1": 1.3, "E": 1.2, "A": 3000.0, "alpha": 0.41, "B": 18000.0,
-                      "beta": 0.43, "gamma": 0.45},
+    "distillation": ({"c0": 2.5, "c1": 0.6, "f1": 1.0, "d1": 1.3, "A_p": 2000.0, "alpha_p": 0.4, "B_p": 15000.0,
+                      "beta_p": 0.42, "gamma_p": 0.5},
                      lambda T, N, D, p: distilled(T, N, D, p),
-                     {"T": np.geomspace(1.2, 6.0, 7), "N": np.geomspace(1e7, 1e11, 6), "D": np.geomspace(1e9, 1e13, 6)},
-                     ("alpha", "beta", "gamma", "c0", "c1")),
+                     {"T": np.geomspace(1.5, 4.0, 7), "N": np.geomspace(1e7, 1e11, 6), "D": np.geomspace(1e9, 1e13, 6)},
+                     ("alpha_p", "beta_p", "gamma_p", "c0")),
 }
 
 # role -> batch column (N, D, U are the canonical params, tokens, unique_tokens)
@@ -151,15 +151,22 @@ def test_each_literature_law_recovers_known_parameters_with_honest_intervals(nam
     assert fit.success, fit.message
 
 
-def test_distillation_law_recovers_its_parameters_from_exact_data():
-    """Busbridge et al.'s law has ten parameters acting through a term a tenth of the student's loss: at 1% noise a
-    grid of this size does not pin them to 5% (the fit finds a lower objective than the truth far from it), so the
-    form is held to exact recovery from noiseless data, the formula and its fit being right."""
-    truth = CASES["distillation"][0]
-    df, variables = frame_for("distillation", noise=0.0)
-    fit = scalekit.fit_law(scalekit.load_batch(df, variables=variables), form="distillation", n_boot=0)
-    for k, v in truth.items():
-        assert fit.params[k] == pytest.approx(v, rel=1e-3), (k, fit.params[k], v)
+def test_distillation_law_is_honest_at_1pct_noise_and_recovers_its_exponents_at_01pct():
+    """Busbridge et al.'s law has nine parameters acting through a term a tenth of the student's loss. At 1% noise on
+    this grid (7 teacher losses x 6 sizes x 6 token counts) its break (c1, f1, d1) and coefficients are not
+    identified: the 95% intervals span orders of magnitude, and hold the truth. At 0.1% the exponents are within 5%."""
+    truth, _, _, exponents = CASES["distillation"]
+    for noise in (0.01, 0.001):
+        df, variables = frame_for("distillation", noise=noise)
+        fit = scalekit.fit_law(scalekit.load_batch(df, variables=variables), form="distillation", n_boot=100, seed=0)
+        for k, v in truth.items():
+            lo, hi = fit.ci[k]
+            assert lo <= v <= hi, (noise, k, lo, v, hi)
+        if noise == 0.01:
+            assert fit.ci["A_p"][1] / fit.ci["A_p"][0] > 100  # says it does not know
+        else:
+            for k in exponents:
+                assert abs(fit.params[k] - truth[k]) <= 0.05 * truth[k], (k, fit.params[k], truth[k])
 
 
 def test_muennighoff_data_constrained_law_recovers_its_published_fit():
@@ -224,3 +231,15 @@ def test_parameters_carry_the_units_so_a_fit_on_rescaled_data_is_the_same_law(na
     if any(v not in f.centred for v in f.variables):
         with pytest.raises(ValueError, match="do not carry"):
             f.shifted(theta, np.ones(len(f.variables)), 0.0)
+
+
+def test_the_readme_law_table_lists_every_form_with_its_reference():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`"): line for line in text.splitlines() if line.startswith("| `")}
+    assert set(FORMS) <= set(rows), sorted(set(FORMS) - set(rows))
+    for f in LITERATURE:
+        first_author = f.reference.split()[0].rstrip(",")
+        cells = [c.strip() for c in rows[f.name].split("|")]
+        assert first_author in cells[4] and cells[3] == ", ".join(f.variables), (f.name, cells)
