@@ -149,8 +149,9 @@ class Law(GeneralForm):
 
     def natural(self, theta: FloatArray) -> FloatArray:
         t = np.array(theta, dtype=float, copy=True)
-        for i in self.log_params:
-            t[..., i] = np.exp(t[..., i])
+        with np.errstate(over="ignore"):  # a resample's scale run off to inf is judged where it is used
+            for i in self.log_params:
+                t[..., i] = np.exp(t[..., i])
         return t
 
     def internal(self, params: dict[str, float]) -> FloatArray:
