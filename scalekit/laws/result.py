@@ -172,7 +172,8 @@ class FitResult:
         dist = self.extrapolation(*arrs) if (warn or interval is not None) else None
         if warn and dist:
             self._warn_extrapolation(dist, threshold)
-        logx = np.log(np.stack([a.ravel() for a in arrs], axis=1))
+        with np.errstate(divide="ignore"):  # a variable whose zero is a value (sparsity) enters as exp(-inf) = 0
+            logx = np.log(np.stack([a.ravel() for a in arrs], axis=1))
         err = np.exp(self.form.log_predict(self.theta, logx))
         value: FloatArray = self.to_metric(err).reshape(shape)
         if interval is None:

@@ -150,6 +150,9 @@ def test_each_literature_law_recovers_known_parameters_with_honest_intervals(nam
         lo, hi = fit.ci[k]
         assert lo <= v <= hi, (name, k, lo, v, hi)
     assert fit.success, fit.message
+    # predictions at the runs (zeros of sparsity and proportions included) are finite and within the noise
+    pred = fit.predict(*fit.x.T, warn=False)
+    assert np.all(np.isfinite(pred)) and np.median(np.abs(pred / fit.y - 1)) < 0.02
 
 
 def test_distillation_law_recovers_its_exponents_at_01pct_noise():
