@@ -75,7 +75,10 @@ def fit_curve(
     if X.shape[1] != len(f.variables):
         raise FitError(f"form {f.name!r} takes {len(f.variables)} variable(s), got {X.shape[1]}", metric=metric)
     err = to_error(yv, direction, bound)
-    ok = np.isfinite(err) & (err > 0) & np.all(np.isfinite(X) & (X > 0), axis=1)
+    # variables whose zero is a value (a dense model's sparsity, a domain left out of a mixture) enter through
+    # exp(log x) = 0: kept, every other variable must be positive
+    zero_ok = np.array([v in getattr(f, "zero_ok", ()) for v in f.variables], dtype=bool)
+    ok = np.isfinite(err) & (err > 0) & np.all(np.isfinite(X) & ((X > 0) | (zero_ok & (X == 0))), axis=1)
     labels = np.asarray([str(i) for i in range(len(yv))] if groups is None else groups).astype(str)
     exc = list(excluded)
     for i in np.flatnonzero(~ok):
@@ -100,7 +103,9 @@ def fit_curve(
             raise FitError(f"variable {v} takes a single value; it cannot be fitted", metric=metric, form=f.name)
 
     dl = np.inf if loss == "squared" else float(delta)
-    solver = _Solver(f, np.log(X), np.log(err), dl, starts, n_starts)
+    with np.errstate(divide="ignore"):
+        logX = np.log(X)
+    solver = _Solver(f, logX, np.log(err), dl, starts, n_starts)
     theta0 = solver.theta0
     sol = solver.minimize(theta0)
     order = np.argsort(sol.f)
@@ -335,8 +340,8 @@ def _starting_points(prob: engine.Problem, starts: str, n_starts: int, dx: npt.N
 
 def law_columns(form: AnyForm, x: str) -> list[str]:
     """The batch columns a form's variables read: N and D (and U), or ``x`` for a one-variable form."""
-    if len(form.variables) == 1:
-        return [x]
+    if len(form.variables) == 1 and form.variables[0] in ("x", "N", "C"):
+        return [x]  # a law in one scale variable, fitted along the one asked for
     return list(form.variables)
 
 

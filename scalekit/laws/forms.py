@@ -17,6 +17,7 @@ import numpy.typing as npt
 from ..exceptions import ConfigError
 from .general import GeneralForm
 from .library import Broken, DataConstrained, Kaplan, LibraryForm, Sigmoid, TiedAdditive
+from .literature import LITERATURE
 from .lse import POWER, SATURATING, TWO_VAR, LawForm, midrange
 
 __all__ = ["FORMS", "POWER", "ROLES", "SANE_RANGES", "SATURATING", "TWO_VAR", "AnyForm", "LawForm", "centre", "forms",
@@ -26,8 +27,9 @@ AnyForm = LawForm | GeneralForm
 FloatArray = npt.NDArray[np.float64]
 
 # The registry: every form here is a choice of the ``form`` option.
-FORMS: dict[str, AnyForm] = {f.name: f for f in (
-    TWO_VAR, SATURATING, POWER, TiedAdditive(), Kaplan(), DataConstrained(), Broken(), Sigmoid())}
+_ALL: tuple[AnyForm, ...] = (TWO_VAR, SATURATING, POWER, TiedAdditive(), Kaplan(), DataConstrained(), Broken(), Sigmoid(),
+                             *LITERATURE)
+FORMS: dict[str, AnyForm] = {f.name: f for f in _ALL}
 
 # What each form is for, in one line (the report and ``scalekit.forms()`` show it).
 ROLES: dict[str, str] = {
@@ -39,6 +41,7 @@ ROLES: dict[str, str] = {
     "data_constrained": "repeated data: effective data and parameters (Muennighoff et al. 2023); needs unique_tokens",
     "broken": "smoothly broken power law in one variable (Caballero et al. 2023)",
     "sigmoid": "bounded metric saturating in log compute (accuracy, mAP)",
+    **{f.name: f"{f.role} ({f.reference})" for f in LITERATURE},
 }
 
 
@@ -47,7 +50,10 @@ def get_form(name: str | AnyForm) -> AnyForm:
     if isinstance(name, (LawForm, GeneralForm)):
         return name
     aliases = {"chinchilla": "two_var", "hoffmann": "two_var", "power_law": "power", "bnsl": "broken",
-               "muennighoff": "data_constrained"}
+               "muennighoff": "data_constrained", "clark": "routed_moe", "ludziejewski": "moe_granularity",
+               "krajewski": "moe_granularity", "abnar": "moe_sparsity", "tao": "vocabulary", "steplaw": "lr_batch_surface",
+               "ye": "data_mixing", "lin": "finetune_rectified", "parscale": "parallel", "kumar": "precision",
+               "frantar": "sparsity", "busbridge": "distillation"}
     key = aliases.get(name, name)
     if key not in FORMS:
         raise ConfigError(f"unknown law form {name!r}; expected one of {sorted(FORMS)} or 'auto'", key="form")
@@ -79,6 +85,21 @@ SANE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "data_constrained": {"alpha": _DECAY, "beta": _DECAY, "R_D_star": (1e-2, 1e4), "R_N_star": (1e-2, 1e4)},
     "broken": {"alpha": (-5.0, 5.0), "c1": (-5.0, 5.0)},
     "sigmoid": {},
+    # the literature's laws in other variables: exponents of decay as above; signed exponents and scales within
+    # a few orders of magnitude of any published fit
+    "routed_moe": {"a": (-2.0, 0.0), "b": (-2.0, 0.5), "c": (-1.0, 1.0), "E_start": (1.0, 1e3), "E_max": (1.0, 1e6)},
+    "moe_granularity": {"alpha": _DECAY, "beta": _DECAY, "gamma": _DECAY},
+    "moe_sparsity": {"alpha": _DECAY, "beta": _DECAY, "gamma": _DECAY, "lambda": (-5.0, 5.0), "delta": (-5.0, 5.0)},
+    "vocabulary": {"alpha1": _DECAY, "alpha2": _DECAY, "beta": _DECAY},
+    "lr_batch_surface": {"alpha": _DECAY, "beta": _DECAY, "a_lr": (-3.0, 3.0), "b_lr": (-3.0, 3.0), "b_B": (-3.0, 3.0),
+                         "k_lr": (0.0, np.inf), "k_B": (0.0, np.inf)},
+    "data_mixing": {"t1": (-20.0, 20.0), "t2": (-20.0, 20.0)},
+    "finetune_rectified": {"beta": _DECAY},
+    "parallel": {"alpha": _DECAY, "k": (0.0, 1e3)},
+    "precision": {"alpha": _DECAY, "beta": _DECAY, "gamma": (1e-2, 1e3)},
+    "sparsity": {"b_S": (0.0, 10.0), "b_N": _DECAY, "b_D": _DECAY},
+    "distillation": {"alpha_p": _DECAY, "beta_p": _DECAY, "gamma_p": _DECAY, "c0": (-10.0, 10.0), "c1": (-10.0, 10.0),
+                     "f1": (1e-2, 1e2), "d1": (1e-3, 1e3)},
 }
 
 
@@ -92,7 +113,8 @@ def centre(form: AnyForm, logx: FloatArray, logy: FloatArray) -> tuple[FloatArra
     """The shifts (dx per variable, dy) that centre the data of a fit: mid-ranges of the logs."""
     dy = float(midrange(logy))
     if isinstance(form, (LibraryForm, LawForm)):
-        return form.centre(logx), dy
+        # a law whose metric enters beside a variable in the metric's units (distillation: L_S = L_T + ...) keeps its scale
+        return form.centre(logx), dy if getattr(form, "metric_scale", True) else 0.0
     return np.zeros(logx.shape[1]), 0.0  # a user's form: no declared units, nothing moved
 
 

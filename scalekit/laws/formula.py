@@ -149,8 +149,9 @@ class Law(GeneralForm):
 
     def natural(self, theta: FloatArray) -> FloatArray:
         t = np.array(theta, dtype=float, copy=True)
-        for i in self.log_params:
-            t[..., i] = np.exp(t[..., i])
+        with np.errstate(over="ignore"):  # a resample's scale run off to inf is judged where it is used
+            for i in self.log_params:
+                t[..., i] = np.exp(t[..., i])
         return t
 
     def internal(self, params: dict[str, float]) -> FloatArray:
@@ -169,18 +170,28 @@ class Law(GeneralForm):
             lin.append(p)
         return tuple(lin)
 
-    def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
+    def start_axes(self, logx: FloatArray) -> list[list[float]]:
+        """Starting values of each non-linear parameter (in ``param_names`` order, the linear ones left out):
+        exponents on a fixed grid, scales on a log grid around the variable they meet."""
         lin = self.linear_params()
-        other = [p for p in self.param_names if p not in lin]
         varset = frozenset(self.variables)
         axes: list[list[float]] = []
-        for p in other:
+        for p in (q for q in self.param_names if q not in lin):
             if _in_exponent(self.tree, p):
                 axes.append([-0.5, 0.1, 0.3, 0.6, 1.0])
             else:
                 near = _neighbours(self.tree, p, varset)
-                scale = math.exp(float(np.mean([logx[:, self.variables.index(v)].mean() for v in near]))) if near else 1.0
+                with np.errstate(invalid="ignore"):
+                    logs = [float(np.mean(logx[:, self.variables.index(v)])) for v in near]
+                logs = [v for v in logs if np.isfinite(v)]
+                scale = math.exp(float(np.mean(logs))) if logs else 1.0
                 axes.append([scale * 10.0 ** k for k in (-4, -2, 0, 2, 4, 6)])
+        return axes
+
+    def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
+        lin = self.linear_params()
+        other = [p for p in self.param_names if p not in lin]
+        axes = self.start_axes(logx)
         n_grid = math.prod(len(a) for a in axes)
         if n_grid > MAX_STARTS:  # many non-linear parameters: a seeded random sample of the grid, never the whole product
             rng = np.random.default_rng(0)

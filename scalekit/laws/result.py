@@ -185,7 +185,8 @@ class FitResult:
         dist = self.extrapolation(*arrs) if (warn or interval is not None) else None
         if warn and dist:
             self._warn_extrapolation(dist, threshold)
-        logx = np.log(np.stack([a.ravel() for a in arrs], axis=1))
+        with np.errstate(divide="ignore"):  # a variable whose zero is a value (sparsity) enters as exp(-inf) = 0
+            logx = np.log(np.stack([a.ravel() for a in arrs], axis=1))
         err = np.exp(self.form.log_predict(self.theta, logx))
         value: FloatArray = self.to_metric(err).reshape(shape)
         if interval is None:
@@ -303,7 +304,8 @@ def identification_problems(fit: FitResult) -> list[str]:
     for name, (lo, hi) in SANE_RANGES.get(form.name, {}).items():
         if not lo < params[name] < hi:
             out.append(f"{name} = {params[name]:.4g} is outside its sane range ({lo:g}, {hi:g})")
-    logx = np.log(fit.x)
+    with np.errstate(divide="ignore"):  # a variable whose zero is a value (sparsity) enters as exp(-inf) = 0
+        logx = np.log(fit.x)
     J = _centred_jacobian(form, fit.theta, logx, form.log_predict(fit.theta, logx) - fit.residuals)
     names = _internal_names(form)
     scale = np.sqrt(np.mean(J ** 2, axis=0))
