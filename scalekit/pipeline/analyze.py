@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import display
 from ..analyses.bottom_line import BottomLine
+from ..analyses.hparams_at_scale import HparamsAtScale, hparams_at_scale
 from ..analyses.metric import MetricAnalysis, analyze_metric
 from ..analyses.sweeps import Sweep
 from ..analyses.transfer import Transfer, transfer_maps
@@ -24,6 +25,7 @@ from ..jsonsafe import jsonable
 from ..laws.schedule_law import ScheduleLawFit
 from ..options import Options, resolve_options
 from .bottom import add_extrapolation, bottom_lines, with_caveats
+from .hparams_summary import hyperparameters_block
 from .summary import batch_summary
 from .training import schedule_laws, sweeps
 from .two_step import TwoStep, two_steps
@@ -44,6 +46,7 @@ class BatchAnalysis:
     schedule_laws: dict[str, ScheduleLawFit] = field(default_factory=dict)  # per metric, when runs carry a schedule
     bottom_lines: dict[str, BottomLine] = field(default_factory=dict)  # metric -> the top of the report
     two_step: dict[str, TwoStep] = field(default_factory=dict)  # declared two-step predictions, "intermediate->target"
+    hyperparameters: dict[str, HparamsAtScale] = field(default_factory=dict)  # per metric, for a learning-rate sweep
 
     @property
     def primary(self) -> MetricAnalysis:
@@ -60,6 +63,8 @@ class BatchAnalysis:
             out["schedule_law"] = jsonable({k: v.summary() for k, v in self.schedule_laws.items()})
         if self.two_step:
             out["two_step"] = jsonable({k: v.summary() for k, v in self.two_step.items()})
+        if self.hyperparameters:
+            out["hyperparameters"] = hyperparameters_block(self.hyperparameters)
         return out
 
     def report(self) -> str:
@@ -98,4 +103,5 @@ def analyze(batch: Batch, *, options: Options | None = None, **overrides: Any) -
                 if opts.checks else ())
     return BatchAnalysis(batch, metrics, findings, opts, transfers, sweeps(batch, list(metrics), opts),
                          schedule_laws(batch, list(metrics), opts), with_caveats(lines, findings),
-                         two_steps(batch, opts, lines))
+                         two_steps(batch, opts, lines),
+                         {k: h for k, ma in metrics.items() if (h := hparams_at_scale(batch, ma, opts)) is not None})
