@@ -64,19 +64,24 @@ def test_a_grid_that_misses_the_optimum_is_flagged():
 
 
 def test_steplaw_moe_leave_one_cell_out_lands_within_0_3_percent_of_each_cells_best():
+    """Every estimate's predicted (lr*, B*) for a held-out cell, read from that cell's own bowl, within 0.3% of its best
+    run (bowls 0.15%, near-optimal 0.17%, surface 0.18% worst)."""
     raw = pd.read_csv(shared_file("steplaw_moe", "steplaw_moe.csv")).rename(columns={"params": "N", "tokens": "D"})
-    worst = 0.0
+    worst = dict.fromkeys(("bowls", "near", "surface"), 0.0)
     cells = list(raw.groupby(["N", "D"]))
     assert len(cells) == 16
     for (N, D), cell in cells:
         rest = raw[~((raw["N"] == N) & (raw["D"] == D))]
         res = hyperparam_laws(rest, "smooth_loss", n_boot=0)
         bowl = fit_bowl(cell, "smooth_loss")
-        at = bowl.loss_at(res.lr.predict(N, D), res.B.predict(N, D))
-        gap = at / cell["smooth_loss"].min() - 1
-        worst = max(worst, gap)
-        assert gap <= 0.003, (N, D, gap)
-    assert worst > 0  # the predicted settings are not the best runs themselves
+        s = res.surface
+        for est, (lr, B) in {"bowls": (res.lr.predict(N, D), res.B.predict(N, D)),
+                             "near": (res.lr_near.predict(N, D), res.B_near.predict(N, D)),
+                             "surface": (s.optimum(N, D, "lr"), s.optimum(N, D, "B"))}.items():
+            gap = bowl.loss_at(lr, B) / cell["smooth_loss"].min() - 1
+            worst[est] = max(worst[est], gap)
+            assert gap <= 0.003, (est, N, D, gap)
+    assert min(worst.values()) > 0  # the predicted settings are not the best runs themselves
 
 
 def test_the_loss_surface_recovers_the_power_laws_with_the_truth_inside_its_intervals():
