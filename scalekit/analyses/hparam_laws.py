@@ -34,7 +34,7 @@ from ..laws.formula import Law
 from ..laws.result import FitResult
 from .hparam_surface import LossSurface, fit_surface
 
-__all__ = ["Answer", "Bowl", "HyperparamLaws", "PowerLaw", "answers", "fit_bowl", "hyperparam_laws"]
+__all__ = ["Answer", "Bowl", "HyperparamLaws", "PowerLaw", "answers", "fit_bowl", "hparam_answers", "hyperparam_laws"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -407,3 +407,6 @@ def answers(res: HyperparamLaws, at: list[tuple[str, float, float]], *, seq_len:
         out.append(Answer(label=label, N=float(N), D=float(D), extrapolation=ext, lr=lr_, B=B_, B_seq=B_seq,
                           penalty_2x=pen, within=within, tolerance=tolerance, seq_len=seq_len))
     return out
+
+
+hparam_answers = answers  # the name at the package top level (scalekit.hparam_answers)
