@@ -73,6 +73,23 @@ def _where(ma: MetricAnalysis, opts: Options) -> list[tuple[str, float, float]]:
     return at
 
 
+def _critical(sweep: pd.DataFrame, fin: pd.DataFrame, metric: str, lr: str, bs: str,
+              opts: Options) -> tuple[CriticalBatch | None, str]:
+    """The critical batch from the curves of the best-lr run at each (cell, batch size): McCandlish's trade-off
+    assumes each batch size at its own tuned learning rate. A cell is its runs' final (N, D)."""
+    final_D = fin.set_index("run")["D"]
+    best = fin.loc[fin.groupby(["N", "D", bs])[metric].idxmin(), "run"]
+    curves = sweep[sweep["run"].isin(set(best)) & np.isfinite(sweep[metric])].copy()
+    curves["D"] = curves["run"].map(final_D)
+    try:
+        crit = critical_batch(curves, metric=metric, batch=bs, n_boot=opts.n_boot_optimal, seed=opts.seed)
+    except FitError as exc:
+        return None, str(exc)
+    if not crit.cells:
+        return None, "; ".join(crit.skipped[:3])
+    return crit, "; ".join(crit.skipped[:3])
+
+
 def hparams_at_scale(batch: Batch, ma: MetricAnalysis, opts: Options) -> HparamsAtScale | None:
     """The section for one metric (None when the batch declares no learning-rate sweep or it cannot be fitted)."""
     lr, bs = hparam_columns(batch)
@@ -90,11 +107,7 @@ def hparams_at_scale(batch: Batch, ma: MetricAnalysis, opts: Options) -> Hparams
     ans = tuple(answers(laws, _where(ma, opts), seq_len=seq, tolerance=opts.hparam_tolerance))
     crit, note = None, "runs at three or more batch sizes per (N, D) with in-training curves are needed"
     if bs is not None and batch.has_checkpoints and sweep["step"].nunique() > 2:
-        try:
-            crit = critical_batch(sweep, metric=ma.name, batch=bs, n_boot=opts.n_boot_optimal, seed=opts.seed)
-            note = "" if crit.cells else "; ".join(crit.skipped[:3])
-        except FitError as exc:
-            note = str(exc)
+        crit, note = _critical(sweep, fin, ma.name, lr, bs, opts)
     return HparamsAtScale(metric=ma.name, lr_column=lr, batch_column=bs, seq_len=seq, laws=laws, answers=ans,
-                          critical=crit if crit is not None and crit.cells else None, critical_note=note,
+                          critical=crit, critical_note=note,
                           runs=int(fin["run"].nunique()))

@@ -666,6 +666,9 @@ def hparam_trend_figure(h: HparamsAtScale, unit: str = "tokens") -> Figure:
             ax.errorbar([xa], [v], yerr=[[max(v - lo, 0)], [max(hi - v, 0)]] if np.isfinite(lo) else None, fmt="*",
                         ms=11, color="crimson", mec="black", mew=0.5, capsize=3,
                         label="where you will train" if a is h.answers[0] else None)
+            if vary_D:  # the lines are per swept N: say at which N each answer stands
+                ax.annotate(f"N={_si_short(a.N)}", (xa, v), textcoords="offset points", xytext=(6, -3), fontsize=7,
+                            color="crimson")
         ax.set(xlabel="D" if vary_D else "N", ylabel=label,
                title=f"optimal {'learning rate' if which == 'lr' else 'batch size'} lr*" if which == "lr"
                else "optimal batch size B*")

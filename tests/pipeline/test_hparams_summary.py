@@ -78,3 +78,46 @@ def test_steplaw_moe_summary_end_to_end():
     # the published dense law's data exponent for B* (0.571) lies inside the surface's interval on these MoE cells
     lo, hi = h["laws"]["surface"]["batch"]["ci"]["D_exp"]
     assert lo <= 0.571 <= hi
+
+
+def curve_sweep(seed: int = 0) -> pd.DataFrame:
+    """Runs with in-training curves: per cell a learning-rate x batch-size grid; the steps to any loss follow
+    McCandlish's S = S_min (1 + B_noise / B) with B_noise = 8 D^0.5 tokens."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for N in (1e8, 3e8, 1e9):
+        for D in (2e9, 8e9):
+            B_noise = 8.0 * D ** 0.5
+            S_min = 0.2 * D / B_noise
+            lr_opt = TRUTH["c_lr"] * N ** TRUTH["a_lr"] * D ** TRUTH["b_lr"]
+            for lr in lr_opt * np.array([0.25, 0.5, 1.0, 2.0, 4.0]):
+                for B in 2.0 ** np.arange(15, 22):
+                    final = D / B
+                    steps = np.geomspace(final / 30, final, 20)
+                    p = steps / (S_min * (1 + B_noise / B))
+                    x = np.log(lr / lr_opt)
+                    loss = (1.8 + 400 / N ** 0.34) * (1 + 0.3 * p ** -0.5) * (1 + 0.004 * x * x)
+                    loss = loss * np.exp(0.0003 * rng.standard_normal(steps.size))
+                    run = f"N{N:.0e}-D{D:.0e}-lr{lr:.3g}-B{int(B)}"
+                    rows += [{"run": run, "params": N, "tokens": s * B, "step": s, "lr": lr, "batch_size": B, "loss": v}
+                             for s, v in zip(steps, loss)]
+    return pd.DataFrame(rows)
+
+
+def test_curves_at_several_batch_sizes_give_the_critical_batch_in_the_report():
+    from scalekit.report import figures as plots
+
+    b = scalekit.load_batch(curve_sweep(), name="curves", hparams=["lr", "batch_size"])
+    an = scalekit.analyze(b, n_boot=0, n_boot_optimal=50, checks=False)
+    hp = an.hyperparameters["loss"]
+    crit = hp.critical
+    assert crit is not None and len(crit.cells) == 6, hp.critical_note
+    for c in crit.cells:
+        assert c.B_crit == pytest.approx(8.0 * c.D ** 0.5, rel=0.1)
+    assert abs(crit.trend.params["b"] - 0.5) <= 0.05
+    s = json.loads(json.dumps(an.summary(), allow_nan=False))
+    assert list(VALIDATOR.iter_errors(s)) == []
+    block = s["hyperparameters"]["loss"]["critical_batch"]
+    assert [c["B_crit"] for c in block["cells"]] == [c.B_crit for c in crit.cells]
+    assert "Critical batch per cell" in sec.hparams_details_html(hp).html
+    assert plots.critical_batch_figure(crit).axes
