@@ -97,7 +97,13 @@ def hparams_at_scale(batch: Batch, ma: MetricAnalysis, opts: Options) -> Hparams
         return None
     sweep = batch.sweep
     fin = run_finals(sweep) if "step" in sweep else sweep
-    fin = fin[np.isfinite(fin[ma.name]) & (fin[lr] > 0)]
+    fin = fin[np.isfinite(fin[ma.name]) & (fin[lr] > 0)].copy()
+    # a cell is one (N, D) to 3 significant digits (trackers log final token counts that differ a little), and
+    # needs three or more learning rates to hold a bowl
+    fin["D"] = fin["D"].map(lambda v: float(f"{v:.3g}"))
+    fin = fin[fin.groupby(["N", "D"])[lr].transform("nunique") >= 3]
+    if fin.empty:
+        return None
     try:
         laws = hyperparam_laws(fin, ma.name, lr=lr, batch=bs or "batch_size", tolerance=opts.hparam_tolerance,
                                n_boot=opts.n_boot_optimal, seed=opts.seed)

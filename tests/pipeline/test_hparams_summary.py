@@ -121,3 +121,8 @@ def test_curves_at_several_batch_sizes_give_the_critical_batch_in_the_report():
     assert [c["B_crit"] for c in block["cells"]] == [c.B_crit for c in crit.cells]
     assert "Critical batch per cell" in sec.hparams_details_html(hp).html
     assert plots.critical_batch_figure(crit).axes
+
+
+def test_cells_with_fewer_than_three_learning_rates_give_no_section():
+    an = scalekit.analyze(batch_of(sweep(lr_grid=np.array([1e-3, 2e-3]))), n_boot=0, n_boot_optimal=0, checks=False)
+    assert an.hyperparameters == {} and "hyperparameters" not in an.summary()
