@@ -30,7 +30,8 @@ def check_hparams(ctx: Context, o: Thresholds) -> list[Finding]:
             "use the best run per (N, D) and the report shows the sweep's sensitivity.",
             {"column": u["column"], "cells": u["cells"], "examples": u["examples"]}))
     if b.hparams:
-        sw = sweep_analysis(b, n_boot=o.n_boot_checks)
+        # the sweep analyze() reports, when given: the finding and summary.json then state one interval
+        sw = next(iter(ctx.sweeps.values())) if ctx.sweeps else sweep_analysis(b, n_boot=o.n_boot_checks)
         if sw is not None:
             for h, m in sw.moves.items():
                 ci = m.get("k_ci")

@@ -99,9 +99,10 @@ def analyze(batch: Batch, *, options: Options | None = None, **overrides: Any) -
     metrics = {batch.metric(n).name: analyze_metric(batch, n, opts) for n in names}
     transfers = transfer_maps(batch, metrics, opts)
     lines = bottom_lines(batch, metrics, opts)
-    findings = (tuple(run_checks(batch, metrics, opts.thresholds, transfers=transfers, bottom_lines=lines))
+    sw = sweeps(batch, list(metrics), opts)
+    findings = (tuple(run_checks(batch, metrics, opts.thresholds, transfers=transfers, bottom_lines=lines, sweeps=sw))
                 if opts.checks else ())
-    return BatchAnalysis(batch, metrics, findings, opts, transfers, sweeps(batch, list(metrics), opts),
+    return BatchAnalysis(batch, metrics, findings, opts, transfers, sw,
                          schedule_laws(batch, list(metrics), opts), with_caveats(lines, findings),
                          two_steps(batch, opts, lines),
                          {k: h for k, ma in metrics.items() if (h := hparams_at_scale(batch, ma, opts)) is not None})

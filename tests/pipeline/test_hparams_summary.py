@@ -126,3 +126,14 @@ def test_curves_at_several_batch_sizes_give_the_critical_batch_in_the_report():
 def test_cells_with_fewer_than_three_learning_rates_give_no_section():
     an = scalekit.analyze(batch_of(sweep(lr_grid=np.array([1e-3, 2e-3]))), n_boot=0, n_boot_optimal=0, checks=False)
     assert an.hyperparameters == {} and "hyperparameters" not in an.summary()
+
+
+def test_the_sweep_finding_and_summary_json_state_one_interval():
+    """The best value's trend in N: the finding's interval is summary.json's (one bootstrap count, one seed)."""
+    an = scalekit.analyze(batch_of(sweep()), n_boot=0, n_boot_optimal=37, seed=3)
+    s = an.summary()
+    found = [f for f in s["findings"] if f["check"] == "hparams" and "moves with model size" in f["title"]]
+    assert found
+    for f in found:
+        h = f["evidence"]["hparam"]
+        assert f["evidence"]["k_ci"] == s["hparams"]["loss"]["moves"][h]["k_ci"]
