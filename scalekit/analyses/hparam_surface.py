@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..exceptions import FitError
 from ..laws.curve import fit_curve
 from ..laws.general import Cols, GeneralForm
 from ..laws.result import FitResult
@@ -55,13 +56,18 @@ class SurfaceForm(GeneralForm):
         Reference sizes (mid-range of the sweep) at which the scales are parametrised internally.
     vary_D, vary_B : bool
         Whether the sweep varies D and the batch size (the terms of a variable held fixed are left out).
+    seeds : array, optional
+        Starting vectors (internal parameters, one per row) the core starts from: :func:`fit_surface` takes them
+        from the bowls.
     """
 
     reference = "quadratic penalty in log lr, log B around power-law optima (StepLaw 2025; DeepSeek LLM 2024)"
 
-    def __init__(self, N0: float, D0: float, vary_D: bool = True, vary_B: bool = True) -> None:
+    def __init__(self, N0: float, D0: float, vary_D: bool = True, vary_B: bool = True,
+                 seeds: FloatArray | None = None) -> None:
         self.N0, self.D0, self.vary_D, self.vary_B = float(N0), float(D0), vary_D, vary_B
-        self.name = "lr_batch_surface"
+        self.seeds = seeds
+        self.name = "hparam_surface"
         self.variables = ("N",) + (("D",) if vary_D else ()) + ("lr",) + (("B",) if vary_B else ())
         self.param_names = tuple(p for p in _ALL if (vary_D or p not in _NEEDS_D) and (vary_B or p not in _NEEDS_B))
         internal = {"E": "log_E", "A": "log_A0", "G": "log_G0", "k_lr": "log_k_lr", "c_lr": "log_lr0",
@@ -152,21 +158,10 @@ class SurfaceForm(GeneralForm):
                 t["b_B"] = v["b_B"]
         return np.array([t[p] for p in self.param_names], dtype=float)
 
-    def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:  # pragma: no cover - fit_surface gives starts
-        raise NotImplementedError("the surface is fitted from the bowls' starts (fit_surface)")
-
-    def seeded(self, starts: FloatArray) -> SurfaceForm:
-        """This form with fixed starting vectors (internal), what the core's start selection will use."""
-        return _Seeded(self, starts)
-
-
-class _Seeded(SurfaceForm):
-    def __init__(self, form: SurfaceForm, starts: FloatArray) -> None:
-        self.__dict__.update(form.__dict__)
-        self._starts = starts
-
     def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
-        return self._starts
+        if self.seeds is None:
+            raise FitError("the loss surface starts from the per-cell bowls: fit it with fit_surface", form=self.name)
+        return self.seeds
 
 
 @dataclass(frozen=True)
@@ -246,11 +241,12 @@ def fit_surface(frame: pd.DataFrame, metric: str, bowls: tuple[Bowl, ...], lr_la
     if vary_D:
         logD = np.log(frame["D"].to_numpy(dtype=float))
         D0 = float(np.exp((logD.min() + logD.max()) / 2))
-    form = SurfaceForm(N0, D0, vary_D, vary_B)
+    plain = SurfaceForm(N0, D0, vary_D, vary_B)
     grid = [(al, be) for al in (0.2, 0.35, 0.6) for be in ((0.2, 0.35, 0.6) if vary_D else (0.3,))]
-    starts = np.array([form.internal(_start_params(bowls, lr_law, B_law, vary_D, vary_B, al, be)) for al, be in grid])
+    starts = np.array([plain.internal(_start_params(bowls, lr_law, B_law, vary_D, vary_B, al, be)) for al, be in grid])
+    form = SurfaceForm(N0, D0, vary_D, vary_B, seeds=starts)
     cols = ["N"] + (["D"] if vary_D else []) + [lr] + ([batch] if vary_B else [])
-    fit = fit_curve(frame[cols].to_numpy(dtype=float), frame[metric].to_numpy(dtype=float), form=form.seeded(starts),
+    fit = fit_curve(frame[cols].to_numpy(dtype=float), frame[metric].to_numpy(dtype=float), form=form,
                     metric=metric, groups=frame[run].astype(str).to_numpy(), n_boot=n_boot, seed=seed,
                     n_starts=len(starts))
     return LossSurface(fit=fit, form=form)
