@@ -137,3 +137,26 @@ def test_the_sweep_finding_and_summary_json_state_one_interval():
     for f in found:
         h = f["evidence"]["hparam"]
         assert f["evidence"]["k_ci"] == s["hparams"]["loss"]["moves"][h]["k_ci"]
+
+
+@pytest.mark.parametrize("shape", ["lr only", "one D"])
+def test_a_learning_rate_only_sweep_and_a_single_data_size_give_the_section(shape):
+    from scalekit.report import figures as plots
+
+    f = sweep(B_grid=np.array([2.0 ** 18])) if shape == "lr only" else sweep()
+    if shape == "one D":
+        f = f[f["D"] == 8e9]
+    hp_cols = ["lr"] if shape == "lr only" else ["lr", "batch_size"]
+    b = scalekit.load_batch(f.rename(columns={"N": "params", "D": "tokens"}), name="sweep", hparams=hp_cols,
+                            ignore=["batch_size"] if shape == "lr only" else [])
+    an = scalekit.analyze(b, n_boot=0, n_boot_optimal=30, checks=False, hparam_N=[3e9], hparam_D=[8e9])
+    hp = an.hyperparameters["loss"]
+    s = json.loads(json.dumps(an.summary(), allow_nan=False))
+    assert list(VALIDATOR.iter_errors(s)) == []
+    truth_a = TRUTH["a_lr"]
+    assert abs(hp.laws.lr.fit.params["a"] - truth_a) <= 0.05
+    assert abs(hp.laws.surface.fit.params["a_lr"] - truth_a) <= 0.05
+    assert (hp.laws.B is None) == (shape == "lr only")
+    html = sec.hparams_answers_html(hp).html + sec.hparams_details_html(hp).html
+    assert "lr* [95%]" in html
+    assert plots.hparam_bowls_figure(hp, b).axes and plots.hparam_trend_figure(hp).axes
