@@ -28,6 +28,7 @@ _LAZY = {
     "Law": ".laws.formula",
     "critical_batch": ".analyses.critical_batch",
     "hyperparam_laws": ".analyses.hparam_laws",
+    "hparam_answers": ".analyses.hparam_laws",
     "plan": ".analyses.plan",
     "Plan": ".analyses.plan",
     "HyperparamLaws": ".analyses.hparam_laws",

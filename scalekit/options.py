@@ -180,6 +180,13 @@ FIELDS: dict[str, tuple[Any, Rule]] = {
                                   low=0)),
     "inference_flops_per_token": (2.0, Rule("float", "inference FLOPs per token per parameter (2 N per token)", low=0,
                                             low_open=True)),
+    "hparam_N": ((), Rule("floats", "model sizes N where the optimal learning rate and batch size are asked (paired with "
+                          "hparam_D), beside the budgets and the target", low=0, low_open=True)),
+    "hparam_D": ((), Rule("floats", "data sizes D paired with hparam_N", low=0, low_open=True)),
+    "hparam_tolerance": (0.0025, Rule("fraction", "near-optimal tolerance of a sweep: runs within this fraction of their "
+                                      "cell's best, and the range of settings within it of the optimum")),
+    "seq_len": (None, Rule("float", "tokens per sequence, to state batch sizes in sequences (else a seq_len column)", low=0,
+                           low_open=True, nullable=True)),
 }
 
 
@@ -218,6 +225,10 @@ class Options:
     checks: bool = True
     inference_tokens: tuple[float, ...] = ()
     inference_flops_per_token: float = 2.0
+    hparam_N: tuple[float, ...] = ()
+    hparam_D: tuple[float, ...] = ()
+    hparam_tolerance: float = 0.0025
+    seq_len: float | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     @property
@@ -326,6 +337,9 @@ def resolve_options(*layers: Mapping[str, Any] | None, source: str | None = None
     opts = Options(**values, thresholds=Thresholds.from_mapping(thresholds, source=source))
     if opts.form != "two_var" and opts.x not in ("N", "D", "C"):  # pragma: no cover - guarded by the rule
         raise ConfigError(f"option 'x': got {opts.x!r}; allowed: 'N', 'D' or 'C'", source=source, key="x")
+    if len(opts.hparam_N) != len(opts.hparam_D):  # the (N, D) where a run will be trained: one D per N
+        raise ConfigError(f"options 'hparam_N' and 'hparam_D' pair up: got {len(opts.hparam_N)} N and {len(opts.hparam_D)} D",
+                          source=source, key="hparam_N")
     return replace(opts)
 
 

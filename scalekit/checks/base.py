@@ -18,6 +18,7 @@ import numpy.typing as npt
 from .. import display
 from ..analyses.bottom_line import BottomLine
 from ..analyses.metric import MetricAnalysis
+from ..analyses.sweeps import Sweep
 from ..analyses.transfer import Transfer
 from ..data.batch import Batch
 from ..data.metric import MetricSpec
@@ -80,6 +81,7 @@ class Context:
     flagged: dict[str, str] = field(default_factory=dict)
     transfers: dict[str, Transfer] = field(default_factory=dict)  # target metric -> map from the primary loss
     bottom_lines: dict[str, BottomLine] = field(default_factory=dict)  # metric -> what the top of the report says
+    sweeps: dict[str, Sweep] = field(default_factory=dict)  # metric -> the declared sweep, as summary.json states it
 
 
 def error_of(spec: MetricSpec, values: npt.ArrayLike) -> FloatArray:

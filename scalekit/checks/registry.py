@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..analyses.bottom_line import BottomLine
 from ..analyses.metric import MetricAnalysis
+from ..analyses.sweeps import Sweep
 from ..analyses.transfer import Transfer
 from ..data.batch import Batch
 from ..exceptions import ConfigError
@@ -50,19 +51,21 @@ CHECKS: tuple[tuple[str, CheckFn], ...] = (
 
 def run_checks(batch: Batch, metrics: dict[str, MetricAnalysis], thresholds: Thresholds | None = None, *,
                only: list[str] | None = None, transfers: dict[str, Transfer] | None = None,
-               bottom_lines: dict[str, BottomLine] | None = None) -> list[Finding]:
+               bottom_lines: dict[str, BottomLine] | None = None, sweeps: dict[str, Sweep] | None = None) -> list[Finding]:
     """Run the catalog (or ``only`` some codes) and return the findings, most severe first.
 
     ``transfers`` (target metric -> loss-to-loss map) lets the transfer check read the maps;
     ``bottom_lines`` (metric -> :class:`BottomLine`) lets the checks of predictions at the budgets
-    asked for run (beyond the trained range, approaches disagreeing).
+    asked for run (beyond the trained range, approaches disagreeing); ``sweeps`` (metric -> :class:`Sweep`) lets the
+    sweep check state the numbers summary.json states (one bootstrap count).
     """
     codes = [c for c, _ in CHECKS]
     if only is not None and set(only) - set(codes):
         raise ConfigError(f"option 'only': got {sorted(set(only) - set(codes))}; allowed: {codes}", key="only")
     o = thresholds or Thresholds()
     sigma = {name: noise_level(batch, name, ma.fit) for name, ma in metrics.items()}
-    ctx = Context(batch, metrics, sigma, transfers=dict(transfers or {}), bottom_lines=dict(bottom_lines or {}))
+    ctx = Context(batch, metrics, sigma, transfers=dict(transfers or {}), bottom_lines=dict(bottom_lines or {}),
+                  sweeps=dict(sweeps or {}))
     out: list[Finding] = []
     for code, fn in CHECKS:
         if only is None or code in only:

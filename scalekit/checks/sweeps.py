@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from ..analyses.hparam_laws import fit_bowl
+from ..analyses.hparams_at_scale import hparam_columns
 from ..analyses.sweeps import sweep_analysis
+from ..data.sweep import run_finals
 from ..options import Thresholds
 from .base import Context, Finding
 
@@ -27,7 +30,8 @@ def check_hparams(ctx: Context, o: Thresholds) -> list[Finding]:
             "use the best run per (N, D) and the report shows the sweep's sensitivity.",
             {"column": u["column"], "cells": u["cells"], "examples": u["examples"]}))
     if b.hparams:
-        sw = sweep_analysis(b, n_boot=o.n_boot_checks)
+        # the sweep analyze() reports, when given: the finding and summary.json then state one interval
+        sw = next(iter(ctx.sweeps.values())) if ctx.sweeps else sweep_analysis(b, n_boot=o.n_boot_checks)
         if sw is not None:
             for h, m in sw.moves.items():
                 ci = m.get("k_ci")
@@ -41,4 +45,38 @@ def check_hparams(ctx: Context, o: Thresholds) -> list[Finding]:
                     "mistuning (the best run per cell is used here).",
                     f"Set {h} per size along this trend when extrapolating; sweep it around the trend at the next size.",
                     {"hparam": h, **m}))
+        out += _bracketing(ctx)
+    return out
+
+
+def _bracketing(ctx: Context) -> list[Finding]:
+    """A warning per metric when the sweep's grid does not bracket the optimum in some cell (best at the grid's edge,
+    or the fitted bowl's vertex outside it): that cell's optimum is a bound, and the laws through it lean."""
+    b = ctx.batch
+    lr, bs = hparam_columns(b)
+    if lr is None or b.sweep is None:
+        return []
+    fin = run_finals(b.sweep) if "step" in b.sweep else b.sweep
+    out: list[Finding] = []
+    for name, ma in ctx.metrics.items():
+        if ma.spec.direction != "min" or name not in fin:
+            continue
+        bad = []
+        for _, cell in fin[fin[name].notna()].groupby(["N", "D"], sort=True):
+            if len(cell) < 4:
+                continue
+            bowl = fit_bowl(cell, name, lr, bs or "batch_size")
+            if not bowl.bracketed:
+                bad.append({"N": bowl.N, "D": bowl.D, "best_run": bowl.best_run, "note": bowl.note})
+        if not bad:
+            continue
+        ex = bad[0]
+        out.append(Finding(
+            "hparams", "warning", name, "The sweep's grid does not bracket the optimum in some cells",
+            f"In {len(bad)} (N, D) cell(s) the best {lr}{' or batch size' if bs else ''} lies at the edge of the grid or "
+            f"the fitted bowl's minimum lies outside it, e.g. at N={ex['N']:.3g}, D={ex['D']:.3g}: {ex['note']}.",
+            "Where the optimum is not bracketed the cell gives a bound, not an estimate: the laws for the optimal "
+            "learning rate and batch size lean toward the grid's edge there, and so do their predictions at scale.",
+            "Extend the sweep past the edge in those cells (a factor 2 beyond the best value) before trusting the trend.",
+            {"cells": bad, "lr_column": lr, "batch_column": bs}))
     return out

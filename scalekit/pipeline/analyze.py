@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import display
 from ..analyses.bottom_line import BottomLine
+from ..analyses.hparams_at_scale import HparamsAtScale, hparams_at_scale
 from ..analyses.metric import MetricAnalysis, analyze_metric
 from ..analyses.sweeps import Sweep
 from ..analyses.transfer import Transfer, transfer_maps
@@ -46,6 +47,7 @@ class BatchAnalysis:
     two_step: dict[str, TwoStep] = field(default_factory=dict)  # declared two-step predictions, "intermediate->target"
     # metric -> the shared-exponent fit across every version of the batch this one is a version of (or why it failed)
     versions: dict[str, VersionComparison | str] = field(default_factory=dict)
+    hyperparameters: dict[str, HparamsAtScale] = field(default_factory=dict)  # per metric, for a learning-rate sweep
 
     @property
     def primary(self) -> MetricAnalysis:
@@ -90,12 +92,14 @@ def analyze(batch: Batch, *, options: Options | None = None, versions: Batch | N
     metrics = {batch.metric(n).name: analyze_metric(batch, n, opts) for n in names}
     transfers = transfer_maps(batch, metrics, opts)
     lines = bottom_lines(batch, metrics, opts)
-    findings = (tuple(run_checks(batch, metrics, opts.thresholds, transfers=transfers, bottom_lines=lines))
+    sw = sweeps(batch, list(metrics), opts)
+    findings = (tuple(run_checks(batch, metrics, opts.thresholds, transfers=transfers, bottom_lines=lines, sweeps=sw))
                 if opts.checks else ())
     across: dict[str, VersionComparison | str] = {}
     if versions is not None:
         laws = {m: law.form.name for m, ma in metrics.items() if (law := ma.law or ma.fit) is not None}
         across = compare_every_metric(versions, laws, n_boot=min(opts.n_boot, 100), seed=opts.seed)
-    return BatchAnalysis(batch, metrics, findings, opts, transfers, sweeps(batch, list(metrics), opts),
+    return BatchAnalysis(batch, metrics, findings, opts, transfers, sw,
                          schedule_laws(batch, list(metrics), opts), with_caveats(lines, findings),
-                         two_steps(batch, opts, lines), across)
+                         two_steps(batch, opts, lines), across,
+                         {k: h for k, ma in metrics.items() if (h := hparams_at_scale(batch, ma, opts)) is not None})

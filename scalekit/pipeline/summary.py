@@ -19,6 +19,7 @@ from ..analyses.profiles import flops_factor
 from ..analyses.versions import versions_block
 from ..exceptions import ScalekitError
 from ..jsonsafe import jsonable
+from .hparams_summary import hyperparameters_block
 from .lawsummary import fit_entry
 
 if TYPE_CHECKING:
@@ -128,12 +129,16 @@ def _two_step(an: BatchAnalysis) -> dict[str, Any]:
     return {"two_step": {k: v.summary() for k, v in an.two_step.items()}} if an.two_step else {}
 
 
+def _hyperparameters(an: BatchAnalysis) -> dict[str, Any]:
+    return {"hyperparameters": hyperparameters_block(an.hyperparameters)} if an.hyperparameters else {}
+
+
 def _versions(an: BatchAnalysis) -> dict[str, Any]:
     return {"versions": versions_block(an.versions)} if an.versions else {}
 
 
 # The document, in order: sections only for batches that have them (``inference``, ``transfer``, ``hparams``,
-# ``schedule_law``, ``two_step``, ``versions``) come after the ones every summary has.
+# ``schedule_law``, ``two_step``, ``versions``, ``hyperparameters``) come after the ones every summary has.
 BLOCKS: tuple[Block, ...] = (
     _header,
     _fits,
@@ -149,6 +154,7 @@ BLOCKS: tuple[Block, ...] = (
     _schedule_law,
     _two_step,
     _versions,
+    _hyperparameters,
 )
 
 

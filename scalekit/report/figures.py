@@ -20,7 +20,9 @@ import numpy.typing as npt
 from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 
+from ..analyses.critical_batch import CriticalBatch
 from ..analyses.grid import Grid
+from ..analyses.hparams_at_scale import HparamsAtScale
 from ..analyses.metric import MetricAnalysis
 from ..analyses.optimal import OptimalLaw, data_scale
 from ..analyses.profiles import flops_factor, profile_curve
@@ -564,4 +566,130 @@ def two_step_figure(ts: Any, ax: Axes | None = None) -> Figure | None:
     fig.set_label(f"Two-step prediction of {fit.target}: {fit.x.size} points of {len(names)} runs, {fit.target} against "
                   f"{fit.intermediate}, the fitted {fit.step2} map, and {len(ts.predictions)} prediction(s) with their "
                   "95% prediction intervals.")
+    return fig
+
+
+@_styled
+def hparam_bowls_figure(h: HparamsAtScale, batch: Batch, max_panels: int = 4) -> Figure:
+    """Loss against learning rate per model size, one panel per data size: each lr's best run over batch sizes
+    (points), the cell's fitted bowl at its optimal batch size (line) and its optimum (star)."""
+    laws = h.laws
+    Ds = sorted({b.D for b in laws.bowls})
+    if len(Ds) > max_panels:  # the smallest, the largest and evenly between
+        Ds = [Ds[i] for i in np.linspace(0, len(Ds) - 1, max_panels).round().astype(int)]
+    ncol = min(len(Ds), 2)
+    nrow = -(-len(Ds) // ncol)
+    fig, grid_axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 3.6 * nrow), squeeze=False)
+    axes = grid_axes.reshape(1, -1)
+    for ax in axes[0][len(Ds):]:
+        ax.set_visible(False)
+    sweep = batch.sweep if batch.sweep is not None else batch.frame
+    norm = _size_norm([b.N for b in laws.bowls])
+    cmap = plt.get_cmap("viridis")
+    for ax, D in zip(axes[0], Ds):
+        for b in (b for b in laws.bowls if b.D == D):
+            color = cmap(norm(b.N) * 0.9)
+            cell = sweep[(sweep["N"] == b.N) & (sweep["D"] == b.D)]
+            pts = cell.groupby(h.lr_column)[h.metric].min()
+            ax.plot(pts.index.astype(float), pts.to_numpy(), "o", ms=3.5, color=color, alpha=0.8)
+            grid = np.geomspace(float(pts.index.min()) / 1.5, float(pts.index.max()) * 1.5, 80)
+            curve = [_bowl_profile(b, x, cell, h.batch_column) for x in grid]
+            lo, hi = float(np.min(pts)), float(np.max(pts))
+            keep = np.asarray(curve) <= hi + 0.5 * (hi - lo)
+            ax.plot(grid[keep], np.asarray(curve)[keep], "-", color=color, lw=1.3, label=f"N={b.N:.3g}")
+            ax.plot([b.lr_opt], [b.loss_opt], "*", ms=11, color=color, mec="black", mew=0.6,
+                    alpha=1.0 if b.bracketed else 0.35)
+        ax.set(xlabel=h.lr_column, ylabel=h.metric, title=f"D = {D:.3g}")
+        _log(ax, y=False)
+        ax.legend(fontsize=7, loc="upper center", ncol=2)
+    fig.suptitle(f"{h.metric} against {h.lr_column} per model size: points, the best run at each {h.lr_column}; lines, the "
+                 "fitted bowl at the best swept batch size; stars, the optimum (faded: not bracketed)", fontsize=9)
+    fig.subplots_adjust(hspace=0.45)
+    return fig
+
+
+def _bowl_profile(b: Any, lr: float, cell: Any, batch: str | None) -> float:
+    """The bowl's loss at ``lr`` and the best batch size within the cell's swept range (what the points show)."""
+    if b.B_opt is None or batch is None:
+        return float(b.loss_at(lr))
+    c = b.coef
+    x = np.log(lr)
+    y = -(c[3] + c[5] * x) / (2 * c[4]) if c[4] > 0 else np.log(b.B_opt)
+    lo, hi = np.log(float(cell[batch].min())), np.log(float(cell[batch].max()))
+    return float(b.loss_at(lr, float(np.exp(np.clip(y, lo, hi)))))
+
+
+@_styled
+def hparam_trend_figure(h: HparamsAtScale, unit: str = "tokens") -> Figure:
+    """lr* and B* against D (N when D is fixed), one colour per model size: each cell's bowl optimum (points), the
+    bowls' law with its 95% band and the surface's law (dashed), and the answers where the user will train (stars)."""
+    laws = h.laws
+    two = laws.B is not None
+    vary_D = len({b.D for b in laws.bowls}) > 1
+    fig, axes = plt.subplots(1, 2 if two else 1, figsize=(11 if two else 5.5, 4.2), squeeze=False)
+    Ns = sorted({b.N for b in laws.bowls})
+    norm = _size_norm(Ns)
+    cmap = plt.get_cmap("viridis")
+    xs_all = [b.D if vary_D else b.N for b in laws.bowls] + [a.D if vary_D else a.N for a in h.answers]
+    xg = np.geomspace(min(xs_all) / 1.3, max(xs_all) * 1.3, 60)
+    panels = [("lr", h.lr_column, laws.lr)] + ([("B", f"batch size ({unit})", laws.B)] if two else [])
+    for ax, (which, label, law) in zip(axes[0], panels):
+        sizes = Ns if vary_D else [None]
+        for N in sizes:
+            color = cmap(norm(N) * 0.9) if N is not None else "C0"
+            cells = [b for b in laws.bowls if N is None or b.N == N]
+            x = [b.D if vary_D else b.N for b in cells]
+            y = [b.lr_opt if which == "lr" else b.B_opt for b in cells]
+            ax.plot(x, y, "o", color=color, ms=5, label=f"N={N:.3g}" if N is not None else "cells")
+            Ds_ = xg if vary_D else np.full_like(xg, np.nan)
+            Nn = np.full_like(xg, N) if N is not None else xg
+            if law is not None:
+                line = [law.predict(n, d) for n, d in zip(Nn, Ds_)]
+                ax.plot(xg, line, "-", color=color, lw=1.2)
+                if law.draws.size:
+                    band = np.array([law.interval(n, d) for n, d in zip(Nn, Ds_)])
+                    ax.fill_between(xg, band[:, 0], band[:, 1], color=color, alpha=0.12, lw=0)
+            if laws.surface is not None and (which == "lr" or laws.surface.form.vary_B):
+                ax.plot(xg, [laws.surface.optimum(n, d, which) for n, d in zip(Nn, Ds_)], "--", color=color, lw=1)
+        for a in h.answers:
+            est = (a.lr if which == "lr" else a.B).get("bowls")
+            if est is None:
+                continue
+            v, (lo, hi) = est
+            xa = a.D if vary_D else a.N
+            ax.errorbar([xa], [v], yerr=[[max(v - lo, 0)], [max(hi - v, 0)]] if np.isfinite(lo) else None, fmt="*",
+                        ms=11, color="crimson", mec="black", mew=0.5, capsize=3,
+                        label="where you will train" if a is h.answers[0] else None)
+            if vary_D:  # the lines are per swept N: say at which N each answer stands
+                ax.annotate(f"N={_si_short(a.N)}", (xa, v), textcoords="offset points", xytext=(6, -3), fontsize=7,
+                            color="crimson")
+        ax.set(xlabel="D" if vary_D else "N", ylabel=label,
+               title=f"optimal {'learning rate' if which == 'lr' else 'batch size'} lr*" if which == "lr"
+               else "optimal batch size B*")
+        _log(ax)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle("Points: each cell's bowl optimum; solid: the bowls' law with its 95% band; dashed: the loss surface's "
+                 "law; stars: the answers with 95% intervals", fontsize=9)
+    fig.subplots_adjust(top=0.85, wspace=0.3)
+    return fig
+
+
+@_styled
+def critical_batch_figure(crit: CriticalBatch, max_cells: int = 9) -> Figure:
+    """Steps to the target loss against batch size per cell (points), McCandlish's S = S_min (1 + B_crit / B)
+    fitted (line), and B_crit (dotted)."""
+    cells = crit.cells[:max_cells]
+    fig, ax = plt.subplots(figsize=(6.5, 4.3))
+    norm = _size_norm([c.N for c in cells])
+    cmap = plt.get_cmap("viridis")
+    for i, c in enumerate(cells):
+        color = plt.get_cmap("tab10")(i % 10) if len({c.N for c in cells}) == 1 else cmap(norm(c.N) * 0.9)
+        B = np.asarray(c.batch_sizes)
+        ax.plot(B, c.steps, "o", ms=3.5, color=color, alpha=0.8)
+        g = np.geomspace(B.min() / 1.5, B.max() * 1.5, 60)
+        ax.plot(g, c.S_min * (1 + c.B_crit / g), "-", color=color, lw=1.2, label=f"N={c.N:.3g}, D={c.D:.3g}")
+        ax.axvline(c.B_crit, color=color, ls=":", lw=0.9)
+    ax.set(xlabel="batch size", ylabel="steps to the target loss", title="Critical batch: S = S_min (1 + B_crit / B)")
+    _log(ax)
+    ax.legend(fontsize=7)
     return fig

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import __version__, display
 from ..analyses.bottom_line import BottomLine
+from ..analyses.hparams_at_scale import HparamsAtScale
 from ..analyses.metric import MetricAnalysis
 from ..analyses.profiles import Allocation, Target
 from ..analyses.sweeps import Sweep
@@ -44,6 +45,8 @@ __all__ = [
     "goodness",
     "heading",
     "headline",
+    "hparams_answers_html",
+    "hparams_details_html",
     "method",
     "no_findings",
     "no_grid",
@@ -431,3 +434,115 @@ def reproduce(an: BatchAnalysis, job: dict[str, str], options: dict[str, Any], i
     return HTML(f'<div class="sk-reproduce" id="reproduce"><b>Reproduce</b>{note}<pre><code>{escape(line)}</code></pre>'
                 f"<p>scalekit {escape(__version__)} &middot; input sha256 <code>{escape(input_hash[:16])}</code>"
                 f'<span class="sk-visually-hidden">{escape(input_hash[16:])}</span></p></div>')
+
+
+def _est(d: dict[str, tuple[float, tuple[float, float]]], key: str, f: Any = num) -> str:
+    v = d.get(key)
+    return "–" if v is None else fmt_ci(v[0], v[1], f)
+
+
+def _tol(x: float) -> str:
+    return f"{100 * x:g}%"
+
+
+def _where_label(label: str) -> str:
+    return label.replace("optimum at ", "budget ").replace(" than the best run", "")
+
+
+def hparams_answers_html(h: HparamsAtScale, unit: str = "tokens", factor_limit: float = 2.0) -> HTML:
+    """The top of the "Hyperparameters at scale" section: what was fitted, and the answers where the user will train."""
+    laws = h.laws
+    tol = _tol(laws.tolerance)
+    seq = h.seq_len
+    out = paragraph(
+        f"{h.runs} runs in {len(laws.bowls)} (N, D) cells, learning rate {h.lr_column!r}"
+        + (f", batch size {h.batch_column!r}" if h.batch_column else "") + f" ({h.metric}). Three estimates: a bowl fitted "
+        "per cell (its vertex the cell's optimum, between grid points) and power laws through the vertices; the runs "
+        f"within {tol} of their cell's best regressed on N and D (DeepSeek LLM, StepLaw); and one loss surface "
+        "L(N, D, lr, B) over every run. The table uses the bowls; the cost of a setting off by 2x and the range within "
+        f"{tol} of the optimum come from the surface. 95% intervals from {laws.n_boot} bootstrap resamples over runs, "
+        "the count summary.json states."
+        + ("" if seq else " Batch sizes in sequences need the sequence length: set the option seq_len or a seq_len column.")).html
+    two = h.batch_column is not None and laws.B is not None
+    pens = [a.penalty_2x for a in h.answers]
+    same = bool(pens) and all(p == pens[0] for p in pens)  # the surface's relative curvature: one cost everywhere
+    if same:
+        p0 = pens[0]
+        out += paragraph(f"A learning rate off by 2x (either way) costs {fmt_ci(p0['lr'][0], p0['lr'][1], pct)} of the loss"
+                         + (f", a batch size off by 2x {fmt_ci(p0['B'][0], p0['B'][1], pct)}" if two and "B" in p0 else "")
+                         + " (the surface's curvature, the same at every N and D).").html
+    rows = []
+    for a in h.answers:
+        pen = a.penalty_2x
+        row = [_where_label(a.label), params(a.N), params(a.D), beyond_label(dict(a.extrapolation), factor_limit),
+               _est(a.lr, "bowls")]
+        if two:
+            row += [_est(a.B, "bowls", params)] + ([_est(a.B_seq, "bowls")] if seq else [])
+        if not same:
+            row += [fmt_ci(pen["lr"][0], pen["lr"][1], pct)] + ([fmt_ci(pen["B"][0], pen["B"][1], pct)] if two else [])
+        row += [interval(*a.within["lr"]).strip("[]")] + ([interval(*a.within["B"], f=params).strip("[]")] if two else [])
+        rows.append(row)
+    head = ["where", "N", f"D ({unit})", "beyond the sweep", "lr* [95%]"]
+    if two:
+        head += [f"B* in {unit} [95%]"] + (["B* in sequences [95%]"] if seq else [])
+    if not same:
+        head += ["loss, lr off 2x"] + (["loss, B off 2x"] if two else [])
+    head += [f"lr within {tol}"] + ([f"B within {tol}"] if two else [])
+    out += table(head, rows, caption="Learning rate and batch size where you will train", csv_name="hyperparameters at scale")
+    return HTML(out)
+
+
+def hparams_details_html(h: HparamsAtScale, unit: str = "tokens") -> HTML:
+    """The rest of the section: the three estimates compared at each place, their laws, the cells whose grid misses
+    the optimum, and the critical batch."""
+    laws = h.laws
+    two = h.batch_column is not None and laws.B is not None
+    cmp_rows = [[_where_label(a.label), _est(a.lr, "bowls"), _est(a.lr, "near"), _est(a.lr, "surface")]
+                + ([_est(a.B, "bowls", params), _est(a.B, "near", params), _est(a.B, "surface", params)] if two else [])
+                for a in h.answers]
+    out = table(["where", "lr* bowls", "lr* near-optimal", "lr* surface"]
+                 + ([f"B* bowls ({unit})", "B* near-optimal", "B* surface"] if two else []), cmp_rows,
+                 caption="The three estimates at each place (they should agree within their intervals)")
+
+    def law_row(name: str, p: dict[str, float] | None, ci: dict[str, tuple[float, float]] | None,
+                keys: tuple[str, str, str]) -> list[Any]:
+        if p is None:
+            return [name, "–", "–", "–"]
+        ci = ci or {}
+        return [name, num(p[keys[0]])] + [fmt_ci(p[k], ci.get(k)) if k in p else "–" for k in keys[1:]]
+
+    lr_rows = [law_row("bowls", laws.lr.fit.params, laws.lr.ci, ("c", "a", "b")),
+               law_row("near-optimal", None if laws.lr_near is None else laws.lr_near.fit.params,
+                       None if laws.lr_near is None else laws.lr_near.ci, ("c", "a", "b"))]
+    sf = laws.surface
+    lr_rows.append(law_row("surface", None if sf is None else sf.fit.params, None if sf is None else sf.fit.ci,
+                           ("c_lr", "a_lr", "b_lr")))
+    out += table(["estimate", "coefficient", "N exponent [95%]", "D exponent [95%]"], lr_rows,
+                 caption="lr* = coefficient × N^(N exponent) × D^(D exponent)")
+    if two and laws.B is not None:
+        B_rows = [law_row("bowls", laws.B.fit.params, laws.B.ci, ("c", "a", "b")),
+                  law_row("near-optimal", None if laws.B_near is None else laws.B_near.fit.params,
+                          None if laws.B_near is None else laws.B_near.ci, ("c", "a", "b")),
+                  law_row("surface", None if sf is None or not sf.form.vary_B else sf.fit.params,
+                          None if sf is None else sf.fit.ci, ("c_B", "a_B", "b_B"))]
+        out += table(["estimate", "coefficient", "N exponent [95%]", "D exponent [95%]"], B_rows,
+                     caption=f"B* = coefficient × N^(N exponent) × D^(D exponent), in {unit}")
+    if laws.unbracketed:
+        out += paragraph(f"{len(laws.unbracketed)} cell(s) where the grid does not bracket the optimum (a bound, not an "
+                         "estimate): " + "; ".join(laws.unbracketed[:6]) + ("; ..." if len(laws.unbracketed) > 6 else "")
+                         + ".").html
+    for n in laws.notes:
+        out += paragraph(n).html
+    c = h.critical
+    if c is None:
+        out += paragraph(f"No critical batch size: {h.critical_note}.").html
+    else:
+        rows_c = [[params(x.N), data(x.D, unit), num(x.target), fmt_ci(x.B_crit, x.B_crit_ci), num(x.S_min), num(x.E_min)]
+                  for x in c.cells]
+        out += table(["N", "D", "target loss", "B_crit [95%]", "S_min (steps)", "E_min"], rows_c,
+                     caption="Critical batch per cell: S = S_min (1 + B_crit / B) (McCandlish et al. 2018)")
+        if c.trend is not None:
+            t, ci = c.trend.params, c.trend.ci or {}
+            out += paragraph(f"B_crit ~ N^{fmt_ci(t['a'], ci.get('a'))} D^{fmt_ci(t['b'], ci.get('b'))} across "
+                             f"{len(c.cells)} cells (Zhang et al. 2024 report growth with D and hardly with N).").html
+    return HTML(out)
