@@ -38,8 +38,10 @@ def chinchilla() -> pd.DataFrame:
 
 def gemstones() -> pd.DataFrame:
     df = pd.read_json(DATA / "gemstones" / "wandb_dfs" / "wandb_df_for_fitting_hot_100b+.jsonl", lines=True)
-    return pd.DataFrame({"run": [f"{r}@{s}" for r, s in zip(df["run_name"], df["step"])], "params": df["params_active_precise"],
-                         "tokens": df["tokens"], "loss": df["final_loss"]})
+    # as floats: 6 N D of the largest runs (4e21) overflows int64, which scrambled the split into ladder, pool and held out
+    return pd.DataFrame({"run": [f"{r}@{s}" for r, s in zip(df["run_name"], df["step"])],
+                         "params": df["params_active_precise"].astype(float), "tokens": df["tokens"].astype(float),
+                         "loss": df["final_loss"].astype(float)})
 
 
 def err(fit: scalekit.FitResult, held: pd.DataFrame) -> float:
@@ -63,9 +65,11 @@ def trial(df: pd.DataFrame, k: int, seed: int) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(pool))
     cost = (6 * pool["params"] * pool["tokens"]).to_numpy()
+    # random runs until the same FLOPs: the last one only if it brings the total nearer the plan's (overshooting
+    # every time would hand the random picks more compute than the plan)
     rand, total = [], 0.0
     for i in order:
-        if total >= spend:
+        if abs(total + cost[i] - spend) >= abs(total - spend):
             break
         rand.append(int(i))
         total += cost[i]

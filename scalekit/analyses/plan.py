@@ -4,10 +4,11 @@ The decision is a number the next runs must pin down: the compute-optimal N at a
 metric at a point (N, D), or one of the law's parameters (an exponent). Its uncertainty is propagated from
 the fitted law by the delta method: the law's information matrix J^T J / s^2 (J: derivatives of the log
 prediction by the internal parameters at the fitted points, each run counted once however many checkpoints
-it has; s: the residuals' scale), the decision's gradient by central differences. Past the largest run the
-law's misfit dominates: a second term grows with the decision's distance in log compute beyond the largest
-run, at the rate the batch's own backtest shows (:func:`extrapolation_error_rate`), so larger runs also
-count for what they bring the decision within reach of. A candidate run at
+it has; s: the residuals' scale), the decision's gradient by central differences. Away from the runs the
+law's misfit dominates: a misspecified law fitted by least squares approximates best where its points lie,
+so a second term grows with the mean distance (in log N and log D) of the fitted points from the decision's
+point, at the rate the batch's own backtest shows (:func:`extrapolation_error_rate`); runs near that point
+count for moving the fit's weight toward it. A candidate run at
 (N, D) adds one row to J; the expected 95% interval after it follows without refitting. A greedy batch for a
 total allowance picks, at each step, the candidate that shrinks the interval most per FLOP given the picks
 so far. :func:`isoflop_plan` lays out IsoFLOP runs centred on the predicted optimum and warns when the
@@ -176,10 +177,16 @@ def _gradient(fn: Callable[[FloatArray], FloatArray], theta: FloatArray) -> tupl
     return float(v[0]), (v[1:P + 1] - v[P + 1:]) / (2 * h)
 
 
+def _distances(logx: FloatArray, to: FloatArray) -> FloatArray:
+    """Distances in log (N, D) from each row of ``logx`` (n, 2) to each row of ``to`` (m, 2): (n, m)."""
+    out: FloatArray = np.sqrt(((logx[:, None, :] - to[None, :, :]) ** 2).sum(axis=2))
+    return out
+
+
 def extrapolation_error_rate(fit: FitResult, holdout: float = 0.3) -> float:
-    """Relative error per unit of log compute beyond the fitted range, measured on the batch itself: the law refitted
+    """Relative error per unit of distance from the trained runs, measured on the batch itself: the law refitted
     without the runs of largest compute (``holdout`` of them), its median |log(predicted / observed)| on those runs
-    divided by their distance past the rest. 0 when the batch is too small to tell."""
+    divided by their mean distance (in log N and log D) from the points kept. 0 when the batch is too small to tell."""
     from ..laws.curve import fit_curve
 
     C = fit.x[:, 0] * fit.x[:, 1]
@@ -200,7 +207,8 @@ def extrapolation_error_rate(fit: FitResult, holdout: float = 0.3) -> float:
     pred = np.asarray(sub.predict(*fit.x[held].T, warn=False), dtype=float)
     with np.errstate(all="ignore"):
         rel = np.abs(np.log(pred / fit.y[held]))
-    dist = np.maximum(np.log(C[held] / C[train].max()), 0.1)
+    logx = np.log(fit.x)
+    dist = np.maximum(_distances(logx[held], logx[train]).mean(axis=1), 0.1)
     ok = np.isfinite(rel)
     return float(np.median(rel[ok] / dist[ok])) if ok.any() else 0.0
 
@@ -222,6 +230,15 @@ def candidate_grid(fit: FitResult, *, sizes: Sequence[float] | None = None, mult
     return np.array([(float(n), float(m * n)) for n in grid for m in multipliers])
 
 
+def _where(fit: FitResult, d: Decision, est: float, k: float) -> FloatArray | None:
+    """The decision's point in log (N, D) (1, 2): the optimum at the budget, or the point asked; None for a parameter."""
+    if d.kind == "optimum" and d.budget is not None and est > 0:
+        return np.log(np.array([[est, d.budget / (k * est)]]))
+    if d.kind == "value" and d.N and d.D:
+        return np.log(np.array([[float(d.N), float(d.D)]]))
+    return None
+
+
 def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidates: FloatArray | None = None, k: float = 6.0,
               max_runs: int = 20, until_width: float | None = None) -> Plan:
     """The greedy batch of candidate runs for ``allowance`` FLOPs (see the module docstring); with ``until_width``, it
@@ -239,25 +256,27 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
     s2 = _scatter(fit) ** 2
     info = (J.T @ J) * (runs / len(J)) / s2  # each run counted once however many checkpoints it has
     positive = est > 0
-    # Beyond the trained compute the law's misfit, not its parameters, sets most of the error: a term that grows with
-    # the decision's distance (in log compute) past the largest run, at the rate the batch's own backtest shows.
-    C_fit = fit.x[:, 0] * fit.x[:, 1] * k
-    where = decision.budget if decision.kind == "optimum" else (k * decision.N * decision.D if decision.kind == "value"
-                                                                 and decision.N and decision.D else None)
+    # Away from the trained runs the law's misfit, not its parameters, sets most of the error. A misspecified law fitted
+    # by least squares is the best approximation where its points lie: its error at the decision's point (the optimum,
+    # or the point asked) grows with the point's mean distance (in log N and log D) from the fitted points, at the rate
+    # the batch's own backtest shows. A run near that point shrinks it in proportion to its share of the points.
+    where = _where(fit, decision, est, k)
     tau = extrapolation_error_rate(fit) if where is not None else 0.0
 
-    def interval(fisher: FloatArray, c_max: float) -> tuple[float, float]:
+    def interval(fisher: FloatArray, near: float) -> tuple[float, float]:
         var = float(grad @ np.linalg.pinv(fisher) @ grad)
         sd = np.sqrt(max(var, 0.0))
-        miss = tau * max(0.0, float(np.log(where / c_max))) if where is not None else 0.0
+        miss = tau * near
         if positive:
             s_log = float(np.hypot(sd / est, miss))
             return est * float(np.exp(-Z95 * s_log)), est * float(np.exp(Z95 * s_log))
         sd = float(np.hypot(sd, miss * abs(est)))
         return est - Z95 * sd, est + Z95 * sd
 
-    c_max = float(C_fit.max())
-    now = interval(info, c_max)
+    n_pts = len(logx)
+    dist_sum = float(_distances(where, logx).sum()) if where is not None else 0.0
+    near = dist_sum / n_pts
+    now = interval(info, near)
     boot = None
     if fit.boot_theta is not None:
         vals = fn(np.asarray(fit.boot_theta, dtype=float))
@@ -267,6 +286,7 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
     cand = candidate_grid(fit) if candidates is None else np.asarray(candidates, dtype=float)
     cost = k * cand[:, 0] * cand[:, 1]
     Jc = _jacobian(fit, np.log(cand))
+    to_where = _distances(np.log(cand), where)[:, 0] if where is not None else np.zeros(len(cand))
     picked: list[PlannedRun] = []
     spent = 0.0
     used = np.zeros(len(cand), dtype=bool)
@@ -274,7 +294,7 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
     while len(picked) < max_runs and (until_width is None or width > until_width):
         best, best_score, best_iv = -1, 0.0, now
         for i in np.flatnonzero(~used & (cost <= allowance - spent)):
-            iv = interval(info + np.outer(Jc[i], Jc[i]) / s2, max(c_max, float(cost[i])))
+            iv = interval(info + np.outer(Jc[i], Jc[i]) / s2, (dist_sum + float(to_where[i])) / (n_pts + 1))
             score = (width - _width(*iv)) / cost[i]
             if score > best_score:
                 best, best_score, best_iv = int(i), score, iv
@@ -283,7 +303,8 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
         used[best] = True
         info = info + np.outer(Jc[best], Jc[best]) / s2
         spent += float(cost[best])
-        c_max = max(c_max, float(cost[best]))
+        dist_sum += float(to_where[best])
+        n_pts += 1
         width = _width(*best_iv)
         picked.append(PlannedRun(N=float(cand[best, 0]), D=float(cand[best, 1]), flops=float(cost[best]), lo=best_iv[0],
                                  hi=best_iv[1], cumulative_flops=spent))
