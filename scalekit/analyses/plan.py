@@ -233,10 +233,13 @@ def candidate_grid(fit: FitResult, *, sizes: Sequence[float] | None = None, mult
 def _where(fit: FitResult, d: Decision, est: float, k: float) -> FloatArray | None:
     """The decision's point in log (N, D) (1, 2): the optimum at the budget, or the point asked; None for a parameter."""
     if d.kind == "optimum" and d.budget is not None and est > 0:
-        return np.log(np.array([[est, d.budget / (k * est)]]))
-    if d.kind == "value" and d.N and d.D:
-        return np.log(np.array([[float(d.N), float(d.D)]]))
-    return None
+        point = [est, d.budget / (k * est)]
+    elif d.kind == "value" and d.N and d.D:
+        point = [float(d.N), float(d.D)]
+    else:
+        return None
+    out: FloatArray = np.log(np.array([point], dtype=float))
+    return out
 
 
 def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidates: FloatArray | None = None, k: float = 6.0,
