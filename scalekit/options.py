@@ -178,6 +178,8 @@ FIELDS: dict[str, tuple[Any, Rule]] = {
                                   low=0)),
     "inference_flops_per_token": (2.0, Rule("float", "inference FLOPs per token per parameter (2 N per token)", low=0,
                                             low_open=True)),
+    "plan_allowance": (1.0, Rule("float", "what to train next: compute the plan may spend, as a multiple of the batch's "
+                                 "total training compute (0: no plan)", low=0)),
 }
 
 
@@ -216,6 +218,7 @@ class Options:
     checks: bool = True
     inference_tokens: tuple[float, ...] = ()
     inference_flops_per_token: float = 2.0
+    plan_allowance: float = 1.0
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     @property

@@ -221,12 +221,16 @@ def _scatter(fit: FitResult) -> float:
     return max(float(np.sqrt(np.sum(r ** 2) / max(n - p, 1))), 1e-6)
 
 
-def candidate_grid(fit: FitResult, *, sizes: Sequence[float] | None = None, multipliers: Sequence[float] = (5, 10, 20, 40, 80, 160),
+def candidate_grid(fit: FitResult, *, sizes: Sequence[float] | None = None, multipliers: Sequence[float] | None = None,
                    max_factor: float = 10.0) -> FloatArray:
-    """Candidate (N, D) pairs: sizes from the smallest trained to ``max_factor`` x the largest (12 per decade span),
-    each at D = multiplier x N tokens."""
+    """Candidate (N, D) pairs: 16 sizes from the smallest trained to ``max_factor`` x the largest, each at D =
+    multiplier x N, the multipliers (6) spanning the trained D / N widened 2x either side (a batch's data unit
+    need not be tokens, so no multiplier is assumed)."""
     N_fit = fit.x[:, 0]
     grid = np.geomspace(N_fit.min(), N_fit.max() * max_factor, 16) if sizes is None else np.asarray(sizes, dtype=float)
+    if multipliers is None:
+        ratio = fit.x[:, 1] / fit.x[:, 0]
+        multipliers = tuple(np.geomspace(ratio.min() / 2, ratio.max() * 2, 6))
     return np.array([(float(n), float(m * n)) for n in grid for m in multipliers])
 
 
@@ -243,9 +247,10 @@ def _where(fit: FitResult, d: Decision, est: float, k: float) -> FloatArray | No
 
 
 def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidates: FloatArray | None = None, k: float = 6.0,
-              max_runs: int = 20, until_width: float | None = None) -> Plan:
+              max_runs: int = 20, until_width: float | None = None, min_gain: float = 0.0) -> Plan:
     """The greedy batch of candidate runs for ``allowance`` FLOPs (see the module docstring); with ``until_width``, it
-    stops as soon as the expected interval is that narrow (log width for a positive decision)."""
+    stops as soon as the expected interval is that narrow (log width for a positive decision); with ``min_gain``, a run
+    that would narrow it by less than that fraction of its width is not worth training and never picked."""
     if not (np.isfinite(allowance) and allowance > 0):
         raise ConfigError(f"allowance: got {allowance!r}; expected a positive number of FLOPs", key="allowance")
     if len(fit.form.variables) != 2:
@@ -298,8 +303,9 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
         best, best_score, best_iv = -1, 0.0, now
         for i in np.flatnonzero(~used & (cost <= allowance - spent)):
             iv = interval(info + np.outer(Jc[i], Jc[i]) / s2, (dist_sum + float(to_where[i])) / (n_pts + 1))
-            score = (width - _width(*iv)) / cost[i]
-            if score > best_score:
+            gain = width - _width(*iv)
+            score = gain / cost[i]
+            if score > best_score and gain >= min_gain * width:
                 best, best_score, best_iv = int(i), score, iv
         if best < 0:
             break

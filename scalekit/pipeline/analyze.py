@@ -15,6 +15,7 @@ from typing import Any
 from .. import display
 from ..analyses.bottom_line import BottomLine
 from ..analyses.metric import MetricAnalysis, analyze_metric
+from ..analyses.plan import Plan
 from ..analyses.sweeps import Sweep
 from ..analyses.transfer import Transfer, transfer_maps
 from ..checks.base import Finding, severity_counts
@@ -24,6 +25,8 @@ from ..jsonsafe import jsonable
 from ..laws.schedule_law import ScheduleLawFit
 from ..options import Options, resolve_options
 from .bottom import add_extrapolation, bottom_lines, with_caveats
+from .plan_summary import plan_block
+from .planning import plans
 from .summary import batch_summary
 from .training import schedule_laws, sweeps
 from .two_step import TwoStep, two_steps
@@ -44,6 +47,7 @@ class BatchAnalysis:
     schedule_laws: dict[str, ScheduleLawFit] = field(default_factory=dict)  # per metric, when runs carry a schedule
     bottom_lines: dict[str, BottomLine] = field(default_factory=dict)  # metric -> the top of the report
     two_step: dict[str, TwoStep] = field(default_factory=dict)  # declared two-step predictions, "intermediate->target"
+    plans: dict[str, Plan] = field(default_factory=dict)  # metric -> what to train next (option plan_allowance)
 
     @property
     def primary(self) -> MetricAnalysis:
@@ -53,6 +57,7 @@ class BatchAnalysis:
         """The summary.json contract (see ``DESIGN.md``): every fitted number and finding, JSON-safe."""
         out = add_extrapolation(batch_summary(self.batch, self.metrics, self.findings, self.options, self.transfers), self.batch)
         out["bottom_line"] = {k: v.summary() for k, v in self.bottom_lines.items()}
+        out["plan"] = plan_block(self.plans)
         # sections only for batches that have them (summary.json contract: `hparams`, `schedule_law`)
         if self.sweeps:
             out["hparams"] = jsonable({k: v.summary() for k, v in self.sweeps.items()})
@@ -98,4 +103,4 @@ def analyze(batch: Batch, *, options: Options | None = None, **overrides: Any) -
                 if opts.checks else ())
     return BatchAnalysis(batch, metrics, findings, opts, transfers, sweeps(batch, list(metrics), opts),
                          schedule_laws(batch, list(metrics), opts), with_caveats(lines, findings),
-                         two_steps(batch, opts, lines))
+                         two_steps(batch, opts, lines), plans(batch, metrics, opts))

@@ -16,6 +16,7 @@ import numpy as np
 from .. import __version__, display
 from ..analyses.bottom_line import BottomLine
 from ..analyses.metric import MetricAnalysis
+from ..analyses.plan import Plan
 from ..analyses.profiles import Allocation, Target
 from ..analyses.sweeps import Sweep
 from ..data.batch import Batch
@@ -49,6 +50,7 @@ __all__ = [
     "no_grid",
     "optimal_notes",
     "overview",
+    "plan_html",
     "reproduce",
     "schedule_law_html",
     "sweep_html",
@@ -431,3 +433,31 @@ def reproduce(an: BatchAnalysis, job: dict[str, str], options: dict[str, Any], i
     return HTML(f'<div class="sk-reproduce" id="reproduce"><b>Reproduce</b>{note}<pre><code>{escape(line)}</code></pre>'
                 f"<p>scalekit {escape(__version__)} &middot; input sha256 <code>{escape(input_hash[:16])}</code>"
                 f'<span class="sk-visually-hidden">{escape(input_hash[16:])}</span></p></div>')
+
+
+def _decision_value(plan: Plan, x: float) -> str:
+    return params(x) if plan.decision.kind == "optimum" else num(x)
+
+
+def plan_html(plan: Plan, metric: str, unit: str = "tokens") -> HTML:
+    """What to train next for one metric: the decision, its interval now, and the runs picked in order, each with a
+    decoder-only shape near its N, its cost, the decision's expected interval once it (and the earlier ones) are in,
+    and the cumulative cost."""
+    d = _decision_value
+    now = f"{d(plan, plan.now[0])}–{d(plan, plan.now[1])}"
+    boot = (f" (bootstrap: {d(plan, plan.now_bootstrap[0])}–{d(plan, plan.now_bootstrap[1])})"
+            if plan.now_bootstrap is not None else "")
+    head = (f"{metric}: to pin down the {plan.decision.label()} FLOP, now {d(plan, plan.estimate)} with a 95% interval "
+            f"{now}{boot}, with at most {num(plan.allowance)} FLOP.")
+    if not plan.runs:
+        return paragraph(head + " No candidate run within the allowance narrows the interval.")
+    after = plan.runs[-1]
+    head += (f" The {len(plan.runs)} runs below narrow it to {d(plan, after.lo)}–{d(plan, after.hi)} "
+             f"({plan.width_ratio:.0%} of its width now) for {num(after.cumulative_flops)} FLOP.")
+    rows: list[list[Any]] = []
+    for i, (r, sh) in enumerate(zip(plan.runs, plan.shapes()), 1):
+        shape = "–" if sh is None else f"{sh.layers} layers × {sh.d_model} wide, {sh.heads} heads"
+        rows.append([i, shape, params(r.N), data(r.D, unit), r.flops, f"{d(plan, r.lo)}–{d(plan, r.hi)}", r.cumulative_flops])
+    return HTML(f"<p>{escape(head)}</p>" + table(
+        ["#", "shape (near N)", "N", "D", "FLOP", "expected 95% interval after", "cumulative FLOP"], rows,
+        caption=f"What to train next ({metric}), in the order picked"))
