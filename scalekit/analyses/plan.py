@@ -33,7 +33,8 @@ from ..exceptions import ConfigError, FitError
 from ..laws.evaluate import frontier_nd
 from ..laws.result import FitResult
 
-__all__ = ["Decision", "IsoflopPlan", "Plan", "PlannedRun", "candidate_grid", "extrapolation_error_rate", "isoflop_plan", "plan",
+__all__ = ["Decision", "IsoflopPlan", "Plan", "PlannedRun", "candidate_grid", "extrapolation_error_rate", "interval_width",
+           "isoflop_plan", "plan",
            "plan_runs"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -115,10 +116,11 @@ class Plan:
         if not self.runs:
             return 1.0
         last = self.runs[-1]
-        return _width(last.lo, last.hi) / _width(*self.now)
+        return interval_width(last.lo, last.hi) / interval_width(*self.now)
 
 
-def _width(lo: float, hi: float) -> float:
+def interval_width(lo: float, hi: float) -> float:
+    """An interval's width: log(hi / lo) when both ends are positive, else hi - lo."""
     return float(np.log(hi / lo)) if lo > 0 and hi > 0 else float(hi - lo)
 
 
@@ -223,15 +225,21 @@ def _scatter(fit: FitResult) -> float:
 
 def candidate_grid(fit: FitResult, *, sizes: Sequence[float] | None = None, multipliers: Sequence[float] | None = None,
                    max_factor: float = 10.0) -> FloatArray:
-    """Candidate (N, D) pairs: 16 sizes from the smallest trained to ``max_factor`` x the largest, each at D =
-    multiplier x N, the multipliers (6) spanning the trained D / N widened 2x either side (a batch's data unit
-    need not be tokens, so no multiplier is assumed)."""
+    """Candidate (N, D) pairs. With ``multipliers``: each size at D = multiplier x N. Otherwise from the runs' final
+    points (early checkpoints are no length anyone trains to; a batch's data unit need not be tokens, so no
+    multiplier is assumed): 12 data sizes from half the smallest final D to ``max_factor`` x the largest, kept where
+    D / N lies within the runs' own D / N widened 2x either side. Sizes: 16 from the smallest trained N to
+    ``max_factor`` x the largest."""
     N_fit = fit.x[:, 0]
     grid = np.geomspace(N_fit.min(), N_fit.max() * max_factor, 16) if sizes is None else np.asarray(sizes, dtype=float)
-    if multipliers is None:
-        ratio = fit.x[:, 1] / fit.x[:, 0]
-        multipliers = tuple(np.geomspace(ratio.min() / 2, ratio.max() * 2, 6))
-    return np.array([(float(n), float(m * n)) for n in grid for m in multipliers])
+    if multipliers is not None:
+        return np.array([(float(n), float(m * n)) for n in grid for m in multipliers])
+    groups = np.asarray(fit.groups).astype(str)
+    final = np.array([(fit.x[groups == g, 0].max(), fit.x[groups == g, 1].max()) for g in np.unique(groups)])
+    ratio = final[:, 1] / final[:, 0]
+    lo, hi = ratio.min() / 2, ratio.max() * 2
+    datas = np.geomspace(final[:, 1].min() / 2, final[:, 1].max() * max_factor, 12)
+    return np.array([(float(n), float(d)) for n in grid for d in datas if lo <= d / n <= hi])
 
 
 def _where(fit: FitResult, d: Decision, est: float, k: float) -> FloatArray | None:
@@ -271,8 +279,7 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
     where = _where(fit, decision, est, k)
     tau = extrapolation_error_rate(fit) if where is not None else 0.0
 
-    def interval(fisher: FloatArray, near: float) -> tuple[float, float]:
-        var = float(grad @ np.linalg.pinv(fisher) @ grad)
+    def interval(var: float, near: float) -> tuple[float, float]:
         sd = np.sqrt(max(var, 0.0))
         miss = tau * near
         if positive:
@@ -283,8 +290,8 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
 
     n_pts = len(logx)
     dist_sum = float(_distances(where, logx).sum()) if where is not None else 0.0
-    near = dist_sum / n_pts
-    now = interval(info, near)
+    cov = np.linalg.pinv(info)
+    now = interval(float(grad @ cov @ grad), dist_sum / n_pts)
     boot = None
     if fit.boot_theta is not None:
         vals = fn(np.asarray(fit.boot_theta, dtype=float))
@@ -298,12 +305,16 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
     picked: list[PlannedRun] = []
     spent = 0.0
     used = np.zeros(len(cand), dtype=bool)
-    width = _width(*now)
+    width = interval_width(*now)
     while len(picked) < max_runs and (until_width is None or width > until_width):
+        # one run adds j j^T / s^2 to the information: the decision's variance after it by Sherman-Morrison, for
+        # every candidate at once
+        cg, cj = cov @ grad, Jc @ cov
+        var_after = float(grad @ cg) - (Jc @ cg) ** 2 / (s2 + np.einsum("ij,ij->i", cj, Jc))
         best, best_score, best_iv = -1, 0.0, now
         for i in np.flatnonzero(~used & (cost <= allowance - spent)):
-            iv = interval(info + np.outer(Jc[i], Jc[i]) / s2, (dist_sum + float(to_where[i])) / (n_pts + 1))
-            gain = width - _width(*iv)
+            iv = interval(float(var_after[i]), (dist_sum + float(to_where[i])) / (n_pts + 1))
+            gain = width - interval_width(*iv)
             score = gain / cost[i]
             if score > best_score and gain >= min_gain * width:
                 best, best_score, best_iv = int(i), score, iv
@@ -311,10 +322,11 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
             break
         used[best] = True
         info = info + np.outer(Jc[best], Jc[best]) / s2
+        cov = np.linalg.pinv(info)
         spent += float(cost[best])
         dist_sum += float(to_where[best])
         n_pts += 1
-        width = _width(*best_iv)
+        width = interval_width(*best_iv)
         picked.append(PlannedRun(N=float(cand[best, 0]), D=float(cand[best, 1]), flops=float(cost[best]), lo=best_iv[0],
                                  hi=best_iv[1], cumulative_flops=spent))
     return Plan(decision=decision, estimate=est, now=now, now_bootstrap=boot, runs=tuple(picked), allowance=float(allowance),

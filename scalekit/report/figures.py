@@ -600,8 +600,10 @@ def plan_figure(plan: Plan, batch: Batch, ax: Axes | None = None) -> Figure:
             ax.annotate(",".join(names), (10 ** ln, 10 ** ld), xytext=(6, 5), textcoords="offset points", fontsize=9,
                         fontweight="bold", zorder=5,
                         path_effects=[patheffects.Stroke(linewidth=3, foreground="white"), patheffects.Normal()])
-    allN = np.concatenate([f["N"].to_numpy(dtype=float), N])
-    allD = np.concatenate([f["D"].to_numpy(dtype=float), D])
+    opt = ((plan.estimate, plan.decision.budget / (plan.k * plan.estimate))
+           if plan.decision.kind == "optimum" and plan.decision.budget and plan.estimate > 0 else None)
+    allN = np.concatenate([f["N"].to_numpy(dtype=float), N, [opt[0]] if opt else []])
+    allD = np.concatenate([f["D"].to_numpy(dtype=float), D, [opt[1]] if opt else []])
     n_lo, n_hi = allN.min() / 2, allN.max() * 2
     d_lo, d_hi = allD.min() / 2, allD.max() * 2
     grid = np.geomspace(n_lo, n_hi, 50)
@@ -610,11 +612,13 @@ def plan_figure(plan: Plan, batch: Batch, ax: Axes | None = None) -> Figure:
         budgets.append((float(plan.decision.budget), "decision's budget"))
     for C, what in budgets:
         ax.plot(grid, C / (plan.k * grid), color="grey", lw=0.9, ls=":", zorder=2, label=f"C = {_pow10(C)} ({what})")
-    if plan.decision.kind == "optimum" and plan.decision.budget and plan.estimate > 0:
-        ax.scatter([plan.estimate], [plan.decision.budget / (plan.k * plan.estimate)], marker="*", s=220, color="crimson",
-                   edgecolor="white", zorder=4, label=f"predicted optimum at the budget (N {_si_short(plan.estimate)})")
+    if opt is not None:
+        ax.scatter([opt[0]], [opt[1]], marker="*", s=220, color="crimson", edgecolor="white", zorder=4,
+                   label=f"predicted optimum at the budget (N {_si_short(opt[0])})")
+    what = (f"compute-optimal N at C = {_pow10(float(plan.decision.budget))} FLOP"
+            if plan.decision.kind == "optimum" and plan.decision.budget else plan.decision.label())
     ax.set(xlim=(n_lo, n_hi), ylim=(d_lo, d_hi), xlabel="model size N (parameters)", ylabel=f"data D ({batch.data_unit})",
-           title=textwrap.fill(f"What to train next: {plan.decision.label()} FLOP", 60))
+           title=textwrap.fill(f"What to train next: {what}", 60))
     _log(ax)
     _legend_below(ax)
     fig.set_label(f"The {len(f)} runs trained (final points) and the {N.size} proposed runs in model size N and data D, "
