@@ -592,12 +592,12 @@ def plan_figure(plan: Plan, batch: Batch, ax: Axes | None = None) -> Figure:
         ax.scatter(N, D, marker="D", s=70, facecolor="#dd8452", edgecolor="black", linewidths=0.8, zorder=4,
                    label="proposed runs (numbered in order)")
         # runs proposed at one point (or very near) share one label: "1,3"
-        labels: dict[tuple[float, float], list[str]] = {}
+        labels: dict[tuple[float, float], tuple[tuple[float, float], list[str]]] = {}
         for i, (n, dd) in enumerate(zip(N, D), 1):
             key = (round(float(np.log10(n)), 1), round(float(np.log10(dd)), 1))
-            labels.setdefault(key, []).append(str(i))
-        for (ln, ld), names in labels.items():
-            ax.annotate(",".join(names), (10 ** ln, 10 ** ld), xytext=(6, 5), textcoords="offset points", fontsize=9,
+            labels.setdefault(key, ((float(n), float(dd)), []))[1].append(str(i))
+        for at, names in labels.values():
+            ax.annotate(",".join(names), at, xytext=(7, 6), textcoords="offset points", fontsize=9,
                         fontweight="bold", zorder=5,
                         path_effects=[patheffects.Stroke(linewidth=3, foreground="white"), patheffects.Normal()])
     opt = ((plan.estimate, plan.decision.budget / (plan.k * plan.estimate))
