@@ -255,10 +255,13 @@ def _where(fit: FitResult, d: Decision, est: float, k: float) -> FloatArray | No
 
 
 def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidates: FloatArray | None = None, k: float = 6.0,
-              max_runs: int = 20, until_width: float | None = None, min_gain: float = 0.0) -> Plan:
+              max_runs: int = 20, until_width: float | None = None, min_gain: float = 0.0, min_cost: float = 0.0) -> Plan:
     """The greedy batch of candidate runs for ``allowance`` FLOPs (see the module docstring); with ``until_width``, it
     stops as soon as the expected interval is that narrow (log width for a positive decision); with ``min_gain``, a run
-    that would narrow it by less than that fraction of its width is not worth training and never picked."""
+    that would narrow it by less than that fraction of its width is not worth training and never picked. With
+    ``min_cost``, each run counts at least that many FLOPs in the score: with the runs capped at ``max_runs``, a slot
+    is worth ``allowance / max_runs``, and ten cheap runs that narrow the interval by 1% each would waste the slots a
+    larger run could use (per FLOP alone, the plan would spend a thousandth of the allowance)."""
     if not (np.isfinite(allowance) and allowance > 0):
         raise ConfigError(f"allowance: got {allowance!r}; expected a positive number of FLOPs", key="allowance")
     if len(fit.form.variables) != 2:
@@ -315,7 +318,7 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
         for i in np.flatnonzero(~used & (cost <= allowance - spent)):
             iv = interval(float(var_after[i]), (dist_sum + float(to_where[i])) / (n_pts + 1))
             gain = width - interval_width(*iv)
-            score = gain / cost[i]
+            score = gain / max(cost[i], min_cost)
             if score > best_score and gain >= min_gain * width:
                 best, best_score, best_iv = int(i), score, iv
         if best < 0:

@@ -3,7 +3,9 @@
 The decision is the compute-optimal N at the largest budget asked for (the bottom line's last optimum), from the
 metric's law in (N, D); the allowance is ``plan_allowance`` times the batch's total training compute (each run's
 largest C, summed). The plan stops at :data:`MAX_RUNS` runs, or when the next would narrow the interval by
-less than :data:`MIN_GAIN` of its width. A metric whose law has no interior optimum there, or no law in (N, D), gets no plan.
+less than :data:`MIN_GAIN` of its width; each run is scored per FLOP but charged at least a tenth of the
+allowance (its slot), so the plan spends the allowance rather than filling the table with the cheapest runs. A metric whose law has no
+interior optimum there, or no law in (N, D), gets no plan.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ def plans(batch: Batch, metrics: Mapping[str, MetricAnalysis], opts: Options) ->
         if law is None or law.form.variables != ("N", "D"):
             continue
         try:
-            out[name] = plan_runs(law, Decision("optimum", budget=budget), allowance, k=k, min_gain=MIN_GAIN, max_runs=MAX_RUNS)
+            out[name] = plan_runs(law, Decision("optimum", budget=budget), allowance, k=k, min_gain=MIN_GAIN, max_runs=MAX_RUNS,
+                                  min_cost=allowance / MAX_RUNS)
         except ScalekitError:  # no interior optimum at that budget: the bottom line says why
             continue
     return out

@@ -31,7 +31,8 @@ def test_analyze_plans_the_optimum_at_the_largest_budget_within_the_allowance(an
     assert 0 < len(p.runs) <= MAX_RUNS and p.runs[-1].cumulative_flops <= p.allowance
     assert p.width_ratio < 1
     # the same plan as plan_runs on the analysis's law, decision and allowance (no hidden second path)
-    again = plan_runs(analysis.metrics["loss"].nd_law, p.decision, p.allowance, min_gain=0.01, max_runs=MAX_RUNS)
+    again = plan_runs(analysis.metrics["loss"].nd_law, p.decision, p.allowance, min_gain=0.01, max_runs=MAX_RUNS,
+                     min_cost=p.allowance / MAX_RUNS)
     assert [(r.N, r.D) for r in again.runs] == [(r.N, r.D) for r in p.runs]
 
 
