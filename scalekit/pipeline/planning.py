@@ -2,10 +2,10 @@
 
 The decision is the compute-optimal N at the largest budget asked for (the bottom line's last optimum), from the
 metric's law in (N, D); the allowance is ``plan_allowance`` times the batch's total training compute (each run's
-largest C, summed). The plan stops at :data:`MAX_RUNS` runs, or when the next would narrow the interval by
-less than :data:`MIN_GAIN` of its width; each run is scored per FLOP but charged at least a tenth of the
-allowance (its slot), so the plan spends the allowance rather than filling the table with the cheapest runs. A metric whose law has no
-interior optimum there, or no law in (N, D), gets no plan.
+largest C, summed). The plan proposes at most :data:`MAX_RUNS` runs, none narrowing the interval by less than
+:data:`MIN_GAIN` of its width; each run is scored per FLOP but charged at least its slot's share of the allowance,
+so the plan spends the allowance rather than listing the cheapest runs. A metric whose law has no interior optimum
+there, or no law in (N, D), gets no plan.
 """
 
 from __future__ import annotations
