@@ -458,7 +458,7 @@ def plan_html(plan: Plan, metric: str, unit: str = "tokens") -> HTML:
              f"{compute(plan.allowance)} allowed.")
     tokens = unit == "tokens"
     if not tokens:
-        head += f" No shapes: the batch counts {unit}, not tokens, and the shapes are language models'."
+        head += f" No shapes: the batch counts {unit}, not tokens, and the shapes are those of language models."
     rows: list[list[Any]] = []
     for i, (r, sh) in enumerate(zip(plan.runs, plan.shapes() if tokens else [None] * len(plan.runs)), 1):
         shape = "–" if sh is None else f"{sh.layers} × {sh.d_model}, {sh.heads} head{'s' if sh.heads > 1 else ''}"

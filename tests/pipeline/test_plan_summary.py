@@ -9,10 +9,11 @@ import pytest
 
 import scalekit
 from scalekit.analyses.plan import plan_runs
-from scalekit.options import resolve_options
+from scalekit.options import parse_assignment, resolve_options, split_assignments
 from scalekit.pipeline.plan_summary import plan_block
 from scalekit.pipeline.planning import MAX_RUNS, plan_allowance
 from scalekit.pipeline.summary import schema
+from scalekit.report.notebook import validate_parameters
 
 from ..helpers import synthetic_frame
 
@@ -56,5 +57,8 @@ def test_plan_allowance_scales_the_plan_and_zero_turns_it_off(analysis):
     assert plan_allowance(b, resolve_options({"plan_allowance": 3})) == pytest.approx(3 * plan_allowance(b, resolve_options()))
     with pytest.raises(scalekit.ConfigError, match="plan_allowance"):
         resolve_options({"plan_allowance": -1})
+    # settable as every option is: --set on the command line, a notebook parameter
+    assert split_assignments([parse_assignment("plan_allowance=2.5")])[0] == {"plan_allowance": 2.5}
+    assert validate_parameters({"plan_allowance": 2}).options == {"plan_allowance": 2}
     off = scalekit.analyze(b, n_boot=0, form="two_var", checks=False, plan_allowance=0)
     assert off.plans == {} and off.summary()["plan"] == {} and plan_block({}) == {}
