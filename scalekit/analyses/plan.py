@@ -8,7 +8,10 @@ it has; s: the residuals' scale), the decision's gradient by central differences
 law's misfit dominates: a misspecified law fitted by least squares approximates best where its points lie,
 so a second term grows with the mean distance (in log N and log D) of the fitted points from the decision's
 point, at the rate the batch's own backtest shows (:func:`extrapolation_error_rate`); runs near that point
-count for moving the fit's weight toward it. A candidate run at
+count for moving the fit's weight toward it. The same misfit makes a run far from the fitted points a noisier
+measurement of the law's parameters (its noise variance is s^2 plus the misfit at its mean distance), so the
+plan does not chase the corners a correct-law design would (under-trained giants, over-trained dwarfs) for more
+than they can tell. A candidate run at
 (N, D) adds one row to J; the expected 95% interval after it follows without refitting. A greedy batch for a
 total allowance picks, at each step, the candidate that shrinks the interval most per FLOP given the picks
 so far. :func:`isoflop_plan` lays out IsoFLOP runs centred on the predicted optimum and warns when the
@@ -305,6 +308,8 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
     cost = k * cand[:, 0] * cand[:, 1]
     Jc = _jacobian(fit, np.log(cand))
     to_where = _distances(np.log(cand), where)[:, 0] if where is not None else np.zeros(len(cand))
+    # a run away from the fitted points measures the law plus its misfit there: noise for the parameters
+    s2c = s2 + (tau * _distances(np.log(cand), logx).mean(axis=1)) ** 2
     picked: list[PlannedRun] = []
     spent = 0.0
     used = np.zeros(len(cand), dtype=bool)
@@ -313,7 +318,7 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
         # one run adds j j^T / s^2 to the information: the decision's variance after it by Sherman-Morrison, for
         # every candidate at once
         cg, cj = cov @ grad, Jc @ cov
-        var_after = float(grad @ cg) - (Jc @ cg) ** 2 / (s2 + np.einsum("ij,ij->i", cj, Jc))
+        var_after = float(grad @ cg) - (Jc @ cg) ** 2 / (s2c + np.einsum("ij,ij->i", cj, Jc))
         best, best_score, best_iv = -1, 0.0, now
         for i in np.flatnonzero(~used & (cost <= allowance - spent)):
             iv = interval(float(var_after[i]), (dist_sum + float(to_where[i])) / (n_pts + 1))
@@ -324,7 +329,7 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
         if best < 0:
             break
         used[best] = True
-        info = info + np.outer(Jc[best], Jc[best]) / s2
+        info = info + np.outer(Jc[best], Jc[best]) / s2c[best]
         cov = np.linalg.pinv(info)
         spent += float(cost[best])
         dist_sum += float(to_where[best])
