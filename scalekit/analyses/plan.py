@@ -11,10 +11,9 @@ point, at the rate the batch's own backtest shows (:func:`extrapolation_error_ra
 count for moving the fit's weight toward it. The same misfit makes a run far from the fitted points a noisier
 measurement of the law's parameters (its noise variance is s^2 plus the misfit at its mean distance), so the
 plan does not chase the corners a correct-law design would (under-trained giants, over-trained dwarfs) for more
-than they can tell. A candidate run at
-(N, D) adds one row to J; the expected 95% interval after it follows without refitting. A greedy batch for a
-total allowance picks, at each step, the candidate that shrinks the interval most per FLOP given the picks
-so far. :func:`isoflop_plan` lays out IsoFLOP runs centred on the predicted optimum and warns when the
+than they can tell. A candidate run at (N, D) adds one row to J; the expected 95% interval after it follows
+without refitting. A greedy batch for a total allowance picks, at each step, the candidate that shrinks the
+interval most per FLOP given the picks so far. :func:`isoflop_plan` lays out IsoFLOP runs centred on the predicted optimum and warns when the
 optimum's interval reaches past the middle sizes (off-centre IsoFLOP sampling biases Approach 2).
 """
 
