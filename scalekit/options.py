@@ -187,6 +187,8 @@ FIELDS: dict[str, tuple[Any, Rule]] = {
                                       "cell's best, and the range of settings within it of the optimum")),
     "seq_len": (None, Rule("float", "tokens per sequence, to state batch sizes in sequences (else a seq_len column)", low=0,
                            low_open=True, nullable=True)),
+    "plan_allowance": (1.0, Rule("float", "what to train next: compute the plan may spend, as a multiple of the batch's "
+                                 "total training compute (0: no plan)", low=0)),
 }
 
 
@@ -229,6 +231,7 @@ class Options:
     hparam_D: tuple[float, ...] = ()
     hparam_tolerance: float = 0.0025
     seq_len: float | None = None
+    plan_allowance: float = 1.0
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     @property

@@ -4,13 +4,16 @@ The decision is a number the next runs must pin down: the compute-optimal N at a
 metric at a point (N, D), or one of the law's parameters (an exponent). Its uncertainty is propagated from
 the fitted law by the delta method: the law's information matrix J^T J / s^2 (J: derivatives of the log
 prediction by the internal parameters at the fitted points, each run counted once however many checkpoints
-it has; s: the residuals' scale), the decision's gradient by central differences. Past the largest run the
-law's misfit dominates: a second term grows with the decision's distance in log compute beyond the largest
-run, at the rate the batch's own backtest shows (:func:`extrapolation_error_rate`), so larger runs also
-count for what they bring the decision within reach of. A candidate run at
-(N, D) adds one row to J; the expected 95% interval after it follows without refitting. A greedy batch for a
-total allowance picks, at each step, the candidate that shrinks the interval most per FLOP given the picks
-so far. :func:`isoflop_plan` lays out IsoFLOP runs centred on the predicted optimum and warns when the
+it has; s: the residuals' scale), the decision's gradient by central differences. Away from the runs the
+law's misfit dominates: a misspecified law fitted by least squares approximates best where its points lie,
+so a second term grows with the mean distance (in log N and log D) of the fitted points from the decision's
+point, at the rate the batch's own backtest shows (:func:`extrapolation_error_rate`); runs near that point
+count for moving the fit's weight toward it. The same misfit makes a run far from the fitted points a noisier
+measurement of the law's parameters (its noise variance is s^2 plus the misfit at its mean distance), so the
+plan does not chase the corners a correct-law design would (under-trained giants, over-trained dwarfs) for more
+than they can tell. A candidate run at (N, D) adds one row to J; the expected 95% interval after it follows
+without refitting. A greedy batch for a total allowance picks, at each step, the candidate that shrinks the
+interval most per FLOP given the picks so far. :func:`isoflop_plan` lays out IsoFLOP runs centred on the predicted optimum and warns when the
 optimum's interval reaches past the middle sizes (off-centre IsoFLOP sampling biases Approach 2).
 """
 
@@ -32,7 +35,8 @@ from ..exceptions import ConfigError, FitError
 from ..laws.evaluate import frontier_nd
 from ..laws.result import FitResult
 
-__all__ = ["Decision", "IsoflopPlan", "Plan", "PlannedRun", "candidate_grid", "extrapolation_error_rate", "isoflop_plan", "plan",
+__all__ = ["Decision", "IsoflopPlan", "Plan", "PlannedRun", "candidate_grid", "extrapolation_error_rate", "interval_width",
+           "isoflop_plan", "plan",
            "plan_runs"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -114,10 +118,11 @@ class Plan:
         if not self.runs:
             return 1.0
         last = self.runs[-1]
-        return _width(last.lo, last.hi) / _width(*self.now)
+        return interval_width(last.lo, last.hi) / interval_width(*self.now)
 
 
-def _width(lo: float, hi: float) -> float:
+def interval_width(lo: float, hi: float) -> float:
+    """An interval's width: log(hi / lo) when both ends are positive, else hi - lo."""
     return float(np.log(hi / lo)) if lo > 0 and hi > 0 else float(hi - lo)
 
 
@@ -176,10 +181,16 @@ def _gradient(fn: Callable[[FloatArray], FloatArray], theta: FloatArray) -> tupl
     return float(v[0]), (v[1:P + 1] - v[P + 1:]) / (2 * h)
 
 
+def _distances(logx: FloatArray, to: FloatArray) -> FloatArray:
+    """Distances in log (N, D) from each row of ``logx`` (n, 2) to each row of ``to`` (m, 2): (n, m)."""
+    out: FloatArray = np.sqrt(((logx[:, None, :] - to[None, :, :]) ** 2).sum(axis=2))
+    return out
+
+
 def extrapolation_error_rate(fit: FitResult, holdout: float = 0.3) -> float:
-    """Relative error per unit of log compute beyond the fitted range, measured on the batch itself: the law refitted
+    """Relative error per unit of distance from the trained runs, measured on the batch itself: the law refitted
     without the runs of largest compute (``holdout`` of them), its median |log(predicted / observed)| on those runs
-    divided by their distance past the rest. 0 when the batch is too small to tell."""
+    divided by their mean distance (in log N and log D) from the points kept. 0 when the batch is too small to tell."""
     from ..laws.curve import fit_curve
 
     C = fit.x[:, 0] * fit.x[:, 1]
@@ -200,7 +211,8 @@ def extrapolation_error_rate(fit: FitResult, holdout: float = 0.3) -> float:
     pred = np.asarray(sub.predict(*fit.x[held].T, warn=False), dtype=float)
     with np.errstate(all="ignore"):
         rel = np.abs(np.log(pred / fit.y[held]))
-    dist = np.maximum(np.log(C[held] / C[train].max()), 0.1)
+    logx = np.log(fit.x)
+    dist = np.maximum(_distances(logx[held], logx[train]).mean(axis=1), 0.1)
     ok = np.isfinite(rel)
     return float(np.median(rel[ok] / dist[ok])) if ok.any() else 0.0
 
@@ -213,19 +225,45 @@ def _scatter(fit: FitResult) -> float:
     return max(float(np.sqrt(np.sum(r ** 2) / max(n - p, 1))), 1e-6)
 
 
-def candidate_grid(fit: FitResult, *, sizes: Sequence[float] | None = None, multipliers: Sequence[float] = (5, 10, 20, 40, 80, 160),
+def candidate_grid(fit: FitResult, *, sizes: Sequence[float] | None = None, multipliers: Sequence[float] | None = None,
                    max_factor: float = 10.0) -> FloatArray:
-    """Candidate (N, D) pairs: sizes from the smallest trained to ``max_factor`` x the largest (12 per decade span),
-    each at D = multiplier x N tokens."""
+    """Candidate (N, D) pairs. With ``multipliers``: each size at D = multiplier x N. Otherwise from the runs' final
+    points (early checkpoints are no length anyone trains to; a batch's data unit need not be tokens, so no
+    multiplier is assumed): 12 data sizes from half the smallest final D to ``max_factor`` x the largest, kept where
+    D / N lies within the runs' own D / N widened 2x either side. Sizes: 16 from the smallest trained N to
+    ``max_factor`` x the largest."""
     N_fit = fit.x[:, 0]
     grid = np.geomspace(N_fit.min(), N_fit.max() * max_factor, 16) if sizes is None else np.asarray(sizes, dtype=float)
-    return np.array([(float(n), float(m * n)) for n in grid for m in multipliers])
+    if multipliers is not None:
+        return np.array([(float(n), float(m * n)) for n in grid for m in multipliers])
+    groups = np.asarray(fit.groups).astype(str)
+    final = np.array([(fit.x[groups == g, 0].max(), fit.x[groups == g, 1].max()) for g in np.unique(groups)])
+    ratio = final[:, 1] / final[:, 0]
+    lo, hi = ratio.min() / 2, ratio.max() * 2
+    datas = np.geomspace(final[:, 1].min() / 2, final[:, 1].max() * max_factor, 12)
+    return np.array([(float(n), float(d)) for n in grid for d in datas if lo <= d / n <= hi])
+
+
+def _where(fit: FitResult, d: Decision, est: float, k: float) -> FloatArray | None:
+    """The decision's point in log (N, D) (1, 2): the optimum at the budget, or the point asked; None for a parameter."""
+    if d.kind == "optimum" and d.budget is not None and est > 0:
+        point = [est, d.budget / (k * est)]
+    elif d.kind == "value" and d.N and d.D:
+        point = [float(d.N), float(d.D)]
+    else:
+        return None
+    out: FloatArray = np.log(np.array([point], dtype=float))
+    return out
 
 
 def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidates: FloatArray | None = None, k: float = 6.0,
-              max_runs: int = 20, until_width: float | None = None) -> Plan:
+              max_runs: int = 20, until_width: float | None = None, min_gain: float = 0.0, min_cost: float = 0.0) -> Plan:
     """The greedy batch of candidate runs for ``allowance`` FLOPs (see the module docstring); with ``until_width``, it
-    stops as soon as the expected interval is that narrow (log width for a positive decision)."""
+    stops as soon as the expected interval is that narrow (log width for a positive decision); with ``min_gain``, a run
+    that would narrow it by less than that fraction of its width is not worth training and never picked. With
+    ``min_cost``, each run counts at least that many FLOPs in the score: with the runs capped at ``max_runs``, a slot
+    is worth ``allowance / max_runs``, and ten cheap runs that narrow the interval by 1% each would waste the slots a
+    larger run could use (per FLOP alone, the plan would spend a thousandth of the allowance)."""
     if not (np.isfinite(allowance) and allowance > 0):
         raise ConfigError(f"allowance: got {allowance!r}; expected a positive number of FLOPs", key="allowance")
     if len(fit.form.variables) != 2:
@@ -239,25 +277,26 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
     s2 = _scatter(fit) ** 2
     info = (J.T @ J) * (runs / len(J)) / s2  # each run counted once however many checkpoints it has
     positive = est > 0
-    # Beyond the trained compute the law's misfit, not its parameters, sets most of the error: a term that grows with
-    # the decision's distance (in log compute) past the largest run, at the rate the batch's own backtest shows.
-    C_fit = fit.x[:, 0] * fit.x[:, 1] * k
-    where = decision.budget if decision.kind == "optimum" else (k * decision.N * decision.D if decision.kind == "value"
-                                                                 and decision.N and decision.D else None)
+    # Away from the trained runs the law's misfit, not its parameters, sets most of the error. A misspecified law fitted
+    # by least squares is the best approximation where its points lie: its error at the decision's point (the optimum,
+    # or the point asked) grows with the point's mean distance (in log N and log D) from the fitted points, at the rate
+    # the batch's own backtest shows. A run near that point shrinks it in proportion to its share of the points.
+    where = _where(fit, decision, est, k)
     tau = extrapolation_error_rate(fit) if where is not None else 0.0
 
-    def interval(fisher: FloatArray, c_max: float) -> tuple[float, float]:
-        var = float(grad @ np.linalg.pinv(fisher) @ grad)
+    def interval(var: float, near: float) -> tuple[float, float]:
         sd = np.sqrt(max(var, 0.0))
-        miss = tau * max(0.0, float(np.log(where / c_max))) if where is not None else 0.0
+        miss = tau * near
         if positive:
             s_log = float(np.hypot(sd / est, miss))
             return est * float(np.exp(-Z95 * s_log)), est * float(np.exp(Z95 * s_log))
         sd = float(np.hypot(sd, miss * abs(est)))
         return est - Z95 * sd, est + Z95 * sd
 
-    c_max = float(C_fit.max())
-    now = interval(info, c_max)
+    n_pts = len(logx)
+    dist_sum = float(_distances(where, logx).sum()) if where is not None else 0.0
+    cov = np.linalg.pinv(info)
+    now = interval(float(grad @ cov @ grad), dist_sum / n_pts)
     boot = None
     if fit.boot_theta is not None:
         vals = fn(np.asarray(fit.boot_theta, dtype=float))
@@ -267,24 +306,34 @@ def plan_runs(fit: FitResult, decision: Decision, allowance: float, *, candidate
     cand = candidate_grid(fit) if candidates is None else np.asarray(candidates, dtype=float)
     cost = k * cand[:, 0] * cand[:, 1]
     Jc = _jacobian(fit, np.log(cand))
+    to_where = _distances(np.log(cand), where)[:, 0] if where is not None else np.zeros(len(cand))
+    # a run away from the fitted points measures the law plus its misfit there: noise for the parameters
+    s2c = s2 + (tau * _distances(np.log(cand), logx).mean(axis=1)) ** 2
     picked: list[PlannedRun] = []
     spent = 0.0
     used = np.zeros(len(cand), dtype=bool)
-    width = _width(*now)
+    width = interval_width(*now)
     while len(picked) < max_runs and (until_width is None or width > until_width):
+        # one run adds j j^T / s^2 to the information: the decision's variance after it by Sherman-Morrison, for
+        # every candidate at once
+        cg, cj = cov @ grad, Jc @ cov
+        var_after = float(grad @ cg) - (Jc @ cg) ** 2 / (s2c + np.einsum("ij,ij->i", cj, Jc))
         best, best_score, best_iv = -1, 0.0, now
         for i in np.flatnonzero(~used & (cost <= allowance - spent)):
-            iv = interval(info + np.outer(Jc[i], Jc[i]) / s2, max(c_max, float(cost[i])))
-            score = (width - _width(*iv)) / cost[i]
-            if score > best_score:
+            iv = interval(float(var_after[i]), (dist_sum + float(to_where[i])) / (n_pts + 1))
+            gain = width - interval_width(*iv)
+            score = gain / max(cost[i], min_cost)
+            if score > best_score and gain >= min_gain * width:
                 best, best_score, best_iv = int(i), score, iv
         if best < 0:
             break
         used[best] = True
-        info = info + np.outer(Jc[best], Jc[best]) / s2
+        info = info + np.outer(Jc[best], Jc[best]) / s2c[best]
+        cov = np.linalg.pinv(info)
         spent += float(cost[best])
-        c_max = max(c_max, float(cost[best]))
-        width = _width(*best_iv)
+        dist_sum += float(to_where[best])
+        n_pts += 1
+        width = interval_width(*best_iv)
         picked.append(PlannedRun(N=float(cand[best, 0]), D=float(cand[best, 1]), flops=float(cost[best]), lo=best_iv[0],
                                  hi=best_iv[1], cumulative_flops=spent))
     return Plan(decision=decision, estimate=est, now=now, now_bootstrap=boot, runs=tuple(picked), allowance=float(allowance),

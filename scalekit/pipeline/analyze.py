@@ -16,6 +16,7 @@ from .. import display
 from ..analyses.bottom_line import BottomLine
 from ..analyses.hparams_at_scale import HparamsAtScale, hparams_at_scale
 from ..analyses.metric import MetricAnalysis, analyze_metric
+from ..analyses.plan import Plan
 from ..analyses.sweeps import Sweep
 from ..analyses.transfer import Transfer, transfer_maps
 from ..analyses.versions import VersionComparison, compare_every_metric
@@ -25,6 +26,7 @@ from ..data.batch import Batch
 from ..laws.schedule_law import ScheduleLawFit
 from ..options import Options, resolve_options
 from .bottom import bottom_lines, with_caveats
+from .planning import plans
 from .summary import batch_summary
 from .training import schedule_laws, sweeps
 from .two_step import TwoStep, two_steps
@@ -48,6 +50,7 @@ class BatchAnalysis:
     # metric -> the shared-exponent fit across every version of the batch this one is a version of (or why it failed)
     versions: dict[str, VersionComparison | str] = field(default_factory=dict)
     hyperparameters: dict[str, HparamsAtScale] = field(default_factory=dict)  # per metric, for a learning-rate sweep
+    plans: dict[str, Plan] = field(default_factory=dict)  # metric -> what to train next (option plan_allowance)
 
     @property
     def primary(self) -> MetricAnalysis:
@@ -102,4 +105,5 @@ def analyze(batch: Batch, *, options: Options | None = None, versions: Batch | N
     return BatchAnalysis(batch, metrics, findings, opts, transfers, sw,
                          schedule_laws(batch, list(metrics), opts), with_caveats(lines, findings),
                          two_steps(batch, opts, lines), across,
-                         {k: h for k, ma in metrics.items() if (h := hparams_at_scale(batch, ma, opts)) is not None})
+                         {k: h for k, ma in metrics.items() if (h := hparams_at_scale(batch, ma, opts)) is not None},
+                         plans(batch, metrics, opts))

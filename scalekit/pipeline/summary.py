@@ -21,6 +21,7 @@ from ..exceptions import ScalekitError
 from ..jsonsafe import jsonable
 from .hparams_summary import hyperparameters_block
 from .lawsummary import fit_entry
+from .plan_summary import plan_block
 
 if TYPE_CHECKING:
     from .analyze import BatchAnalysis
@@ -133,6 +134,10 @@ def _hyperparameters(an: BatchAnalysis) -> dict[str, Any]:
     return {"hyperparameters": hyperparameters_block(an.hyperparameters)} if an.hyperparameters else {}
 
 
+def _plan(an: BatchAnalysis) -> dict[str, Any]:
+    return {"plan": plan_block(an.plans)}
+
+
 def _versions(an: BatchAnalysis) -> dict[str, Any]:
     return {"versions": versions_block(an.versions)} if an.versions else {}
 
@@ -150,6 +155,7 @@ BLOCKS: tuple[Block, ...] = (
     _inference,
     _transfer,
     _bottom_line,
+    _plan,
     _hparams,
     _schedule_law,
     _two_step,

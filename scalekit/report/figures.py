@@ -25,6 +25,7 @@ from ..analyses.grid import Grid
 from ..analyses.hparams_at_scale import HparamsAtScale
 from ..analyses.metric import MetricAnalysis
 from ..analyses.optimal import OptimalLaw, data_scale
+from ..analyses.plan import Plan
 from ..analyses.profiles import flops_factor, profile_curve
 from ..analyses.sweeps import Sweep
 from ..checks.base import Finding
@@ -692,4 +693,56 @@ def critical_batch_figure(crit: CriticalBatch, max_cells: int = 9) -> Figure:
     ax.set(xlabel="batch size", ylabel="steps to the target loss", title="Critical batch: S = S_min (1 + B_crit / B)")
     _log(ax)
     ax.legend(fontsize=7)
+    return fig
+
+
+@_styled
+def plan_figure(plan: Plan, batch: Batch, ax: Axes | None = None) -> Figure:
+    """Existing runs (final points) and the proposed ones in (N, D), log axes: the proposed as diamonds numbered in the
+    order picked, with dotted lines of constant compute through the largest run and the decision's budget."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.5, 5.6))
+        fig.subplots_adjust(bottom=0.24)
+    else:
+        fig = ax.figure  # type: ignore[assignment]
+    f = batch.finals()
+    fs = f[_drawn(len(f))]
+    ax.scatter(fs["N"], fs["D"], s=28, color="#4c72b0", alpha=0.8, linewidths=0, zorder=3, label="runs trained (final)")
+    N = np.array([r.N for r in plan.runs])
+    D = np.array([r.D for r in plan.runs])
+    if N.size:
+        ax.scatter(N, D, marker="D", s=70, facecolor="#dd8452", edgecolor="black", linewidths=0.8, zorder=4,
+                   label="proposed runs (numbered in order)")
+        # runs proposed at one point (or very near) share one label: "1,3"
+        labels: dict[tuple[float, float], tuple[tuple[float, float], list[str]]] = {}
+        for i, (n, dd) in enumerate(zip(N, D), 1):
+            key = (round(float(np.log10(n)), 1), round(float(np.log10(dd)), 1))
+            labels.setdefault(key, ((float(n), float(dd)), []))[1].append(str(i))
+        for at, names in labels.values():
+            ax.annotate(",".join(names), at, xytext=(7, 6), textcoords="offset points", fontsize=9,
+                        fontweight="bold", zorder=5,
+                        path_effects=[patheffects.Stroke(linewidth=3, foreground="white"), patheffects.Normal()])
+    opt = ((plan.estimate, plan.decision.budget / (plan.k * plan.estimate))
+           if plan.decision.kind == "optimum" and plan.decision.budget and plan.estimate > 0 else None)
+    allN = np.concatenate([f["N"].to_numpy(dtype=float), N, [opt[0]] if opt else []])
+    allD = np.concatenate([f["D"].to_numpy(dtype=float), D, [opt[1]] if opt else []])
+    n_lo, n_hi = allN.min() / 2, allN.max() * 2
+    d_lo, d_hi = allD.min() / 2, allD.max() * 2
+    grid = np.geomspace(n_lo, n_hi, 50)
+    budgets = [(float(f["C"].max()), "largest run")]
+    if plan.decision.kind == "optimum" and plan.decision.budget:
+        budgets.append((float(plan.decision.budget), "decision's budget"))
+    for C, what in budgets:
+        ax.plot(grid, C / (plan.k * grid), color="grey", lw=0.9, ls=":", zorder=2, label=f"C = {_pow10(C)} ({what})")
+    if opt is not None:
+        ax.scatter([opt[0]], [opt[1]], marker="*", s=220, color="crimson", edgecolor="white", zorder=4,
+                   label=f"predicted optimum at the budget (N {_si_short(opt[0])})")
+    what = (f"compute-optimal N at C = {_pow10(float(plan.decision.budget))} FLOP"
+            if plan.decision.kind == "optimum" and plan.decision.budget else plan.decision.label())
+    ax.set(xlim=(n_lo, n_hi), ylim=(d_lo, d_hi), xlabel="model size N (parameters)", ylabel=f"data D ({batch.data_unit})",
+           title=textwrap.fill(f"What to train next: {what}", 60))
+    _log(ax)
+    _legend_below(ax)
+    fig.set_label(f"The {len(f)} runs trained (final points) and the {N.size} proposed runs in model size N and data D, "
+                  f"numbered in the order the plan picks them; dotted lines are constant compute.{_sampled(len(f))}")
     return fig

@@ -17,6 +17,7 @@ from .. import __version__, display
 from ..analyses.bottom_line import BottomLine
 from ..analyses.hparams_at_scale import HparamsAtScale
 from ..analyses.metric import MetricAnalysis
+from ..analyses.plan import Plan, interval_width
 from ..analyses.profiles import Allocation, Target
 from ..analyses.sweeps import Sweep
 from ..data.batch import Batch
@@ -52,6 +53,7 @@ __all__ = [
     "no_grid",
     "optimal_notes",
     "overview",
+    "plan_html",
     "reproduce",
     "schedule_law_html",
     "sweep_html",
@@ -546,3 +548,37 @@ def hparams_details_html(h: HparamsAtScale, unit: str = "tokens") -> HTML:
             out += paragraph(f"B_crit ~ N^{fmt_ci(t['a'], ci.get('a'))} D^{fmt_ci(t['b'], ci.get('b'))} across "
                              f"{len(c.cells)} cells (Zhang et al. 2024 report growth with D and hardly with N).").html
     return HTML(out)
+
+
+def _decision_value(plan: Plan, x: float) -> str:
+    return params(x) if plan.decision.kind == "optimum" else num(x)
+
+
+def plan_html(plan: Plan, metric: str, unit: str = "tokens") -> HTML:
+    """What to train next for one metric: the decision, its interval now, and the runs picked in order, each with
+    (for a batch that counts tokens) a decoder-only shape near its N, its cost, the decision's expected interval once
+    it (and the earlier ones) are in, and the cumulative cost."""
+    d = _decision_value
+    what = (f"compute-optimal N at C = {compute(plan.decision.budget)}"
+            if plan.decision.kind == "optimum" and plan.decision.budget else plan.decision.label())
+    now = f"{d(plan, plan.now[0])}–{d(plan, plan.now[1])}"
+    boot = (f" (from the bootstrap resamples alone: {d(plan, plan.now_bootstrap[0])}–{d(plan, plan.now_bootstrap[1])})"
+            if plan.now_bootstrap is not None else "")
+    head = f"{metric}: to pin down the {what}, now {d(plan, plan.estimate)} with a 95% interval {now}{boot}."
+    if not plan.runs:
+        return paragraph(head + f" No candidate run within {compute(plan.allowance)} narrows the interval by 1% or more.")
+    after = plan.runs[-1]
+    head += (f" The {len(plan.runs)} runs below narrow it to {d(plan, after.lo)}–{d(plan, after.hi)} "
+             f"({plan.width_ratio:.0%} of its width now) for {compute(after.cumulative_flops)} of the "
+             f"{compute(plan.allowance)} allowed.")
+    tokens = unit == "tokens"
+    if not tokens:
+        head += f" No shapes: the batch counts {unit}, not tokens, and the shapes are those of language models."
+    rows: list[list[Any]] = []
+    for i, (r, sh) in enumerate(zip(plan.runs, plan.shapes() if tokens else [None] * len(plan.runs)), 1):
+        shape = "–" if sh is None else f"{sh.layers} × {sh.d_model}, {sh.heads} head{'s' if sh.heads > 1 else ''}"
+        rows.append([i, shape, params(r.N), data(r.D, unit), r.flops, f"{d(plan, r.lo)}–{d(plan, r.hi)}",
+                     f"{interval_width(r.lo, r.hi) / interval_width(*plan.now):.0%}", r.cumulative_flops])
+    return HTML(f"<p>{escape(head)}</p>" + table(
+        ["#", "shape: layers × width", "N", "D", "FLOP", "expected 95% interval after", "its width / now",
+         "cumulative FLOP"], rows, caption=f"What to train next ({metric}), in the order picked"))
