@@ -94,7 +94,9 @@ def analyze(batch: Batch, *, options: Options | None = None, **overrides: Any) -
     metrics = {batch.metric(n).name: analyze_metric(batch, n, opts) for n in names}
     transfers = transfer_maps(batch, metrics, opts)
     lines = bottom_lines(batch, metrics, opts)
-    findings = (tuple(run_checks(batch, metrics, opts.thresholds, transfers=transfers, bottom_lines=lines))
+    # without a data size only the checks about the law itself apply (the others read D or compute along the runs)
+    only = None if batch.has_data_size else ["identifiability", "excluded_runs"]
+    findings = (tuple(run_checks(batch, metrics, opts.thresholds, only=only, transfers=transfers, bottom_lines=lines))
                 if opts.checks else ())
     return BatchAnalysis(batch, metrics, findings, opts, transfers, sweeps(batch, list(metrics), opts),
                          schedule_laws(batch, list(metrics), opts), with_caveats(lines, findings),
