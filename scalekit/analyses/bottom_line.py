@@ -36,6 +36,7 @@ from .extrapolation import Backtest, backtest, trained_range
 from .metric import MetricAnalysis
 from .optimal import OptimalLaw
 from .profiles import flops_factor
+from .variables import along_variables, shows_variables
 
 __all__ = ["PREFERENCE", "WITHHOLD_FACTOR", "BottomLine", "Cost", "Optimum", "approaches_at", "bottom_line", "chosen_approach",
            "withheld"]
@@ -131,6 +132,7 @@ class BottomLine:
     variables: tuple[str, ...] = ()  # the chosen law's variables (N, D, U, E, ...)
     held_at: dict[str, float] = field(default_factory=dict)  # its other variables' values where N and D answers are read
     skipped: str | None = None  # why there are no answers in N and D (a batch without a data size)
+    along: tuple[dict[str, Any], ...] = ()  # predictions beyond the trained range along each of the law's variables
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable({
@@ -138,6 +140,7 @@ class BottomLine:
             "law": {"form": self.form, "formula": self.formula, "params": self.params, "ci": self.ci,
                     "variables": list(self.variables), "held_at": self.held_at},
             **({"skipped": self.skipped} if self.skipped else {}),
+            **({"along_variables": list(self.along)} if self.along else {}),
             "approach": self.approach, "approach_reason": self.approach_reason,
             "optimum": [o.summary() for o in self.optima], "costs": [c.summary() for c in self.costs], "best": self.best,
             "trained_range": self.trained, "backtest": self.backtest.summary() if self.backtest else None,
@@ -200,7 +203,8 @@ def bottom_line(batch: Batch, ma: MetricAnalysis, budgets: Sequence[float], *, e
             {kk: list(v) for kk, v in (law.ci or {}).items()} if law else {}, None, "no compute is counted without a data size",
             (), (), dict(ma.best), {kk: list(v) for kk, v in rng.bounds.items()}, None, extrapolation_factor,
             fit_error=ma.fit_error, form=law.form.name if law else None, formula=law.form.formula if law else None,
-            variables=tuple(law.form.variables) if law else (), skipped=ma.skipped)
+            variables=tuple(law.form.variables) if law else (), skipped=ma.skipped,
+            along=along_variables(law, batch) if law is not None else ())
     k = flops_factor(batch)
     per = batch.frame["D"] / batch.frame["N"]
     per_param = (float(per.min()), float(per.max()))
@@ -237,4 +241,5 @@ def bottom_line(batch: Batch, ma: MetricAnalysis, budgets: Sequence[float], *, e
         approach, _why(approach, fit), tuple(optima), costs, dict(ma.best),
         {kk: list(v) for kk, v in rng.bounds.items()}, bt, extrapolation_factor, fit_error=ma.fit_error,
         form=law.form.name if law else None, formula=law.form.formula if law else None,
-        variables=tuple(law.form.variables) if law else (), held_at=dict(fit.method.get("sliced_at") or {}) if fit else {})
+        variables=tuple(law.form.variables) if law else (), held_at=dict(fit.method.get("sliced_at") or {}) if fit else {},
+        along=along_variables(law, batch) if law is not None and shows_variables(law, batch) else ())

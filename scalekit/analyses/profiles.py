@@ -48,8 +48,9 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def flops_factor(batch: Batch) -> float:
-    """k in C = k N D: 6 unless the batch counts FLOPs itself (then the median of C / ND)."""
-    if batch.compute == "6ND":
+    """k in C = k N D: 6 unless the batch counts FLOPs itself (then the median of C / ND); 6 for a batch without a data
+    size, whose compute is not counted (nothing reads it there)."""
+    if batch.compute == "6ND" or not batch.has_data_size:
         return 6.0
     f = batch.frame
     return float(np.median(f["C"] / (f["N"] * f["D"])))
