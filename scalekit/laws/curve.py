@@ -406,8 +406,9 @@ def signed_form(name: str) -> AnyForm:
 
 
 def law_columns(form: AnyForm, x: str) -> list[str]:
-    """The batch columns a form's variables read: N and D (and U), or ``x`` for a one-variable form."""
-    if len(form.variables) == 1:
+    """The batch columns a form's variables read: N and D (and U, E, ...), or ``x`` for a one-variable form in a generic
+    variable (``saturating``, ``broken``: fitted in N, D or C); a formula law in one named variable reads that one."""
+    if len(form.variables) == 1 and form.variables[0] == "x":
         return [x]
     return list(form.variables)
 

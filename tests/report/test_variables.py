@@ -1,0 +1,37 @@
+"""Reports of laws in other variables, rendered with the real papermill: a batch without a data size (experts only)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+from ..data.test_variables import experts_frame
+from ..helpers import scalekit_cli
+from .test_chosen_law import _section, _text
+
+
+@pytest.mark.slow
+def test_a_batch_in_n_and_experts_without_a_data_size_renders_its_law_along_each_variable(tmp_path):
+    data = tmp_path / "moe.csv"
+    experts_frame().to_csv(data, index=False)
+    (tmp_path / "moe.yaml").write_text(yaml.safe_dump({
+        "name": "moe experts", "variables": {"N": "params", "E": "num_experts"},
+        "law": {"name": "moe", "formula": "L0 + A * N^-alpha * E^-gamma"}}))
+    out = tmp_path / "site"
+    scalekit_cli("report", str(data), "--out", str(out), "--n-boot", "20", "--jobs", "1", "--quiet")
+    summary = json.loads((out / "moe-experts" / "summary.json").read_text())
+    bl = summary["bottom_line"]["loss"]
+    assert bl["law"]["form"] == "moe" and bl["law"]["variables"] == ["N", "E"] and "no data size" in bl["skipped"]
+    assert summary["fits"]["loss"]["form"] == "moe" and summary["batch"]["ranges"]["E"] == [1.0, 32.0]
+    page = (out / "moe-experts" / "report.html").read_text()
+    top = _text(_section(page, "Bottom-line"))
+    assert "The moe law reads N, E" in top and "the batch has no data size D" in top
+    assert "loss along each variable of the moe law" in top and "E 10.0×" in top  # extrapolation distance along E
+    law = _section(page, "Fitted-performance-law")
+    assert "loss along E at the batch" in law and "loss along N at the batch" in law  # one panel per variable
+    for anchor in ("Compute-optimal-model-and-data-size", "Relative-improvement-grid"):
+        assert "the batch has no data size D" in _text(_section(page, anchor))  # skipped, saying why
+    assert not re.search(r"Traceback|Error", _text(page))
