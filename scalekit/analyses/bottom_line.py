@@ -233,11 +233,12 @@ def bottom_line(batch: Batch, ma: MetricAnalysis, budgets: Sequence[float], *, e
     costs = tuple(Cost(t.improvement, t.value, t.reachable, t.N, t.D, t.C, t.compute_multiple, t.note,
                        rng.distance(N=t.N, D=t.D, C=t.C), withheld(t.N, t.D, rng, per_param, unit) if t.reachable else None)
                   for t in ma.targets)
-    law = ma.law if ma.law is not None and ma.nd_slice is not None else fit  # the chosen law, in all its variables
+    # the chosen law in all its variables when it reads more than N and D (U, E, P, ...); else the law of the answers
+    law = ma.law if ma.law is not None and (ma.nd_slice is not None or shows_variables(ma.law, batch)) else fit
     bt = backtest(law, batch, fraction=holdout_fraction) if law is not None else None
     return BottomLine(
         spec.name, spec.direction, spec.bound, batch.data_unit,
-        dict(fit.params) if fit else {}, {kk: list(v) for kk, v in (fit.ci or {}).items()} if fit else {},
+        dict(law.params) if law else {}, {kk: list(v) for kk, v in (law.ci or {}).items()} if law else {},
         approach, _why(approach, fit), tuple(optima), costs, dict(ma.best),
         {kk: list(v) for kk, v in rng.bounds.items()}, bt, extrapolation_factor, fit_error=ma.fit_error,
         form=law.form.name if law else None, formula=law.form.formula if law else None,

@@ -46,6 +46,8 @@ def along_variables(fit: FitResult, batch: Batch, factors: Sequence[float] = FAC
     base = {c: float(row[c]) for c in cols}
     out: list[dict[str, Any]] = []
     for c in cols:
+        if c[:1] == "r" and c[1:].isdigit():
+            continue  # a mixture proportion has no "beyond": it is at most 1
         hi = float(np.nanmax(batch.frame[c].to_numpy(dtype=float)))
         for f in factors:
             at = {**base, c: hi * float(f)}

@@ -197,8 +197,8 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
     if named:
         raise ConfigError(f"{named[0][1]!r} is the batch's {named[0][0]} column, not a hyperparameter; hyperparameters are columns that "
                           "vary within an (N, D) cell, such as lr or batch_size", source=cfg.source or src, key="hparams")
-    if cols.get("lr") in cfg.hparams:  # a swept peak learning rate, not a schedule logged along each run
-        del cols["lr"]
+    if cols.get("lr") in cfg.hparams or cols.get("lr") in _variable_columns(cfg):
+        del cols["lr"]  # a swept or declared peak learning rate (a law's variable), not a schedule logged along each run
     available = ", ".join(map(repr, raw.columns[:20]))
 
     if "params" not in cols:
@@ -425,7 +425,8 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
                                        column=m.column, rows=frame["_line"].tolist(), expected=what)
     if frame.empty:
         raise BatchValidationError(src, "every run was excluded as diverged", expected="at least some finite metric values")
-    declared_vary = [r for r in frame.columns if r in cfg.variables and frame[r].nunique() > 1]
+    declared_vary = [c for c in frame.columns if (c in cfg.variables or ("r" in cfg.variables and c[:1] == "r" and c[1:].isdigit()))
+                     and frame[c].nunique() > 1]
     if frame["N"].nunique() < 2 and not (has_data_size and frame["D"].nunique() >= 3) and not declared_vary:
         raise BatchValidationError(src, f"too few distinct model sizes to fit anything ({frame['N'].nunique()})",
                                    column=cols["params"], expected="at least 2 distinct sizes (3 or more for a two-variable "

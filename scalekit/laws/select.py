@@ -199,9 +199,9 @@ def _windows(fin: pd.DataFrame, holdout_fraction: float,
             out.append((label, set(fin.loc[fin["N"] >= sizes[-k] * 0.999, "run"].astype(str))))
     k = max(2, round(holdout_fraction * len(fin)))
     if len(fin) - k >= 6:
-        if np.isfinite(fin["C"]).all():
+        if np.isfinite(fin["C"]).all() and fin["C"].nunique() > 1:
             out.append(("largest compute", set(fin.sort_values("C")["run"].iloc[-k:].astype(str))))
-        if sizes.size == 1 and np.isfinite(fin["D"]).all():  # a single curve: its largest data
+        if sizes.size == 1 and np.isfinite(fin["D"]).all() and fin["D"].nunique() > 1:  # a single curve: its largest data
             out.append(("largest D", _largest(fin, "D", k)))
         if _repeats(fin):  # the declared variable U: hold out the most repeated data, where laws that ignore it break
             out.append(("most repeated data", set(fin.assign(_r=fin["D"] / fin["U"]).sort_values("_r")["run"].iloc[-k:].astype(str))))
@@ -279,7 +279,9 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *,
         # a curve or two (a fine-tuning run logged along its data): its checkpoints are the points held out
         frame = frame.assign(run=frame["run"].astype(str) + " @ " + frame["step"].map("{:g}".format))
         fin = frame
-    scale_vars = [v for v in SCALE_ROLES if v in declared_variables(batch)]
+    declared = declared_variables(batch)
+    # every declared scale variable, and each domain of a mixture (the mixtures richest in it held out)
+    scale_vars = [v for v in SCALE_ROLES if v in declared] + list(declared.get("r", []))
     windows = _windows(fin, opts.thresholds.holdout_fraction, scale_vars)
     x1 = one_variable(batch)
     err = spec.to_error(frame[spec.name].to_numpy())
