@@ -195,7 +195,8 @@ def _(obj: BatchAnalysis) -> str:
 
 @to_text.register
 def _(obj: BatchAnalysis) -> str:
-    lines = [f"[[Batch {obj.batch.name}]] {obj.batch.runs} runs, {obj.batch.rows} rows, C counted as {obj.batch.compute}"]
+    counted = f"C counted as {obj.batch.compute}" if obj.batch.has_data_size else "no data size, so no compute"
+    lines = [f"[[Batch {obj.batch.name}]] {obj.batch.runs} runs, {obj.batch.rows} rows, {counted}"]
     for m in obj.metrics.values():
         lines.append(to_text(m.fit) if m.fit is not None else f"[[Fit: {m.name}]] failed: {m.fit_error}")
         if m.comparison is not None:

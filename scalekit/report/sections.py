@@ -173,9 +173,12 @@ def goodness(ma: MetricAnalysis) -> HTML:
     rows: list[list[Any]] = [
         ["points fitted", f.ndata, f"{f.method.get('points')} checkpoints"],
         ["objective (summed loss)", f.objective, f.method["loss"]],
-        ["RMSE of log residuals", float(np.sqrt(np.mean(r ** 2))), "about the typical relative error"],
-        ["max |log residual|", float(np.max(np.abs(r))), ""],
-        ["AIC / BIC", f"{num(f.aic)} / {num(f.bic)}", "Gaussian, log residuals"],
+        *([["RMSE of log residuals", float(np.sqrt(np.mean(r ** 2))), "about the typical relative error"],
+           ["max |log residual|", float(np.max(np.abs(r))), ""]] if f.residual_scale == "log" else
+          [["RMSE of residuals", float(np.sqrt(np.mean(r ** 2))),
+            f"in {f.metric}'s own units: fitted on linear residuals, as the metric has values of zero or below"],
+           ["max |residual|", float(np.max(np.abs(r))), ""]]),
+        ["AIC / BIC", f"{num(f.aic)} / {num(f.bic)}", f"Gaussian, {f.residual_scale} residuals"],
         ["converged", f.success, f.message]]
     return HTML(table(["", "value", "note"], rows, caption=f"Goodness of fit ({ma.name}, {f.form.name} law)"))
 

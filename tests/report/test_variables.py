@@ -35,3 +35,21 @@ def test_a_batch_in_n_and_experts_without_a_data_size_renders_its_law_along_each
     for anchor in ("Compute-optimal-model-and-data-size", "Relative-improvement-grid"):
         assert "the batch has no data size D" in _text(_section(page, anchor))  # skipped, saying why
     assert not re.search(r"Traceback|Error", _text(page))
+
+
+@pytest.mark.slow
+def test_a_metric_below_zero_renders_fitted_on_linear_residuals_and_the_report_says_so(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    N, D = [a.ravel() for a in np.meshgrid(np.geomspace(1e7, 1e9, 6), np.geomspace(1e9, 1e11, 5))]
+    y = -0.7 + 400 / N ** 0.34 + 410 / D ** 0.28 + 0.005 * rng.standard_normal(N.size)  # a loss minus a baseline
+    data = tmp_path / "negative.csv"
+    pd.DataFrame({"params": N, "tokens": D, "normalised_loss": y}).to_csv(data, index=False)
+    out = tmp_path / "site"
+    scalekit_cli("report", str(data), "--out", str(out), "--n-boot", "20", "--jobs", "1", "--quiet")
+    fit = json.loads((out / "negative" / "summary.json").read_text())["fits"]["normalised_loss"]
+    assert fit["residual_scale"] == "linear" and fit["params"]["E"] < 0
+    law = _text(_section((out / "negative" / "report.html").read_text(), "Fitted-performance-law"))
+    assert "fitted to normalised_loss on linear residuals" in law and "RMSE of residuals" in law
