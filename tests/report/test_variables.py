@@ -35,6 +35,7 @@ def test_a_batch_in_n_and_experts_without_a_data_size_renders_its_law_along_each
     for anchor in ("Compute-optimal-model-and-data-size", "Relative-improvement-grid"):
         assert "the batch has no data size D" in _text(_section(page, anchor))  # skipped, saying why
     assert not re.search(r"Traceback|Error", _text(page))
+    assert "the moe law in N, E; the batch has no data size D" in _text((out / "index.html").read_text())
 
 
 @pytest.mark.slow
@@ -53,3 +54,4 @@ def test_a_metric_below_zero_renders_fitted_on_linear_residuals_and_the_report_s
     assert fit["residual_scale"] == "linear" and fit["params"]["E"] < 0
     law = _text(_section((out / "negative" / "report.html").read_text(), "Fitted-performance-law"))
     assert "fitted to normalised_loss on linear residuals" in law and "RMSE of residuals" in law
+    assert "at its bound (zero)" not in (out / "negative" / "report.html").read_text()  # a floor below zero is no bound
