@@ -109,7 +109,8 @@ def _fit(args: argparse.Namespace) -> int:
     if args.json:
         _print(json.dumps(res.summary(), indent=2, allow_nan=False))
     else:
-        _print(f"batch {batch.name}: {batch.runs} runs, {batch.rows} rows; C counted as {batch.compute}",
+        counted = f"C counted as {batch.compute}" if batch.has_data_size else "no data size, so no compute"
+        _print(f"batch {batch.name}: {batch.runs} runs, {batch.rows} rows; {counted}",
                *(f"note: {n}" for n in batch.notes), *(f"excluded: {e.run}: {e.reason}" for e in batch.excluded),
                res.report())
     return 0

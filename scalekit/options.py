@@ -158,6 +158,8 @@ FIELDS: dict[str, tuple[Any, Rule]] = {
                                    "precision", "sparsity", "distillation"))),
     "x": ("N", Rule("str", "variable of a one-variable form", choices=("N", "D", "C"))),
     "loss": ("huber", Rule("str", "loss on log residuals", choices=("huber", "squared"))),
+    "residuals": ("auto", Rule("str", "scale of the residuals a law is fitted on: 'auto' is linear when "
+                               "the metric has values of zero or below, else log", choices=("auto", "log", "linear"))),
     "delta": (1e-3, Rule("float", "Huber threshold on log residuals", low=0, low_open=True)),
     "n_boot": (1000, Rule("int", "bootstrap resamples over runs for every interval (0: none)", low=0, high=MAX_RESAMPLES)),
     "seed": (0, Rule("int", "seed of every bootstrap (results are reproducible)", low=0)),
@@ -211,6 +213,7 @@ class Options:
     form: str = "auto"
     x: str = "N"
     loss: str = "huber"
+    residuals: str = "auto"
     delta: float = 1e-3
     n_boot: int = 1000
     seed: int = 0

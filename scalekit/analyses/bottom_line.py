@@ -36,6 +36,7 @@ from .extrapolation import Backtest, backtest, trained_range
 from .metric import MetricAnalysis
 from .optimal import OptimalLaw
 from .profiles import flops_factor
+from .variables import along_variables, shows_variables
 
 __all__ = ["PREFERENCE", "WITHHOLD_FACTOR", "BottomLine", "Cost", "Optimum", "approaches_at", "bottom_line", "chosen_approach",
            "withheld"]
@@ -133,13 +134,20 @@ class BottomLine:
     caveat_check: str | None = None
     fit_error: str | None = None
     notes: tuple[str, ...] = field(default=())
-    form: str | None = None  # the law's form (the one chosen by backtest, when it is a law in N and D)
+    form: str | None = None  # the law's form (the one chosen by backtest, or pinned)
     formula: str | None = None
+    variables: tuple[str, ...] = ()  # the chosen law's variables (N, D, U, E, ...)
+    held_at: dict[str, float] = field(default_factory=dict)  # its other variables' values where N and D answers are read
+    skipped: str | None = None  # why there are no answers in N and D (a batch without a data size)
+    along: tuple[dict[str, Any], ...] = ()  # predictions beyond the trained range along each of the law's variables
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable({
             "metric": self.metric, "direction": self.direction, "bound": self.bound, "data_unit": self.data_unit,
-            "law": {"form": self.form, "formula": self.formula, "params": self.params, "ci": self.ci},
+            "law": {"form": self.form, "formula": self.formula, "params": self.params, "ci": self.ci,
+                    "variables": list(self.variables), "held_at": self.held_at},
+            **({"skipped": self.skipped} if self.skipped else {}),
+            **({"along_variables": list(self.along)} if self.along else {}),
             "approach": self.approach, "approach_reason": self.approach_reason,
             "optimum": [o.summary() for o in self.optima], "costs": [c.summary() for c in self.costs], "best": self.best,
             "trained_range": self.trained, "backtest": self.backtest.summary() if self.backtest else None,
@@ -195,6 +203,15 @@ def bottom_line(batch: Batch, ma: MetricAnalysis, budgets: Sequence[float], *, e
                 holdout_fraction: float = 0.15) -> BottomLine:
     """The bottom line of ``ma`` at ``budgets`` (empty: the largest trained compute)."""
     rng = trained_range(batch)
+    if not batch.has_data_size:  # a law in N and other variables: its parameters, no answers in N and D
+        law = ma.law
+        return BottomLine(
+            ma.spec.name, ma.spec.direction, ma.spec.bound, batch.data_unit, dict(law.params) if law else {},
+            {kk: list(v) for kk, v in (law.ci or {}).items()} if law else {}, None, "no compute is counted without a data size",
+            (), (), dict(ma.best), {kk: list(v) for kk, v in rng.bounds.items()}, None, extrapolation_factor,
+            fit_error=ma.fit_error, form=law.form.name if law else None, formula=law.form.formula if law else None,
+            variables=tuple(law.form.variables) if law else (), skipped=ma.skipped,
+            along=along_variables(law, batch) if law is not None else ())
     k = flops_factor(batch)
     per = batch.frame["D"] / batch.frame["N"]
     per_param = (float(per.min()), float(per.max()))
@@ -223,10 +240,14 @@ def bottom_line(batch: Batch, ma: MetricAnalysis, budgets: Sequence[float], *, e
     costs = tuple(Cost(t.improvement, t.value, t.reachable, t.N, t.D, t.C, t.compute_multiple, t.note,
                        rng.distance(N=t.N, D=t.D, C=t.C), withheld(t.N, t.D, rng, per_param, unit) if t.reachable else None)
                   for t in ma.targets)
-    bt = backtest(fit, batch, fraction=holdout_fraction) if fit is not None else None
+    # the chosen law in all its variables when it reads more than N and D (U, E, P, ...); else the law of the answers
+    law = ma.law if ma.law is not None and (ma.nd_slice is not None or shows_variables(ma.law, batch)) else fit
+    bt = backtest(law, batch, fraction=holdout_fraction) if law is not None else None
     return BottomLine(
         spec.name, spec.direction, spec.bound, batch.data_unit,
-        dict(fit.params) if fit else {}, {kk: list(v) for kk, v in (fit.ci or {}).items()} if fit else {},
+        dict(law.params) if law else {}, {kk: list(v) for kk, v in (law.ci or {}).items()} if law else {},
         approach, _why(approach, fit), tuple(optima), costs, dict(ma.best),
         {kk: list(v) for kk, v in rng.bounds.items()}, bt, extrapolation_factor, fit_error=ma.fit_error,
-        form=fit.form.name if fit else None, formula=fit.form.formula if fit else None)
+        form=law.form.name if law else None, formula=law.form.formula if law else None,
+        variables=tuple(law.form.variables) if law else (), held_at=dict(fit.method.get("sliced_at") or {}) if fit else {},
+        along=along_variables(law, batch) if law is not None and shows_variables(law, batch) else ())

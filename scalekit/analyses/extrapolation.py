@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import display
 from ..data.batch import Batch, in_runs
-from ..data.ranges import TrainedRange
+from ..data.ranges import TrainedRange, beyond
 from ..exceptions import FitError
 from ..jsonsafe import jsonable
 from ..laws.fit import fit_curve
@@ -59,8 +59,9 @@ def backtest(fit: FitResult, batch: Batch, *, fraction: float = 0.15) -> Backtes
 
     None when too few runs would remain (the refit needs 3 model sizes and more points than parameters).
     """
-    if fit.form.variables != ("N", "D"):
-        return None
+    cols = list(fit.form.variables)
+    if cols[:2] != ["N", "D"] or not all(c in batch.frame for c in cols):
+        return None  # a law in N and D (and more: U, E, ... read from the batch's columns)
     fin = batch.finals()
     fin = fin[np.isfinite(fin[fit.metric])]
     k = max(2, round(fraction * len(fin)))
@@ -73,11 +74,13 @@ def backtest(fit: FitResult, batch: Batch, *, fraction: float = 0.15) -> Backtes
     try:
         refit = fit_curve(fit.x[keep], fit.y[keep], form=fit.form, metric=fit.metric, direction=fit.direction,
                           bound=fit.bound, groups=fit.groups[keep], n_boot=0, seed=0, loss=fit.method["loss"],
-                          delta=fit.method["delta"] or 1e-3)
+                          delta=fit.method["delta"] or 1e-3, residuals=fit.residual_scale)
     except FitError:
         return None
-    N, D, obs = held["N"].to_numpy(), held["D"].to_numpy(), held[fit.metric].to_numpy()
-    pred = refit.predict(N, D, warn=False)
+    obs = held[fit.metric].to_numpy()
+    pred = refit.predict(*[held[c].to_numpy() for c in cols], warn=False)
     rel = np.abs(pred - obs) / np.abs(obs)
-    dist = refit.extrapolation(N, D)["C"]
+    N, D = held["N"].to_numpy(), held["D"].to_numpy()
+    nd = fit.x[keep, 0] * fit.x[keep, 1]
+    dist = beyond(N * D, float(nd.min()), float(nd.max()))
     return Backtest(tuple(map(str, held["run"])), float(np.nanmax(dist)), float(np.mean(rel)), float(np.max(rel)))

@@ -13,6 +13,7 @@ from ..exceptions import FitError
 from ..laws.fit import fit_law
 from ..laws.result import FitResult
 from ..laws.select import Selection
+from ..laws.slices import sliced
 from ..options import Options
 from .extrapolation import trained_range
 from .grid import Grid, improvement_grid
@@ -54,6 +55,9 @@ class MetricAnalysis:
     inference_note: str | None = None
     law: FitResult | None = None  # the form chosen by backtest (form="auto") or pinned; `fit` is the additive law
     selection: Selection | None = None  # the backtest table behind the choice (form="auto")
+    skipped: str | None = None  # why the analyses in N and D (allocation, profiles, grid) were left out, when they were
+    # the chosen law read along N and D at the best run's other variables (U, E, V, ...), when it has more than N and D
+    nd_slice: FitResult | None = None
 
     @property
     def name(self) -> str:
@@ -63,6 +67,8 @@ class MetricAnalysis:
     def nd_law(self) -> FitResult | None:
         """The law the answers in (N, D) come from: the chosen or pinned form when it is a law in N and D, else the
         additive law (fitted beside a one-variable form)."""
+        if self.nd_slice is not None:
+            return self.nd_slice
         return self.law if self.law is not None and self.law.form.variables == ("N", "D") else self.fit
 
     def _repr_html_(self) -> str:
@@ -94,6 +100,17 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     """Fit the law of one metric and derive everything the report shows from it."""
     spec = batch.metric(name)
     best = batch.best_run(spec.name)
+    if not batch.has_data_size:  # a law in other variables (N and experts E): nothing in (N, D) to answer
+        try:
+            law, selection = choose_law(batch, spec.name, opts)
+            err = None if law is not None else "no law in the batch's declared variables could be fitted"
+        except FitError as exc:
+            law, selection, err = None, None, str(exc)
+        why = (f"the batch has no data size D, so the compute-optimal allocation, the profiles and targets, the budgets "
+               f"and the relative-improvement grid (all questions in N and D) are left out; the law is in "
+               f"{', '.join(law.form.variables) if law is not None else 'its declared variables'}")
+        return MetricAnalysis(spec, None, err, best, None, (), (), None, {}, None, None, law=law, selection=selection,
+                              skipped=why)
     k = flops_factor(batch)
     label, scale = data_scale(batch)
     targets = opts.all_targets
@@ -116,8 +133,10 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
     optimal: dict[str, OptimalLaw] = {"envelope": envelope(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed,
                                                            **envelope_rows(batch)),
                                       "isoflop": isoflop(batch, spec.name, n_boot=opts.n_boot_optimal, seed=opts.seed)}
-    # targets, budgets and Approach 3 from the law the backtest chose, when it is a law in (N, D) (MetricAnalysis.nd_law)
-    pl = law if law is not None and law.form.variables == ("N", "D") else fit
+    # targets, budgets and Approach 3 from the law the backtest chose, when it is a law in (N, D) (MetricAnalysis.nd_law);
+    # a law in N, D and more (U, E, ...) is read along N and D at the best run's values of the others
+    nd_slice = slice_at_best(batch, law, best) if law is not None else None
+    pl = nd_slice or (law if law is not None and law.form.variables == ("N", "D") else fit)
     if pl is not None and pl.form.variables == ("N", "D"):
         rng = trained_range(batch)
         tlist = tuple(_located(cheapest_for_target(pl, target_value(best["value"], t, spec.direction), k=k, improvement=t,
@@ -145,4 +164,15 @@ def analyze_metric(batch: Batch, name: str, opts: Options) -> MetricAnalysis:
             curve = total_cost_curve(fit, target=tgt.value, inference_tokens=sorted({0.0, *demands}),
                                      inference_flops_per_token=f, k=k)
     return MetricAnalysis(spec, fit, err, best, tgt, tlist, allocs, cap, optimal, comp, improvement_grid(batch, spec.name),
-                          inference, curve, note, law if law is not None else fit, selection)
+                          inference, curve, note, law if law is not None else fit, selection, nd_slice=nd_slice)
+
+
+def slice_at_best(batch: Batch, law: FitResult, best: dict[str, Any]) -> FitResult | None:
+    """The law read along N and D with its other variables at the best run's values (None for a law in N and D only,
+    or one without both)."""
+    v = tuple(law.form.variables)
+    if v == ("N", "D") or not {"N", "D"} <= set(v):
+        return None
+    fin = batch.finals()
+    row = fin[fin["run"].astype(str) == str(best["run"])].iloc[-1]
+    return sliced(law, {k: float(row[k]) for k in v if k not in ("N", "D")})

@@ -48,16 +48,23 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def flops_factor(batch: Batch) -> float:
-    """k in C = k N D: 6 unless the batch counts FLOPs itself (then the median of C / ND)."""
-    if batch.compute == "6ND":
+    """k in C = k N D: 6 unless the batch counts FLOPs itself (then the median of C / ND); 6 for a batch without a data
+    size, whose compute is not counted (nothing reads it there)."""
+    if batch.compute == "6ND" or not batch.has_data_size:
         return 6.0
     f = batch.frame
     return float(np.median(f["C"] / (f["N"] * f["D"])))
 
 
 def target_value(best: float, improvement: float, direction: str) -> float:
-    """The metric value ``improvement`` (relative) better than ``best``."""
-    return best * (1 - improvement) if direction == "min" else best * (1 + improvement)
+    """The metric value ``improvement`` (relative to its size) better than ``best``; a metric may be negative (a loss
+    minus a baseline), so better is always a step of ``improvement * |best|`` in the metric's direction.
+
+    >>> target_value(2.0, 0.01, "min"), target_value(-0.5, 0.1, "min")
+    (1.98, -0.55)
+    """
+    step = improvement * abs(best)
+    return best - step if direction == "min" else best + step
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ def check_identifiability(ctx: Context, o: Thresholds) -> list[Finding]:
         for k in ("alpha", "beta"):
             if f.params[k] < 0.02 or f.params[k] > o.exponent_range:
                 problems.append(f"{k} = {f.params[k]:.3g} is at the edge of plausible values")
-        if f.params["E"] < 1e-3 * float(np.min(error_of(ma.spec, f.y))):
+        # (on linear residuals the floor may be negative: a metric below zero has no bound at zero)
+        if f.residual_scale == "log" and f.params["E"] < 1e-3 * float(np.min(error_of(ma.spec, f.y))):
             problems.append(f"E = {f.params['E']:.3g} is at its bound (zero)")
         d = f.draws
         if d is not None and len(d) > 10:

@@ -81,6 +81,22 @@ class Batch:
     schedule: Schedule | None = None  # the declared learning-rate schedule
     lr_column: str | None = None  # the table's learning-rate column, read into ``frame["lr"]``
     undeclared_hparams: tuple[dict[str, Any], ...] = ()  # hyperparameter-like columns varying within (N, D), undeclared
+    # False for a batch without a data size (a mixture-of-experts batch in N and E): D and C are NaN, and the analyses
+    # that need them (compute-optimal allocation, profiles, the grid) are skipped with the reason
+    has_data_size: bool = True
+
+    @property
+    def variables(self) -> dict[str, tuple[str, ...]]:
+        """The variables a law may read, by role -> frame column(s): N, D (when the batch has a data size), U when
+        given, and every role declared under ``variables:`` (a mixture's proportions as r1, r2, ...)."""
+        out: dict[str, tuple[str, ...]] = {"N": ("N",)}
+        if self.has_data_size:
+            out["D"] = ("D",)
+        if "U" in self.frame:
+            out["U"] = ("U",)
+        for role, cols in self.config.variables.items():
+            out[role] = tuple(f"r{k}" for k in range(1, len(cols) + 1)) if role == "r" else (role,)
+        return out
 
     @property
     def has_schedule(self) -> bool:
@@ -140,7 +156,9 @@ class Batch:
         return replace(self, name=name, slug=slugify(name), frame=frame, sweep=sweep, notes=notes)
 
     def ranges(self) -> dict[str, tuple[float, float]]:
-        return {k: (float(self.frame[k].min()), float(self.frame[k].max())) for k in ("N", "D", "C")}
+        """Trained range (min, max) of N, D and C, and of every other declared variable; NaN where the batch has none."""
+        cols = ["N", "D", "C", *(c for cs in self.variables.values() for c in cs if c not in ("N", "D"))]
+        return {k: (float(self.frame[k].min()), float(self.frame[k].max())) for k in dict.fromkeys(cols)}
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe description (the ``batch`` block of summary.json)."""
@@ -161,6 +179,8 @@ class Batch:
             **({"hparams": list(self.hparams)} if self.hparams else {}),
             **({"schedule": self.schedule.summary()} if self.schedule is not None else {}),
             **({"lr_column": self.lr_column} if self.lr_column is not None else {}),
+            **({"variables": {k: list(v) for k, v in self.config.variables.items()}} if self.config.variables else {}),
+            **({} if self.has_data_size else {"data_size": False}),
         }
 
     def best_run(self, metric: str | None = None, exclude: Iterable[str] = ()) -> dict[str, Any]:

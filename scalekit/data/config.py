@@ -22,7 +22,7 @@ __all__ = ["BatchConfig", "MetricSpec", "find_config_file", "infer_direction", "
 
 _TOP_OPTIONS = ("target", "targets", "budgets", "max_params")  # run options also accepted at the top level
 _KNOWN_KEYS = {"name", "columns", "metrics", "ignore", "compute", "baseline", "options", "description", "source", "missing",
-               "long", "hparams", "schedule", "two_step", "variables", "law", *_TOP_OPTIONS}
+               "long", "hparams", "schedule", "two_step", "variables", "law", "laws", *_TOP_OPTIONS}
 # Variables a law may use, by role (DESIGN.md, "laws in any variables"): N, D and U are the canonical columns; the
 # others are read as they are, checked at load (bounds in VARIABLE_BOUNDS).
 ROLE_COLUMNS = {"N": "params", "D": "tokens", "U": "unique_tokens"}
@@ -65,6 +65,8 @@ class BatchConfig:
     two_step: tuple[dict[str, Any], ...] = ()  # declared two-step predictions (intermediate -> target)
     variables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> column(s), beyond N, D and U
     law: str | None = None  # a law written as a formula (scalekit.Law), fitted by fit_law unless a form is given
+    # every formula law declared (`law:` first, then `laws:`), each {"name", "formula"}: `auto` candidates beside the forms
+    laws: tuple[dict[str, str], ...] = ()
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any] | None, *, source: str | None = None) -> BatchConfig:
@@ -130,14 +132,20 @@ class BatchConfig:
             kw["hparams"] = tuple(hp)
         if raw.get("variables") is not None:
             kw["variables"] = _parse_variables(raw["variables"], kw["columns"], source)
-        if raw.get("law") is not None:
-            from ..expr import parse  # a formula is read at the door: a mistake in it stops here
-
-            if not isinstance(raw["law"], str):
-                raise ConfigError(f"got {raw['law']!r}; expected a formula, e.g. \"E + A * N^-alpha + B * D^-beta\"",
-                                  source=source, key="law")
-            parse(raw["law"])
-            kw["law"] = raw["law"]
+        laws = [_parse_law(raw["law"], source, "law")] if raw.get("law") is not None else []
+        if raw.get("laws") is not None:
+            if not isinstance(raw["laws"], (list, tuple)) or not raw["laws"]:
+                raise ConfigError(f"got {raw['laws']!r}; expected a list of formulas or of {{name, formula}} mappings",
+                                  source=source, key="laws")
+            laws += [_parse_law(x, source, f"laws[{i}]") for i, x in enumerate(raw["laws"])]
+        if laws:
+            unique = list({d["formula"]: d for d in reversed(laws)}.values())[::-1]  # a law given twice counts once
+            names_ = [d["name"] for d in unique]
+            if len(set(names_)) < len(names_):
+                raise ConfigError(f"two laws share the name {next(n for n in names_ if names_.count(n) > 1)!r}; "
+                                  "give each its own `name:`", source=source, key="laws")
+            kw["laws"] = tuple(unique)
+            kw["law"] = unique[0]["formula"]
         if raw.get("schedule") is not None:
             kw["schedule"] = parse_schedule(raw["schedule"], source)
         if raw.get("two_step") is not None:
@@ -167,7 +175,9 @@ class BatchConfig:
             if f.name in ("source", "options", "source_options") or v is None or v == () or v == {} or (f.name == "compute" and v == "auto") \
                     or (f.name == "missing" and v == "error"):
                 continue
-            raw[f.name] = list(v) if isinstance(v, tuple) else v
+            if f.name == "law" and self.laws:
+                continue  # `laws` holds it, with its name
+            raw[f.name] = [dict(x) for x in v] if f.name == "laws" else list(v) if isinstance(v, tuple) else v
         opts = dict(self.options)
         for k, v in other.items():
             if v is None:
@@ -186,6 +196,25 @@ class BatchConfig:
         if self.source_options and "source" not in raw:
             raw["source"] = dict(self.source_options)
         return BatchConfig.from_mapping(raw, source=self.source)
+
+
+def _parse_law(raw: Any, source: str | None, key: str) -> dict[str, str]:
+    """A formula law, ``"E + A * N^-alpha"`` or ``{name: moe, formula: "..."}``, read at the door (a mistake in it
+    stops here); its name is ``custom`` unless given."""
+    from ..expr import parse
+
+    example = "expected a formula, e.g. \"E + A * N^-alpha + B * D^-beta\", or {name: ..., formula: ...}"
+    if isinstance(raw, dict):
+        if set(raw) - {"name", "formula"} or not isinstance(raw.get("formula"), str):
+            raise ConfigError(f"got {raw!r}; {example}", source=source, key=key)
+        name = str(raw.get("name") or "custom")
+        formula = raw["formula"]
+    elif isinstance(raw, str):
+        name, formula = "custom", raw
+    else:
+        raise ConfigError(f"got {raw!r}; {example}", source=source, key=key)
+    parse(formula)
+    return {"name": name, "formula": formula}
 
 
 def _finite(v: Any, key: str, source: str | None) -> float:

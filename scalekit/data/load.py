@@ -197,8 +197,8 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
     if named:
         raise ConfigError(f"{named[0][1]!r} is the batch's {named[0][0]} column, not a hyperparameter; hyperparameters are columns that "
                           "vary within an (N, D) cell, such as lr or batch_size", source=cfg.source or src, key="hparams")
-    if cols.get("lr") in cfg.hparams:  # a swept peak learning rate, not a schedule logged along each run
-        del cols["lr"]
+    if cols.get("lr") in cfg.hparams or cols.get("lr") in _variable_columns(cfg):
+        del cols["lr"]  # a swept or declared peak learning rate (a law's variable), not a schedule logged along each run
     available = ", ".join(map(repr, raw.columns[:20]))
 
     if "params" not in cols:
@@ -274,10 +274,20 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
         D = flops / (6.0 * N)
         data_unit = "tokens (derived as C / 6N)"
         notes.append(f"D was derived from the FLOPs column {cols['flops']!r} as C / (6 N).")
+    elif _needs_no_data_size(cfg):
+        # a batch in other variables (N and experts E): D is required only by laws that use it
+        D = np.full(len(N), np.nan)
+        data_unit = "none"
+        notes.append("The batch has no data size: the law is fitted in its declared variables "
+                     f"({', '.join(['N', *cfg.variables])}); analyses that need D (compute-optimal allocation, "
+                     "profiles, the relative-improvement grid) are left out.")
     else:
         raise BatchValidationError(src, "missing the data-size column", column="tokens",
                                    expected="`tokens` or `samples`, or `steps` with `batch_size`, or `flops` "
-                                   f"(or map one under `columns:`); the table has {available}")
+                                   f"(or map one under `columns:`); the table has {available}"
+                                   + ("; a batch without one declares its variables (`variables: {N: params, E: experts}`) "
+                                      "and a law that does not use D" if not cfg.variables else ""))
+    has_data_size = data_unit != "none"
 
     if cfg.compute == "flops" and flops is None:
         raise ConfigError("compute: flops was asked for but the table has no FLOPs column", source=cfg.source or src,
@@ -288,10 +298,12 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
             notes.append(note)
     if flops is not None and cfg.compute != "6ND":
         C, compute = flops, f"flops column {cols['flops']!r}"
+    elif not has_data_size:
+        C, compute = np.full(len(N), np.nan), "not counted (no data size)"
     else:
         with np.errstate(over="ignore"):
             C, compute = 6.0 * N * D, "6ND"
-    _refuse_out_of_range(src, line_of, cols, data_unit, compute, N=N, D=D, C=C)
+    _refuse_out_of_range(src, line_of, cols, data_unit, compute, N=N, **({"D": D, "C": C} if has_data_size else {}))
 
     # runs and checkpoints
     has_ckpt = "step" in cols
@@ -404,18 +416,21 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
             raise BatchValidationError(src, f"metric {m.name!r} reaches its bound exactly, leaving no error to fit",
                                        column=m.column, rows=frame["_line"].to_numpy()[np.flatnonzero(v == m.bound)].tolist(),
                                        expected=f"values strictly below {m.bound:g}, or a larger bound")
-    for m in metrics.values():
+    for m in metrics.values():  # a lower-is-better metric may be zero or negative: it is fitted on linear residuals
         err = m.to_error(frame[m.name].to_numpy())
-        if len(err) and not (err > 0).any():
+        if m.direction == "max" and len(err) and not (err > 0).any():
             what = f"values below the bound {m.bound:g}" if m.direction == "max" else "positive values (a loss, an error rate)"
             raise BatchValidationError(src, f"metric {m.name!r} has no value the laws can model: every one is "
                                        f"{'at or above its bound' if m.direction == 'max' else 'zero or negative'}",
                                        column=m.column, rows=frame["_line"].tolist(), expected=what)
     if frame.empty:
         raise BatchValidationError(src, "every run was excluded as diverged", expected="at least some finite metric values")
-    if frame["N"].nunique() < 2:
+    declared_vary = [c for c in frame.columns if (c in cfg.variables or ("r" in cfg.variables and c[:1] == "r" and c[1:].isdigit()))
+                     and frame[c].nunique() > 1]
+    if frame["N"].nunique() < 2 and not (has_data_size and frame["D"].nunique() >= 3) and not declared_vary:
         raise BatchValidationError(src, f"too few distinct model sizes to fit anything ({frame['N'].nunique()})",
-                                   column=cols["params"], expected="at least 2 distinct sizes (3 or more for a two-variable law)")
+                                   column=cols["params"], expected="at least 2 distinct sizes (3 or more for a two-variable "
+                                   "law), or a single curve: one size with 3 or more data sizes")
     for m in metrics.values():
         if frame[m.name].isna().all():
             raise BatchValidationError(src, f"metric {m.name!r} has no values", column=m.column, expected="numbers")
@@ -433,7 +448,7 @@ def _validate(raw: pd.DataFrame, src: str, cfg: BatchConfig, line_of: LineOf, na
     return Batch(name=name, slug=slugify(name), source=src, frame=frame, metrics=metrics, excluded=tuple(excluded),
                  compute=compute, data_unit=data_unit, columns=cols, config=cfg, has_checkpoints=has_ckpt, notes=tuple(notes),
                  hparams=cfg.hparams, sweep=sweep, schedule=cfg.schedule, lr_column=cols.get("lr"),
-                 undeclared_hparams=undeclared)
+                 undeclared_hparams=undeclared, has_data_size=has_data_size)
 
 
 def _resolve_metrics(raw: pd.DataFrame, cols: dict[str, str], cfg: BatchConfig, src: str,
@@ -492,7 +507,7 @@ def _refuse_out_of_range(src: str, line_of: LineOf, cols: dict[str, str], data_u
     """
     unit = data_unit.split(" (")[0]
     for key, v in values.items():
-        col = {"N": cols["params"], "C": cols["flops"] if compute != "6ND" else cols["params"]}.get(key) or next(
+        col = {"N": cols["params"], "C": cols.get("flops", cols["params"]) if compute != "6ND" else cols["params"]}.get(key) or next(
             (cols[k] for k in ("tokens", "samples", "steps", "step", "flops") if k in cols), cols["params"])
         what = {"N": "model size N", "D": "data size D", "C": "compute C = 6 N D" if compute == "6ND" else "compute C"}[key]
         bad = np.flatnonzero(~np.isfinite(v))
@@ -532,6 +547,15 @@ def _refuse_text_in_numbers(raw: pd.DataFrame, used: set[str], src: str, line_of
             raise BatchValidationError(src, f"non-numeric value {col.iloc[rows[0]]!r} in the numeric column {c!r}",
                                        column=c, rows=[line_of(r) for r in rows], expected="numbers (or list the column "
                                        "under `ignore:` in the config if it is not a metric)")
+
+
+def _needs_no_data_size(cfg: BatchConfig) -> bool:
+    """Whether a batch may go without a data size: it declares its variables, and no formula law it declares uses D."""
+    if not cfg.variables:
+        return False
+    from ..expr import names, parse
+
+    return not any("D" in names(parse(d["formula"])) or "C" in names(parse(d["formula"])) for d in cfg.laws)
 
 
 def _variable_columns(cfg: BatchConfig) -> set[str]:

@@ -27,7 +27,7 @@ from .forms import AnyForm, LawForm, centre, get_form, shifted
 from .result import FitResult, judged
 from .vocabulary import fit_options
 
-__all__ = ["START_ROWS", "fit_batch", "fit_curve", "fit_windows", "law_columns", "select_points"]
+__all__ = ["START_ROWS", "fit_batch", "fit_curve", "fit_windows", "law_columns", "residual_scale", "select_points"]
 
 
 def fit_curve(
@@ -43,6 +43,7 @@ def fit_curve(
     extra_method: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
     boot_weights: npt.NDArray[np.float64] | None = None,
+    residuals: str = "auto",
     options: Options | None = None,
     **overrides: Any,
 ) -> FitResult:
@@ -50,6 +51,11 @@ def fit_curve(
 
     ``options`` and keyword ``overrides`` (the one options schema, :mod:`scalekit.options`) set ``n_boot``,
     ``seed``, ``loss``, ``delta``, ``starts`` and ``n_starts``; their defaults are the schema's.
+
+    ``residuals`` is the scale the loss is taken on: ``"log"`` (log predicted minus log observed, the default
+    for positive quantities), ``"linear"`` (predicted minus observed, divided by the median absolute value:
+    for metrics that can be zero or negative), or ``"auto"``: linear when some fitted value is zero or
+    negative, else log. The scale used is ``method["residual_scale"]`` and is said in ``message``.
 
     ``groups`` labels the unit of resampling (a run); by default each point is its own.
     ``boot_weights`` (n_boot, n), when given, are the row weights of each bootstrap resample
@@ -75,10 +81,12 @@ def fit_curve(
     if X.shape[1] != len(f.variables):
         raise FitError(f"form {f.name!r} takes {len(f.variables)} variable(s), got {X.shape[1]}", metric=metric)
     err = to_error(yv, direction, bound)
+    scale = residual_scale(err, residuals)
     # variables whose zero is a value (a dense model's sparsity, a domain left out of a mixture) enter through
     # exp(log x) = 0: kept, every other variable must be positive
     zero_ok = np.array([v in getattr(f, "zero_ok", ()) for v in f.variables], dtype=bool)
-    ok = np.isfinite(err) & (err > 0) & np.all(np.isfinite(X) & ((X > 0) | (zero_ok & (X == 0))), axis=1)
+    ok = (np.isfinite(err) & ((err > 0) if scale == "log" else True)
+          & np.all(np.isfinite(X) & ((X > 0) | (zero_ok & (X == 0))), axis=1))
     labels = np.asarray([str(i) for i in range(len(yv))] if groups is None else groups).astype(str)
     exc = list(excluded)
     for i in np.flatnonzero(~ok):
@@ -95,7 +103,7 @@ def fit_curve(
     if n < f.n_params + 1:
         raise FitError(f"{n} usable points cannot determine the {f.n_params} parameters of {f.formula}",
                        metric=metric, form=f.name)
-    if np.ptp(np.log(err)) <= 1e-12:  # a flat line fits any exponent: intervals of zero width around nothing
+    if np.ptp(err) <= 1e-12 * max(float(np.abs(err).max()), 1e-300):  # a flat line fits any exponent: intervals of zero width around nothing
         raise FitError(f"every one of the {n} values is the same ({yv[0]:.6g}): the metric does not change with scale, "
                        "so there is no law to fit", metric=metric, form=f.name)
     for j, v in enumerate(f.variables):
@@ -105,7 +113,8 @@ def fit_curve(
     dl = np.inf if loss == "squared" else float(delta)
     with np.errstate(divide="ignore"):
         logX = np.log(X)
-    solver = _Solver(f, logX, np.log(err), dl, starts, n_starts)
+    solver = _Solver(f, logX, np.log(err) if scale == "log" else _safe_log(err), dl, starts, n_starts,
+                     err if scale == "linear" else None)
     theta0 = solver.theta0
     sol = solver.minimize(theta0)
     order = np.argsort(sol.f)
@@ -120,6 +129,9 @@ def fit_curve(
     success = bool(sol.converged[best])
     message = (f"{'converged' if success else 'stopped at the iteration limit'} in at most {sol.iterations} iterations; "
                f"{same} of {len(theta0)} starts reached the best objective")
+    if scale == "linear":
+        message += (f"; fitted on linear residuals (predicted minus observed, over {solver.scale:.3g}): "
+                    + ("the metric has values <= 0, which have no log" if (err <= 0).any() else "as asked"))
 
     boot_theta = stderr = ci = covar = None
     if n_boot > 0:
@@ -149,7 +161,7 @@ def fit_curve(
     ll_term = n * np.log(max(rss, 1e-300) / n)
     method = {
         "form": f.name, "formula": f.formula, "loss": loss, "delta": None if loss == "squared" else float(delta),
-        "space": "log", "optimizer": solver.optimizer, "starts": len(theta0),
+        "space": scale, "residual_scale": scale, "optimizer": solver.optimizer, "starts": len(theta0),
         "start_strategy": starts, "n_boot": int(n_boot), "bootstrap_unit": "run", "seed": int(seed),
     }
     method.update(extra_method or {})
@@ -184,6 +196,7 @@ def fit_windows(
     delta: float,
     starts: str = "projection",
     n_starts: int = 8,
+    residuals: str = "auto",
 ) -> list[FitResult | None]:
     """One form fitted to several subsets of the same points at once (a backtest's windows).
 
@@ -194,8 +207,10 @@ def fit_windows(
     """
     f = get_form(form)
     dl = np.inf if loss == "squared" else float(delta)
-    logx, logy = np.log(x), np.log(err)
-    solver = _Solver(f, logx, logy, dl, starts, n_starts)
+    scale = residual_scale(err, residuals)
+    logx = np.log(x)
+    solver = _Solver(f, logx, np.log(err) if scale == "log" else _safe_log(err), dl, starts, n_starts,
+                     err if scale == "linear" else None)
     # the best few starts on all points (they come sorted by their objective there) serve every window
     theta0 = solver.theta0[: max(n_starts // 2, 4)]
     K, S = masks.shape[0], theta0.shape[0]
@@ -230,7 +245,7 @@ def fit_windows(
             params={kk: float(v) for kk, v in zip(f.param_names, f.natural(theta))}, stderr=None, ci=None, covar=None,
             objective=float(fs[k].min()), ndata=n, nfree=p, residuals=res, aic=float(ll_term + 2 * p),
             bic=float(ll_term + p * np.log(n)), success=True, message="window fit", excluded=(),
-            method={"form": f.name, "loss": loss, "delta": delta, "n_boot": n_boot, "seed": seed},
+            method={"form": f.name, "loss": loss, "delta": delta, "n_boot": n_boot, "seed": seed, "residual_scale": scale},
             x=x[m], y=y[m], groups=groups[m], theta=theta, boot_theta=None if boot is None else boot[k]))
     return out
 
@@ -246,16 +261,28 @@ class _Solver:
     """
 
     def __init__(self, form: AnyForm, logx: npt.NDArray[np.float64], logy: npt.NDArray[np.float64], delta: float,
-                 starts: str, n_starts: int) -> None:
+                 starts: str, n_starts: int, y: npt.NDArray[np.float64] | None = None) -> None:
         self.form, self.logx, self.logy, self.delta = form, logx, logy, delta
+        self.y = y  # the values themselves: a fit on linear residuals (None: on log residuals)
         self.dx, self.dy = centre(form, logx, logy)
+        if y is not None:
+            self.dy = 0.0  # linear residuals: the metric's unit is carried by the fixed scale below, not moved
+            self.scale = float(np.median(np.abs(y))) or 1.0
         self.nlogx, self.nlogy = logx - self.dx, logy - self.dy
-        if isinstance(form, LawForm) and form.exact_hessian:
-            self.prob: engine.Problem | None = engine.Problem(form, self.nlogx, self.nlogy, delta)
-            theta0 = _starting_points(self.prob, starts, n_starts, self.dx, self.dy)
+        self.prob: engine.Problem | None = None
+        if y is not None:
+            self.curv = core.GaussNewton(general.linear_model(form, self.scale), self.nlogx, y / self.scale, delta)
+            signed = getattr(form, "signed_value", None) is not None  # a formula law: starts solved on the values
+            cand = (np.asarray(form.starts(self.nlogx, self.nlogy, y), dtype=float)  # type: ignore[union-attr, call-arg]
+                    if signed else engine.form_starts(form, self.nlogx, self.nlogy))
+            f0 = self.curv.objective(cand, np.ones(y.size))
+            theta0 = cand[np.argsort(f0)[: max(1, n_starts, 4 * form.n_params)]]
+            self.optimizer = "Levenberg-Marquardt, Gauss-Newton (reweighted Huber), linear residuals"
+        elif isinstance(form, LawForm) and form.exact_hessian:
+            self.prob = prob = engine.Problem(form, self.nlogx, self.nlogy, delta)
+            theta0 = _starting_points(prob, starts, n_starts, self.dx, self.dy)
             self.optimizer = "Levenberg-Marquardt, exact Hessian"
         else:
-            self.prob = None
             cand = engine.form_starts(form, self.nlogx, self.nlogy)
             f0 = general.objective(form, cand, self.nlogx, self.nlogy, np.ones(logy.size), delta)
             # non-convex forms (breaks, sigmoids) need more starts than sums of power terms
@@ -287,6 +314,15 @@ class _Solver:
             wa = w(t0.shape[0]) if callable(w) else w
             return engine.minimize(self.prob, t0, wa, ftol=ftol, max_iter=max_iter)
         form = self.form
+        if self.y is not None:
+            if w is not None:
+                return core.minimize_chunked(self.curv, t0, _sliced(w) if isinstance(w, np.ndarray) else w, ftol=ftol,
+                                             max_iter=max_iter or 100, width=form.n_params, progress=progress)
+            rough_l = core.minimize(self.curv, t0, ftol=1e-7, max_iter=150)
+            top_l = np.argsort(rough_l.f)[:2]
+            fine_l = core.minimize(self.curv, rough_l.theta[top_l], ftol=ftol, max_iter=1000)
+            rough_l.theta[top_l], rough_l.f[top_l], rough_l.converged[top_l] = fine_l.theta, fine_l.f, fine_l.converged
+            return dataclasses.replace(rough_l, iterations=rough_l.iterations + fine_l.iterations)
         if w is not None:  # chunked as for the exact-Hessian forms: (problems, rows, parameters) Jacobians
             curv = general.gauss_newton(form, self.nlogx, self.nlogy, self.delta)
             return core.minimize_chunked(curv, t0, _sliced(w) if isinstance(w, np.ndarray) else w, ftol=ftol,
@@ -300,8 +336,31 @@ class _Solver:
         return dataclasses.replace(rough, iterations=rough.iterations + fine.iterations)
 
     def residuals(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Log residuals, or (linear) predicted minus observed on the metric's own scale."""
+        if self.y is not None:
+            lin: npt.NDArray[np.float64] = general.value(self.form, theta, self.logx) - self.y
+            return lin
         out: npt.NDArray[np.float64] = self.form.log_predict(theta, self.logx) - self.logy
         return out
+
+
+def residual_scale(err: npt.NDArray[np.float64], residuals: str) -> str:
+    """``"log"`` or ``"linear"``: the scale a fit's residuals are taken on (``auto``: linear when some finite value
+    of the fitted quantity is zero or negative, since those have no log)."""
+    if residuals not in ("auto", "log", "linear"):
+        raise FitError(f"residuals must be 'auto', 'log' or 'linear', not {residuals!r}")
+    if residuals != "auto":
+        return residuals
+    e = err[np.isfinite(err)]
+    return "linear" if e.size and bool((e <= 0).any()) else "log"
+
+
+def _safe_log(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """log |v| floored: a stand-in for the log of a signed quantity where only its scale is used (centring, starts)."""
+    a = np.abs(v)
+    floor = max(float(np.median(a[a > 0])) if (a > 0).any() else 1.0, 1e-300) * 1e-3
+    out: npt.NDArray[np.float64] = np.log(np.maximum(a, floor))
+    return out
 
 
 def _sliced(w: npt.NDArray[np.float64]) -> Callable[[int], npt.NDArray[np.float64]]:
@@ -338,10 +397,26 @@ def _starting_points(prob: engine.Problem, starts: str, n_starts: int, dx: npt.N
     f0 = np.where(np.isfinite(f0), f0, np.inf)
     return cand[np.argsort(f0)[: max(1, n_starts)]]
 
+# The built-in forms with an additive floor, spelled as formulas: on linear residuals a floor E may be negative (a loss
+# minus a unigram baseline), which the log-sum-exp forms (E = exp(e)) cannot express. Same parameter names, same law.
+SIGNED = {"two_var": ("E + A * N^-alpha + B * D^-beta", ("N", "D")), "saturating": ("E + A * x^-alpha", ("x",))}
+
+
+def signed_form(name: str) -> AnyForm:
+    """The built-in form ``name`` as a formula law whose floor may be zero or negative (for linear residuals)."""
+    from .formula import Law
+
+    text, variables = SIGNED[name]
+    law = Law(text, variables=variables, name=name)
+    law.formula = get_form(name).formula  # the published formula, as the built-in form shows it
+    return law
+
+
 def law_columns(form: AnyForm, x: str) -> list[str]:
-    """The batch columns a form's variables read: N and D (and U), or ``x`` for a one-variable form."""
-    if len(form.variables) == 1 and form.variables[0] in ("x", "N", "C"):
-        return [x]  # a law in one scale variable, fitted along the one asked for
+    """The batch columns a form's variables read: N and D (and U, E, ...), or ``x`` for a one-variable form in a generic
+    variable (``saturating``, ``broken``: fitted in N, D or C); a formula law in one named variable reads that one."""
+    if len(form.variables) == 1 and form.variables[0] == "x":
+        return [x]
     return list(form.variables)
 
 
@@ -367,6 +442,9 @@ def fit_batch(batch: Batch, metric: str, form: AnyForm, opts: Options,
     spec = batch.metric(metric)
     f = form
     frame, used = select_points(batch, opts.points, spec.name)
+    err = spec.to_error(frame[spec.name].to_numpy(dtype=float))
+    if residual_scale(err, opts.residuals) == "linear" and f.name in SIGNED and not hasattr(f, "signed_value"):
+        f = signed_form(f.name)  # the same law with a floor that may be negative: a metric with values <= 0 needs one
     cols = law_columns(f, opts.x)
     if "U" in cols and "U" not in frame:
         raise FitError(f"form {f.name!r} needs a unique-data column (unique_tokens) giving the unique tokens of each run; "
@@ -377,6 +455,6 @@ def fit_batch(batch: Batch, metric: str, form: AnyForm, opts: Options,
         delta=opts.delta, starts=opts.starts, n_starts=opts.n_starts,
         excluded=tuple({"run": e.run, "reason": e.reason} for e in batch.excluded),
         extra_method={"points": used, "variables": cols, "compute": batch.compute, "data_unit": batch.data_unit},
-        progress=progress,
+        progress=progress, residuals=opts.residuals,
     )
 

@@ -16,24 +16,22 @@ import pandas as pd
 
 from ..data.batch import Batch
 from ..data.load import load_batch
-from ..expr import ROLE_NAMES, names, parse
 from ..options import FIT_FORM, Options, resolve_options
 from .curve import fit_batch, fit_curve, fit_windows, law_columns, select_points
 from .forms import LawForm, get_form
 from .formula import Law
 from .general import GeneralForm
 from .result import FitResult
-from .select import ignored_variables, select_form
+from .select import config_laws, ignored_variables, select_form
 
 __all__ = ["fit_batch", "fit_curve", "fit_law", "fit_windows", "law_columns", "select_points"]
 
 def config_law(batch: Batch) -> Law:
-    """The batch's ``law:`` formula as a :class:`Law`: its variables are the formula's names that the batch holds
-    (N, D, C, U and the roles declared under ``variables:``; mixture proportions as r1, r2, ...)."""
-    assert batch.config.law is not None
-    held = {"N", "D", "C"} | {c for c in batch.frame.columns if c in ROLE_NAMES or (c[:1] == "r" and c[1:].isdigit())}
-    used = list(dict.fromkeys(names(parse(batch.config.law))))
-    return Law(batch.config.law, variables=[n for n in used if n in held], name="law")
+    """The batch's first formula law (config ``law:``, else the first of ``laws:``) as a :class:`Law` (see
+    :func:`scalekit.laws.select.config_laws`)."""
+    laws = config_laws(batch)
+    assert laws, "the batch declares no law"
+    return laws[0]
 
 
 def fit_law(

@@ -147,6 +147,27 @@ class Law(GeneralForm):
                 out.append(d * env[p] if i in self.log_params else d)  # chain rule through p = exp(theta)
             return logf, out
 
+    def signed_value(self, theta: FloatArray, logx: FloatArray) -> FloatArray:
+        """The formula's value (..., n), which may be zero or negative (fitted on linear residuals then)."""
+        t = np.asarray(theta, dtype=float)
+        with np.errstate(all="ignore"):
+            f = evaluate(self.tree, self._env([t[..., i, None] for i in range(t.shape[-1])], logx))
+        out: FloatArray = np.broadcast_to(f, (*t.shape[:-1], logx.shape[0])).astype(float)
+        return out
+
+    def signed_value_jac(self, theta: FloatArray, logx: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """The formula's value (B, n) and its Jacobian (B, n, P) by the internal parameters."""
+        th = [theta[:, i, None] for i in range(theta.shape[1])]
+        shape = (theta.shape[0], logx.shape[0])
+        with np.errstate(all="ignore"):
+            env = self._env(th, logx)
+            f = np.broadcast_to(evaluate(self.tree, env), shape)
+            cols = []
+            for i, (p, g) in enumerate(zip(self.param_names, self.grads)):
+                d = np.broadcast_to(evaluate(g, env), shape)
+                cols.append(d * env[p] if i in self.log_params else d)
+        return f, np.stack(cols, axis=-1)
+
     def natural(self, theta: FloatArray) -> FloatArray:
         t = np.array(theta, dtype=float, copy=True)
         with np.errstate(over="ignore"):  # a resample's scale run off to inf is judged where it is used
@@ -188,7 +209,9 @@ class Law(GeneralForm):
                 axes.append([scale * 10.0 ** k for k in (-4, -2, 0, 2, 4, 6)])
         return axes
 
-    def starts(self, logx: FloatArray, logy: FloatArray) -> FloatArray:
+    def starts(self, logx: FloatArray, logy: FloatArray, y: FloatArray | None = None) -> FloatArray:
+        """Starting vectors; with ``y`` (the values themselves, which may be zero or negative) the affine parameters
+        are solved on linear residuals divided by the data's scale, as a linear-residual fit measures them."""
         lin = self.linear_params()
         other = [p for p in self.param_names if p not in lin]
         axes = self.start_axes(logx)
@@ -199,7 +222,9 @@ class Law(GeneralForm):
         else:
             grid = list(itertools.product(*axes)) if axes else [()]
         grid = [*self.extra_starts, *grid]
-        y = np.exp(logy)
+        signed = y is not None
+        y = np.asarray(y, dtype=float) if y is not None else np.exp(logy)
+        scale = float(np.median(np.abs(y))) or 1.0
         out = np.zeros((len(grid), len(self.param_names)))
         with np.errstate(all="ignore"):
             for k, values in enumerate(grid):
@@ -210,8 +235,9 @@ class Law(GeneralForm):
                     env.update(dict.fromkeys(lin, 0.0))
                     f0 = np.broadcast_to(evaluate(self.tree, env), y.shape)
                     cols = [np.broadcast_to(evaluate(self.grads[self.param_names.index(p)], env), y.shape) for p in lin]
-                    X = np.stack(cols, axis=1) / y[:, None]  # relative residuals: close to the log residuals fitted
-                    rhs = (y - f0) / y
+                    den = scale if signed else y  # relative residuals: close to the log residuals fitted
+                    X = np.stack(cols, axis=1) / (den if signed else y[:, None])
+                    rhs = (y - f0) / den
                     if np.all(np.isfinite(X)) and np.all(np.isfinite(rhs)):
                         coef = np.linalg.lstsq(X, rhs, rcond=None)[0]
                     else:

@@ -17,7 +17,8 @@ import numpy.typing as npt
 from . import core
 from .core import GaussNewton
 
-__all__ = ["GeneralForm", "Model", "Solution", "log_predict_jac", "minimize", "objective"]
+__all__ = ["GeneralForm", "Model", "Solution", "linear_model", "log_predict_jac", "minimize", "objective", "value",
+           "value_jac"]
 
 FloatArray = npt.NDArray[np.float64]
 Cols = list[FloatArray]  # one entry per internal parameter, each broadcastable against (B, n)
@@ -122,3 +123,41 @@ def minimize(form: Model, logx: FloatArray, logy: FloatArray, delta: float, thet
     """:func:`scalekit.laws.core.minimize` on the Huber loss of the form's log residuals, Gauss-Newton curvature."""
     return core.minimize(gauss_newton(form, logx, logy, delta), theta0, w, max_iter=max_iter,
                          ftol=ftol, fixed=fixed, bounds=bounds)
+
+
+# --- linear residuals ----------------------------------------------------------------------------
+# A metric that can be zero or negative (a loss minus a unigram baseline) has no log: it is fitted on its own
+# scale, the residuals ``prediction - y`` divided by a fixed scale of the data (so the Huber threshold keeps its
+# meaning of a relative error), with the same core and the same Gauss-Newton curvature. A form whose value can
+# change sign (a formula law: ``scalekit.Law``) gives its value directly; any other form is exp of its log.
+
+def value(form: object, theta: npt.ArrayLike, logx: FloatArray) -> FloatArray:
+    """The form's value (not its log) for internal params ``theta`` (..., P) at ``logx`` (n, V)."""
+    signed = getattr(form, "signed_value", None)
+    if signed is not None:
+        out: FloatArray = signed(np.asarray(theta, dtype=float), logx)
+        return out
+    ev: FloatArray = np.exp(form.log_predict(theta, logx))  # type: ignore[attr-defined]
+    return ev
+
+
+def value_jac(form: Model, theta: FloatArray, logx: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The form's value (B, n) and its Jacobian (B, n, P) for ``theta`` (B, P)."""
+    signed = getattr(form, "signed_value_jac", None)
+    if signed is not None:
+        v, J = signed(theta, logx)
+        return v, J
+    lv, J = form.log_predict_jac(theta, logx)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ev = np.exp(lv)
+        return ev, ev[..., None] * J
+
+
+def linear_model(form: Model, scale: float) -> core.Model:
+    """The Gauss-Newton model of linear residuals divided by ``scale``: (value / scale, Jacobian / scale)."""
+
+    def model(theta: FloatArray, logx: FloatArray) -> tuple[FloatArray, FloatArray]:
+        v, J = value_jac(form, theta, logx)
+        return v / scale, J / scale
+
+    return model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, overload
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -107,13 +107,24 @@ class FitResult:
     theta: FloatArray = field(repr=False)
     boot_theta: FloatArray | None = field(repr=False, default=None)
     problems: tuple[str, ...] = ()  # why the data do not identify this law (empty for an identified fit)
-    residual_scale: ClassVar[str] = "log"
 
     def __post_init__(self) -> None:
         for name in ("params", "stderr", "ci"):  # read-only: a result is a record of what was fitted
             object.__setattr__(self, name, frozen(getattr(self, name)))
 
     # --- predictions -------------------------------------------------------------------
+    @property
+    def residual_scale(self) -> str:
+        """``"log"`` (log predicted minus log observed) or ``"linear"`` (predicted minus observed): the scale the
+        loss was taken on (linear for a metric with values <= 0)."""
+        return str(self.method.get("residual_scale", "log"))
+
+    def values(self, theta: FloatArray, logx: FloatArray) -> FloatArray:
+        """The law's fitted quantity (not its log) for internal params ``theta`` (..., P) at ``logx`` (n, V)."""
+        from .general import value
+
+        return value(self.form, theta, logx)
+
     def to_metric(self, err: ArrayOrFloat) -> ArrayOrFloat:
         """Values of the fitted error quantity back on the metric's own scale."""
         return from_error(err, self.direction, self.bound)
@@ -187,14 +198,16 @@ class FitResult:
             self._warn_extrapolation(dist, threshold)
         with np.errstate(divide="ignore"):  # a variable whose zero is a value (sparsity) enters as exp(-inf) = 0
             logx = np.log(np.stack([a.ravel() for a in arrs], axis=1))
-        err = np.exp(self.form.log_predict(self.theta, logx))
+        linear = self.residual_scale == "linear"
+        err = self.values(self.theta, logx)
         value: FloatArray = self.to_metric(err).reshape(shape)
         if interval is None:
             return value
         assert dist is not None  # computed whenever an interval is asked for
         if self.boot_theta is None:
             return Prediction(value, None, None, level, interval, dist)
-        draws = self.form.log_predict(self.boot_theta, logx)  # (B, m)
+        # draws on the scale of the residuals (log, or the values themselves for a linear-residual fit)
+        draws = self.values(self.boot_theta, logx) if linear else self.form.log_predict(self.boot_theta, logx)  # (B, m)
         if interval == "prediction":
             # Lack of fit: a new run scatters like the residuals, which the fit shrinks by its p free
             # parameters; scaling them by sqrt(n / (n - p)) restores the scatter's variance.
@@ -203,7 +216,7 @@ class FitResult:
             draws = draws - infl * rng.choice(self.residuals, size=draws.shape)
         q = 100 * (1 - level) / 2
         with np.errstate(over="ignore"):  # a wild resample of a flexible form may overflow: it sits beyond the tails
-            lo_e, hi_e = np.percentile(np.exp(draws), [q, 100 - q], axis=0)
+            lo_e, hi_e = np.percentile(draws if linear else np.exp(draws), [q, 100 - q], axis=0)
         lo, hi = self.to_metric(lo_e), self.to_metric(hi_e)
         lo, hi = np.minimum(lo, hi).reshape(shape), np.maximum(lo, hi).reshape(shape)
         return Prediction(value, lo, hi, level, interval, dist)
@@ -247,7 +260,8 @@ class FitResult:
             "nfree": self.nfree,
             "aic": self.aic,
             "bic": self.bic,
-            "rmse_log": float(np.sqrt(np.mean(self.residuals ** 2))),
+            "rmse_log": float(np.sqrt(np.mean(self.residuals ** 2))) if self.residual_scale == "log" else None,
+            "residual_scale": self.residual_scale,
             "success": self.success,
             "message": self.message,
             "excluded": list(self.excluded),
@@ -282,7 +296,8 @@ def _internal_names(form: AnyForm) -> list[str]:
     return [form.param_names[form.published_index(i)] for i in range(form.n_params)]
 
 
-def _centred_jacobian(form: AnyForm, theta: FloatArray, logx: FloatArray, logy: FloatArray) -> FloatArray:
+def _centred_jacobian(form: AnyForm, theta: FloatArray, logx: FloatArray, logy: FloatArray,
+                      linear: bool = False) -> FloatArray:
     """d log y / d theta (n, P) by central differences, in the units of the centred data (as the solver sees it)."""
     dx, dy = centre(form, logx, logy)
     t = shifted(form, theta, -dx, -dy)
@@ -290,8 +305,14 @@ def _centred_jacobian(form: AnyForm, theta: FloatArray, logx: FloatArray, logy: 
     h = 1e-6 * np.maximum(1.0, np.abs(t))
     steps = np.eye(t.size) * h
     with np.errstate(all="ignore"):
-        up = form.log_predict(t + steps, lx)
-        down = form.log_predict(t - steps, lx)
+        if linear:  # a linear-residual fit: derivatives of the value, relative to its typical size
+            from .general import value
+
+            size = float(np.median(np.abs(value(form, t, lx)))) or 1.0
+            up, down = value(form, t + steps, lx) / size, value(form, t - steps, lx) / size
+        else:
+            up = form.log_predict(t + steps, lx)
+            down = form.log_predict(t - steps, lx)
     out: FloatArray = ((up - down) / (2 * h[:, None])).T
     return out
 
@@ -306,7 +327,9 @@ def identification_problems(fit: FitResult) -> list[str]:
             out.append(f"{name} = {params[name]:.4g} is outside its sane range ({lo:g}, {hi:g})")
     with np.errstate(divide="ignore"):  # a variable whose zero is a value (sparsity) enters as exp(-inf) = 0
         logx = np.log(fit.x)
-    J = _centred_jacobian(form, fit.theta, logx, form.log_predict(fit.theta, logx) - fit.residuals)
+    logy = (form.log_predict(fit.theta, logx) - fit.residuals if fit.residual_scale == "log"
+            else np.zeros(len(fit.y)))  # no log of a signed metric; a formula law (the only signed form) has no shift
+    J = _centred_jacobian(form, fit.theta, logx, logy, fit.residual_scale == "linear")
     names = _internal_names(form)
     scale = np.sqrt(np.mean(J ** 2, axis=0))
     if not np.all(np.isfinite(J)):

@@ -24,13 +24,16 @@ import pandas as pd
 from .. import display
 from ..data.batch import Batch, in_runs
 from ..exceptions import FitError
+from ..expr import ROLE_NAMES, names, parse
 from ..jsonsafe import jsonable
 from ..options import Options, resolve_options
-from .curve import fit_batch, fit_windows, law_columns, select_points
-from .forms import AnyForm, get_form
+from .curve import SIGNED, fit_batch, fit_windows, law_columns, residual_scale, select_points, signed_form
+from .forms import FORMS, AnyForm, get_form
+from .formula import Law
 from .result import FitResult
 
-__all__ = ["TIE_TOLERANCE", "BacktestRow", "Selection", "backtest", "candidate_forms", "select_form"]
+__all__ = ["SCALE_ROLES", "TIE_TOLERANCE", "BacktestRow", "Selection", "backtest", "candidate_forms", "candidate_laws",
+           "config_laws", "declared_variables", "ignored_variables", "one_variable", "select_form"]
 
 TIE_TOLERANCE = 0.15  # forms whose held-out error is within 15% of the best are a near-tie
 
@@ -99,43 +102,99 @@ class Selection:
 
 
 def candidate_forms(batch: Batch, metric: str | None = None) -> list[str]:
-    """The forms that apply to this batch and metric, in order of parameter count.
+    """The built-in forms that apply to this batch and metric, in order of parameter count.
 
     Two-variable forms need N and D to vary; ``data_constrained`` needs a ``unique_tokens``
     column with repeated data; ``sigmoid`` needs a bounded metric; one-variable forms are fitted
-    in compute C.
+    in compute C (in D along a single curve, one model size; in N when the batch has no data size).
+    A form that ignores a declared variable the batch varies (:func:`ignored_variables`) is left out.
     """
+    out = [n for n in _applicable(batch, metric) if not ignored_variables(get_form(n), batch)]
+    return sorted(out, key=lambda n: (get_form(n).n_params, out.index(n)))
+
+
+def _applicable(batch: Batch, metric: str | None) -> list[str]:
+    """The built-in forms the batch's varying variables and metric allow, before the declared variables are asked."""
     spec = batch.metric(metric)
     f = batch.frame
+    n_N = f["N"].nunique()
+    n_D = f["D"].nunique() if batch.has_data_size else 0
     out = []
-    if f["N"].nunique() >= 2 and f["D"].nunique() >= 2:
+    if n_N >= 2 and n_D >= 2:
         out += ["two_var", "kaplan"]
         if _repeats(f):
             out.append("data_constrained")
-    out += ["saturating", "broken"]
-    if spec.bound is not None:
+    if n_N >= 2 or n_D >= 2:
+        out += ["saturating", "broken"]
+    if spec.bound is not None and batch.has_data_size:
         out.append("sigmoid")
-    out = [n for n in out if not ignored_variables(get_form(n), batch)]
-    return sorted(out, key=lambda n: (get_form(n).n_params, out.index(n)))
+    return out
+
+
+def config_laws(batch: Batch) -> list[Law]:
+    """The batch's formula laws (config ``law:`` / ``laws:``) as :class:`Law` forms, named as declared (``custom``
+    unless named): their variables are the formula's names that the batch holds (N, D, C, U and the roles declared
+    under ``variables:``; mixture proportions as r1, r2, ...)."""
+    held = {"N", "C"} | ({"D"} if batch.has_data_size else set()) | {
+        c for c in batch.frame.columns if c in ROLE_NAMES or (c[:1] == "r" and c[1:].isdigit())}
+    out = []
+    for d in batch.config.laws or ({"name": "custom", "formula": batch.config.law},) if batch.config.law else ():
+        used = list(dict.fromkeys(names(parse(d["formula"]))))
+        name = d["name"] if d["name"] not in FORMS else f"{d['name']} (formula)"  # never mistaken for the built-in form
+        out.append(Law(d["formula"], variables=[n for n in used if n in held], name=name))
+    return out
+
+
+def candidate_laws(batch: Batch, metric: str | None = None) -> list[AnyForm]:
+    """What ``form="auto"`` backtests: the built-in forms that apply (:func:`candidate_forms`) and the batch's own
+    formula laws (config ``law:``/``laws:``), each fitted, bootstrapped and backtested alike."""
+    return [*(get_form(n) for n in candidate_forms(batch, metric)), *config_laws(batch)]
 
 
 def _repeats(f: pd.DataFrame) -> bool:
     return "U" in f and bool((f["D"] > 1.01 * f["U"]).any())
 
 
+def declared_variables(batch: Batch) -> dict[str, list[str]]:
+    """Variables the batch declares beyond N and D, by role -> the frame columns holding them (U when given; a
+    mixture's proportions r1, r2, ...), for those that vary in the batch."""
+    f = batch.frame
+    out: dict[str, list[str]] = {}
+    if _repeats(f):
+        out["U"] = ["U"]
+    for role, cols in batch.config.variables.items():
+        fc = [f"r{k}" for k in range(1, len(cols) + 1)] if role == "r" else [role]
+        if all(c in f for c in fc) and any(f[c].nunique() > 1 for c in fc):
+            out[role] = fc
+    return out
+
+
 def ignored_variables(form: AnyForm, batch: Batch) -> list[str]:
-    """Declared variables that vary in ``batch`` but ``form`` leaves out: today the unique tokens U when data repeats.
+    """Declared variables that vary in ``batch`` but ``form`` leaves out (the unique tokens U when data repeats, the
+    experts E, the vocabulary V, ... as declared under ``variables:``).
 
     Such a form cannot tell the batch's runs apart along that variable (repeated epochs look like fresh data to it), so
     ``form="auto"`` does not consider it; pinned by name, it is fitted and the report says what it ignores.
     """
-    out = []
-    if _repeats(batch.frame) and "U" not in form.variables:
-        out.append("U")
-    return out
+    return [role for role, cols in declared_variables(batch).items() if not set(cols) & set(form.variables)]
 
 
-def _windows(fin: pd.DataFrame, holdout_fraction: float) -> list[tuple[str, set[str]]]:
+# Declared variables along which a law is extrapolated to larger values (a bigger expert count, vocabulary, batch,
+# more parallel streams): each gets a backtest window holding out its largest values. Learning rate, precision,
+# sparsity and mixture proportions are settings, not scales: no window.
+SCALE_ROLES = ("E", "V", "P", "B", "G")
+
+
+def _largest(fin: pd.DataFrame, col: str, k: int) -> set[str]:
+    """The runs at the largest value of ``col`` when three or more smaller values remain, else its top ``k`` runs."""
+    levels = np.sort(fin[col].unique())
+    if levels.size >= 4:
+        return set(fin.loc[fin[col] >= levels[-1] * (1 - 1e-9), "run"].astype(str))
+    return set(fin.sort_values(col, kind="stable")["run"].iloc[-k:].astype(str))
+
+
+def _windows(fin: pd.DataFrame, holdout_fraction: float,
+             variables: Sequence[str] = ()) -> list[tuple[str, set[str]]]:
     sizes = np.sort(fin["N"].unique())
     out: list[tuple[str, set[str]]] = []
     for k, label in ((1, "largest model size"), (2, "largest two model sizes")):
@@ -143,17 +202,32 @@ def _windows(fin: pd.DataFrame, holdout_fraction: float) -> list[tuple[str, set[
             out.append((label, set(fin.loc[fin["N"] >= sizes[-k] * 0.999, "run"].astype(str))))
     k = max(2, round(holdout_fraction * len(fin)))
     if len(fin) - k >= 6:
-        out.append(("largest compute", set(fin.sort_values("C")["run"].iloc[-k:].astype(str))))
+        if np.isfinite(fin["C"]).all() and fin["C"].nunique() > 1:
+            out.append(("largest compute", set(fin.sort_values("C")["run"].iloc[-k:].astype(str))))
+        if sizes.size == 1 and np.isfinite(fin["D"]).all() and fin["D"].nunique() > 1:  # a single curve: its largest data
+            out.append(("largest D", _largest(fin, "D", k)))
         if _repeats(fin):  # the declared variable U: hold out the most repeated data, where laws that ignore it break
             out.append(("most repeated data", set(fin.assign(_r=fin["D"] / fin["U"]).sort_values("_r")["run"].iloc[-k:].astype(str))))
+        for v in variables:  # every declared scale variable: hold out its largest values
+            if v in fin and fin[v].nunique() > 1:
+                out.append((f"largest {v}", _largest(fin, v, k)))
     uniq: list[tuple[str, set[str]]] = []
     for label, runs in out:
-        if runs and all(runs != r for _, r in uniq):
+        if runs and len(runs) < len(fin) and all(runs != r for _, r in uniq):
             uniq.append((label, runs))
     return uniq
 
 
-def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str | Sequence[str] | None = None,
+def one_variable(batch: Batch) -> str:
+    """The variable a one-variable form is fitted in under ``auto``: compute C, or D along a single curve (one model
+    size), or N when the batch has no data size."""
+    if not batch.has_data_size:
+        return "N"
+    return "D" if batch.frame["N"].nunique() < 2 else "C"
+
+
+def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *,
+             form: str | AnyForm | Sequence[str | AnyForm] | None = None,
              options: Options | None = None, **overrides: Any) -> Selection:
     """Expanding-window backtest of one form or several (default: every applicable form).
 
@@ -162,8 +236,9 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
     data : Batch or DataFrame
     metric : str, optional
         Default: the batch's first metric.
-    form : str or list of str, optional
-        The forms to test (``"auto"`` or None: :func:`candidate_forms`).
+    form : str, form, or a list of them, optional
+        The forms to test (``"auto"`` or None: :func:`candidate_laws`, the built-in forms that apply and the
+        batch's formula laws); a :class:`scalekit.Law` is tested like a built-in form.
     options, **overrides
         Run options (:class:`scalekit.Options`); ``n_boot_backtest`` sets the resamples behind
         each held-out interval, ``backtest_coverage`` whether the interval coverage is measured
@@ -191,41 +266,60 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
     batch = data if isinstance(data, Batch) else load_batch(data)
     opts = resolve_options(batch.config.options, options.as_dict() if options else None, overrides)
     spec = batch.metric(metric)
-    auto = form is None or form == "auto"
-    names = (candidate_forms(batch, spec.name) if form is None or form == "auto" else [form] if isinstance(form, str)
-             else list(form))
+    auto = form is None or (isinstance(form, str) and form == "auto")
+    if form is None or auto:
+        cands = candidate_laws(batch, spec.name)
+    elif isinstance(form, str) or not isinstance(form, Sequence):
+        cands = [get_form(form)]
+    else:
+        cands = [get_form(x) for x in form]
+    names = [c.name for c in cands]
     frame, _ = select_points(batch, opts.points, spec.name)
     frame = frame[np.isfinite(frame[spec.name])]
     fin = batch.finals()
     fin = fin[np.isfinite(fin[spec.name]) & fin["run"].isin(frame["run"].unique())]
-    windows = _windows(fin, opts.thresholds.holdout_fraction)
+    if fin["run"].nunique() < 6 and len(frame) >= 8 and len(frame) > len(fin):
+        # a curve or two (a fine-tuning run logged along its data): its checkpoints are the points held out
+        frame = frame.assign(run=frame["run"].astype(str) + " @ " + frame["step"].map("{:g}".format))
+        fin = frame
+    declared = declared_variables(batch)
+    # every declared scale variable, and each domain of a mixture (the mixtures richest in it held out)
+    scale_vars = [v for v in SCALE_ROLES if v in declared] + list(declared.get("r", []))
+    windows = _windows(fin, opts.thresholds.holdout_fraction, scale_vars)
+    x1 = one_variable(batch)
     err = spec.to_error(frame[spec.name].to_numpy())
-    usable = np.isfinite(err) & (err > 0)
+    scale = residual_scale(err, opts.residuals)
+    usable = np.isfinite(err) & ((err > 0) if scale == "log" else True)
     frame, err = frame[usable], err[usable]
     train_runs = frame["run"].astype(str).to_numpy()
     masks = np.array([~in_runs(train_runs, held) for _, held in windows], dtype=bool).reshape(len(windows), len(frame))
     if len(frame) > BACKTEST_ROWS:
-        cols_all = [c for c in ("N", "D", "C") if c in frame]
+        cols_all = [c for c in ("N", "D", "C") if c in frame and np.isfinite(frame[c]).all()]
         order = np.lexsort(frame[cols_all].to_numpy(dtype=float).T[::-1])
         pick = np.sort(order[np.linspace(0, len(frame) - 1, BACKTEST_ROWS).round().astype(int)])
         frame, err, train_runs, masks = frame.iloc[pick], err[pick], train_runs[pick], masks[:, pick]
 
-    def run(name: str, n_boot: int) -> tuple[BacktestRow, list[dict[str, Any]]]:
-        f = get_form(name)
-        cols = law_columns(f, "C")  # one-variable forms compete in compute
+    def run(f: AnyForm, n_boot: int) -> tuple[BacktestRow, list[dict[str, Any]]]:
+        name = f.name
+        if scale == "linear" and name in SIGNED and getattr(f, "signed_value", None) is None:
+            f = signed_form(name)  # a floor that may be negative (see scalekit.laws.curve.SIGNED)
+        cols = law_columns(f, x1)  # one-variable forms compete in compute (in D along one curve)
         rel: list[float] = []
         inside: list[bool] = []
         notes: list[str] = []
         preds: list[dict[str, Any]] = []
         if "U" in cols and "U" not in frame:
             return BacktestRow(name, f.n_params, 0, None, None, None, "needs a unique_tokens column"), []
+        gone = [c for c in cols if c not in frame or not np.isfinite(frame[c]).all()]
+        if gone:
+            return BacktestRow(name, f.n_params, 0, None, None, None, f"needs {', '.join(gone)}, which this batch lacks"), []
         fits: list[FitResult | None] = []
         if windows:
             try:
                 fits = fit_windows(frame[cols].to_numpy(dtype=float), err, masks, form=f, metric=spec.name,
                                    direction=spec.direction, bound=spec.bound, groups=train_runs,
                                    n_boot=n_boot, seed=opts.seed, loss=opts.loss, delta=opts.delta,
-                                   starts=opts.starts, n_starts=opts.n_starts)
+                                   starts=opts.starts, n_starts=opts.n_starts, residuals=scale)
             except FitError as exc:
                 notes.append(str(exc))
         for (label, held), fit in zip(windows, fits):
@@ -235,7 +329,7 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
             test = fin[fin["run"].astype(str).isin(held)]
             pr = fit.predict(*[test[c].to_numpy() for c in cols], interval="prediction", warn=False)  # held out: beyond by design
             obs = test[spec.name].to_numpy()
-            r = (pr.value - obs) / obs
+            r = (pr.value - obs) / np.abs(obs)  # relative to the size of the value (a metric may be negative)
             ins = ((obs >= pr.lo) & (obs <= pr.hi)) if pr.lo is not None and pr.hi is not None else np.zeros(obs.size, bool)
             rel += r.tolist()
             inside += ins.tolist()
@@ -254,17 +348,17 @@ def backtest(data: Batch | pd.DataFrame, metric: str | None = None, *, form: str
     # The forms are ranked on point fits. Held-out intervals (a bootstrap of every window, most of the
     # backtest's cost) are measured for every form, or with backtest_coverage="chosen" only for the chosen one.
     every = opts.backtest_coverage == "all"
-    done = [run(name, opts.n_boot_backtest if every else 0) for name in names]
+    done = [run(f, opts.n_boot_backtest if every else 0) for f in cands]
     rows = [r for r, _ in done]
     chosen, reason = _choose(rows, windows)
     if not every and chosen is not None and opts.n_boot_backtest > 0:
         i = names.index(chosen)
-        row, pr = run(chosen, opts.n_boot_backtest)
+        row, pr = run(cands[i], opts.n_boot_backtest)
         done[i] = (dataclasses.replace(rows[i], coverage=row.coverage), pr)  # the point fits are the same
         rows = [r for r, _ in done]
     preds = [p for _, pr in done for p in pr]
     if auto:  # the forms auto left out, and why, so the table shows what was not considered
-        for name in ("two_var", "kaplan", "saturating", "broken"):
+        for name in _applicable(batch, spec.name):
             gone = ignored_variables(get_form(name), batch)
             if gone and name not in names:
                 rows.append(BacktestRow(name, get_form(name).n_params, 0, None, None, None,
@@ -300,7 +394,7 @@ def _choose(rows: list[BacktestRow], windows: list[tuple[str, set[str]]]) -> tup
     return pick.form, reason
 
 
-def select_form(data: Batch | pd.DataFrame, metric: str | None = None, *, forms: Sequence[str] | None = None,
+def select_form(data: Batch | pd.DataFrame, metric: str | None = None, *, forms: Sequence[str | AnyForm] | None = None,
                 options: Options | None = None, **overrides: Any) -> Selection:
     """``form="auto"``: backtest the candidates, pick one, and fit it on every run (with the full bootstrap).
 
@@ -317,10 +411,15 @@ def select_form(data: Batch | pd.DataFrame, metric: str | None = None, *, forms:
 
     batch = data if isinstance(data, Batch) else load_batch(data)
     opts = resolve_options(batch.config.options, options.as_dict() if options else None, overrides)
-    sel = backtest(batch, metric, form=list(forms) if forms else None, options=opts)
+    cands = [get_form(f) for f in forms] if forms else candidate_laws(batch, metric)
+    sel = backtest(batch, metric, form=cands if forms else None, options=opts)
     if sel.chosen is None:
-        raise FitError("no law form applies to this batch", metric=sel.metric)
-    extra: dict[str, Any] = {"x": "C"} if len(get_form(sel.chosen).variables) == 1 else {}
-    fit = fit_batch(batch, sel.metric, get_form(sel.chosen), resolve_options(opts.as_dict(), {"form": sel.chosen, **extra}))
+        gone = sorted({v for n in _applicable(batch, metric) for v in ignored_variables(get_form(n), batch)})
+        hint = (f"; every built-in form ignores {', '.join(gone)}, which this batch varies: declare a law in it "
+                "(config `law:`, e.g. \"E + A * N^-alpha * E^-gamma\")" if gone else "")
+        raise FitError(f"no law form applies to this batch{hint}", metric=sel.metric)
+    chosen = next(c for c in cands if c.name == sel.chosen)
+    extra: dict[str, Any] = {"x": one_variable(batch)} if len(chosen.variables) == 1 else {}
+    fit = fit_batch(batch, sel.metric, chosen, resolve_options(opts.as_dict(), {"form": "auto", **extra}))
     return Selection(sel.metric, sel.rows, sel.windows, sel.chosen, sel.reason, fit, sel.predictions)
 

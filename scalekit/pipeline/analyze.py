@@ -96,7 +96,9 @@ def analyze(batch: Batch, *, options: Options | None = None, versions: Batch | N
     transfers = transfer_maps(batch, metrics, opts)
     lines = bottom_lines(batch, metrics, opts)
     sw = sweeps(batch, list(metrics), opts)
-    findings = (tuple(run_checks(batch, metrics, opts.thresholds, transfers=transfers, bottom_lines=lines, sweeps=sw))
+    # without a data size only the checks about the law itself apply (the others read D or compute along the runs)
+    only = None if batch.has_data_size else ["identifiability", "excluded_runs"]
+    findings = (tuple(run_checks(batch, metrics, opts.thresholds, only=only, transfers=transfers, bottom_lines=lines, sweeps=sw))
                 if opts.checks else ())
     across: dict[str, VersionComparison | str] = {}
     if versions is not None:

@@ -246,13 +246,18 @@ class Summary:
                     a=par.get("a"), a_ci=_iv(par.get("a_ci")),
                     best=((d.get("best") or {}).get(metric) or {}).get("value"))
             return cls(version, str(d.get("scalekit_version", "")), str(b["name"]), str(b["slug"]), int(b["runs"]),
-                       int(b["rows"]), float(b["ranges"]["C"][1]), float((d.get("options") or {}).get("flops_per_ND", 6.0)),
+                       int(b["rows"]), _c_max(b["ranges"]["C"]), float((d.get("options") or {}).get("flops_per_ND", 6.0)),
                        fits, {str(k): str(v) for k, v in (d.get("errors") or {}).items()},
                        tuple(d.get("findings") or ()), dict(d))
         except SummaryError:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise SummaryError(path, f"does not follow the summary.json contract ({type(exc).__name__}: {exc})") from None
+
+
+def _c_max(c: Any) -> float:
+    """The largest trained compute; NaN for a batch without a data size (no compute is counted)."""
+    return float("nan") if c[1] is None else float(c[1])
 
 
 def load_summary(path: str | Path) -> Summary:

@@ -56,8 +56,13 @@ def bottom_rows(raw: dict[str, Any]) -> list[dict[str, Any]]:
             label, _ = _beyond(cost.get("extrapolation"), limit)
             cost_text = (f"{pct(cost['improvement'])} better: N {params(cost['N'])}, D {data(cost['D'], unit)}, "
                          f"{factor(cost.get('compute_multiple'))} the best run's compute ({label})")
+        law = bl.get("law") or {}
+        # a law without answers in N and D (a batch without a data size): its form and variables, and why
+        law_text = (f"the {law['form']} law in {', '.join(law.get('variables') or [])}"
+                    + (f"; {bl['skipped'].split(', so ')[0]}" if bl.get("skipped") else "")
+                    if not optima and law.get("form") else "")
         out.append({"metric": metric, "anchor": "bottom-line-" + _slug(metric), "optima": optima, "cost": cost_text,
-                    "caveat": prose(bl.get("caveat") or "")})
+                    "law": law_text, "caveat": prose(bl.get("caveat") or "")})
     return out
 
 

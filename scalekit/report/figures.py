@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import matplotlib.patheffects as patheffects
@@ -195,11 +195,11 @@ def fit_diagnostics(fit: FitResult, batch: Batch | None = None) -> Figure:
         points(ax, fit.x[:, j], fit.residuals)
         ax.axhline(0, color="k", lw=1)
         ax.set(xlabel=v if v != "D" else f"D ({batch.data_unit if batch is not None else 'data'})",
-               ylabel="log residual (fit − obs)", title=f"residuals vs {v}")
+               ylabel=f"{'log ' if fit.residual_scale == 'log' else ''}residual (fit − obs)", title=f"residuals vs {v}")
         _log(ax, y=False, kind=("pow" if v == "C" else "si", "num"))
     r = fit.residuals
     fig.set_label(f"Fit diagnostics for {fit.metric}: {fit.ndata} points, fitted against observed values lie near the "
-                  f"diagonal; log residuals range from {r.min():.3g} to {r.max():.3g} "
+                  f"diagonal; {fit.residual_scale} residuals range from {r.min():.3g} to {r.max():.3g} "
                   f"(RMSE {float(np.sqrt(np.mean(r ** 2))):.3g}), plotted against " + " and ".join(fit.form.variables) + "."
                   + _sampled(fit.ndata))
     return fig
@@ -745,4 +745,61 @@ def plan_figure(plan: Plan, batch: Batch, ax: Axes | None = None) -> Figure:
     _legend_below(ax)
     fig.set_label(f"The {len(f)} runs trained (final points) and the {N.size} proposed runs in model size N and data D, "
                   f"numbered in the order the plan picks them; dotted lines are constant compute.{_sampled(len(f))}")
+    return fig
+
+
+@_styled
+def variable_slices(fit: FitResult | None, batch: Batch, axes: Sequence[Axes] | None = None,
+                    max_slices: int = 5) -> Figure | None:
+    """The law along each of its variables: one panel per variable, the runs' final values against it (one colour per
+    run, with a tooltip) and the law's curve through the trained range and 2x beyond it, at up to ``max_slices`` of the
+    batch's combinations of the other variables (a slice per combination, in the colour of its runs).
+
+    Drawn for batches that declare variables beyond N and D (U, experts E, vocabulary V, ...) or have no data size
+    (:func:`scalekit.analyses.variables.shows_variables`); None otherwise. ``axes``: one Axes per variable to draw into.
+    """
+    from ..analyses.variables import law_columns_of, shows_variables
+
+    if fit is None or not shows_variables(fit, batch):
+        return None
+    cols = law_columns_of(fit)
+    nv = len(cols)
+    if axes is None:
+        fig, ax_arr = plt.subplots(1, nv, figsize=(4.4 * nv, 5.0), squeeze=False)
+        axs = list(ax_arr[0])
+        fig.subplots_adjust(wspace=0.3, bottom=0.36)
+    else:
+        axs = list(axes)
+        fig = axs[0].figure
+    fin = batch.finals()
+    fin = fin[np.isfinite(fin[fit.metric].to_numpy(dtype=float))]
+    colors = run_colors(batch)
+    cmap = plt.get_cmap("viridis")
+    for ax, v in zip(axs, cols):
+        others = [c for c in cols if c != v]
+        groups = [g for _, g in fin.groupby(others, sort=True)] if others else [fin]
+        pick = np.unique(np.linspace(0, len(groups) - 1, min(max_slices, len(groups))).round().astype(int))
+        lo, hi = float(fin[v].min()), float(fin[v].max())
+        grid = np.geomspace(lo, hi * 2.0, 80)
+        sc = ax.scatter(fin[v], fin[fit.metric], s=12, c=[colors.get(str(r), "#888888") for r in fin["run"]], alpha=0.45,
+                        linewidths=0, label="runs (final)")
+        tooltips(fig, sc, [f"run {r['run']}: " + ", ".join(f"{c} {_si_short(r[c])}" for c in cols)
+                           + f", {fit.metric} {r[fit.metric]:.4g}" for _, r in fin.iterrows()])
+        for i, gi in enumerate(pick):
+            g = groups[int(gi)]
+            at = {c: float(g[c].median()) for c in others}
+            x = [grid if c == v else np.full(grid.size, at[c]) for c in cols]
+            y = fit.predict(*x, warn=False)
+            col = cmap(0.1 + 0.75 * i / max(len(pick) - 1, 1))
+            label = ", ".join(f"{c} {_si_short(at[c])}" for c in others) or "law"
+            ax.plot(grid, y, color=col, lw=1.4, label=label)
+            ax.scatter(g[v], g[fit.metric], s=22, color=col, edgecolor="white", linewidths=0.6, zorder=3)
+        ax.axvspan(hi, hi * 2.0, color="#dddddd", alpha=0.5, lw=0, label="beyond the trained range")
+        ax.set(xlabel=v, ylabel=fit.metric, title=textwrap.fill(f"{fit.metric} along {v}" + (
+            f" at the batch's {', '.join(others)}" if others else ""), 40))
+        _log(ax, y=False, kind=("pow" if v == "C" else "si", "num"))
+        _legend_below(ax, ncol=2)
+    fig.set_label(f"The {fit.form.name} law for {fit.metric} along each of its variables ({', '.join(cols)}): the runs' "
+                  f"final values and the law's slices at up to {max_slices} of the batch's values of the other variables, "
+                  "through the trained range and 2x beyond it.")
     return fig

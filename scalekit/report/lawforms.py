@@ -44,9 +44,16 @@ def law_selection(ma: MetricAnalysis) -> HTML:
     covtxt = (f" Its 95% prediction intervals held {cov:.0%} of the held-out runs." if cov is not None else "")
     params = ", ".join(f"{escape(k)} = {fmt(v)}" + (f" [{fmt(law.ci[k][0])}, {fmt(law.ci[k][1])}]" if law.ci else "")
                        for k, v in law.params.items())
-    extra = ("" if law.form.variables == ("N", "D") or ma.fit is None else
-             f"<p>{escape(law.form.name)} is a law in one variable: targets, profiles and Approach 3 below use the "
-             "additive law L(N, D), fitted beside it; where the two disagree, trust the chosen form's predictions.</p>")
-    return HTML(f"<p>Chosen form: <b>{escape(law.form.name)}</b>, {escape(ROLES.get(law.form.name, ''))}: "
+    if len(law.form.variables) == 1 and ma.fit is not None:
+        extra = (f"<p>{escape(law.form.name)} is a law in one variable: targets, profiles and Approach 3 below use the "
+                 "additive law L(N, D), fitted beside it; where the two disagree, trust the chosen form's predictions.</p>")
+    elif ma.nd_slice is not None:
+        held = ", ".join(f"{k} = {fmt(v)}" for k, v in (ma.nd_slice.method.get("sliced_at") or {}).items())
+        extra = (f"<p>{escape(law.form.name)} reads {escape(', '.join(law.form.variables))}: targets, profiles and "
+                 f"Approach 3 below read it along N and D at {escape(held)} (the best run's).</p>")
+    else:
+        extra = ""
+    role = ROLES.get(law.form.name) or getattr(law.form, "reference", "")
+    return HTML(f"<p>Chosen form: <b>{escape(law.form.name)}</b>" + (f", {escape(role)}" if role else "") + ": "
                 f"<code>{escape(law.form.formula)}</code>. {escape(sel.reason)}{escape(covtxt)}</p>"
                 f"<p>Parameters (95% bootstrap intervals): {params}.</p>{extra}" + selection_table(sel))

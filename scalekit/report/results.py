@@ -69,7 +69,9 @@ def _(obj: FitResult) -> str:
         lo, hi = obj.ci[k] if obj.ci else (None, None)
         rows.append([k, v, obj.stderr[k] if obj.stderr else None, lo, hi])
     head = (f"<p><b>{escape(obj.metric)}</b>: <code>{escape(obj.form.formula)}</code>, fitted to "
-            f"{escape(obj.fitted_quantity)}; {obj.ndata} points, objective {fmt(obj.objective, 6)}, "
+            f"{escape(obj.fitted_quantity)} on {'log' if obj.residual_scale == 'log' else 'linear'} residuals"
+            f"{'' if obj.residual_scale == 'log' else ' (the metric has values <= 0, which have no log, or linear residuals were asked for)'}"
+            f"; {obj.ndata} points, objective {fmt(obj.objective, 6)}, "
             f"{'converged' if obj.success else 'NOT converged'}.</p>")
     return head + table(["parameter", "estimate", "std. error", "95% lo", "95% hi"], rows)
 
@@ -80,7 +82,11 @@ def _(obj: FitResult) -> str:
     lines = [
         f"[[Fit: {obj.metric}]]  {obj.form.formula}",
         f"    fitted quantity = {obj.fitted_quantity} ({'higher' if obj.direction == 'max' else 'lower'} is better)",
-        f"    loss = {m['loss']}" + (f" (delta {m['delta']:g})" if m["loss"] == "huber" else "") + " on log residuals, summed",
+        f"    loss = {m['loss']}" + (f" (delta {m['delta']:g})" if m["loss"] == "huber" else "")
+        + (" on log residuals, summed" if obj.residual_scale == "log" else
+           " on linear residuals (predicted minus observed, over the median |value|; the metric has values <= 0 or "
+           "residuals: linear was asked), summed"),
+        f"    residual scale = {obj.residual_scale}",
         f"    data points = {obj.ndata}, free parameters = {obj.nfree}, starts = {m['starts']}, "
         f"bootstrap = {m['n_boot']} (seed {m['seed']})",
         f"    objective = {obj.objective:.10g}, AIC = {obj.aic:.4f}, BIC = {obj.bic:.4f}, success = {obj.success}",
@@ -189,7 +195,8 @@ def _(obj: BatchAnalysis) -> str:
 
 @to_text.register
 def _(obj: BatchAnalysis) -> str:
-    lines = [f"[[Batch {obj.batch.name}]] {obj.batch.runs} runs, {obj.batch.rows} rows, C counted as {obj.batch.compute}"]
+    counted = f"C counted as {obj.batch.compute}" if obj.batch.has_data_size else "no data size, so no compute"
+    lines = [f"[[Batch {obj.batch.name}]] {obj.batch.runs} runs, {obj.batch.rows} rows, {counted}"]
     for m in obj.metrics.values():
         lines.append(to_text(m.fit) if m.fit is not None else f"[[Fit: {m.name}]] failed: {m.fit_error}")
         if m.comparison is not None:

@@ -33,6 +33,7 @@ from .two_step import two_step_html
 
 __all__ = [
     "allocations_html",
+    "along_html",
     "batch_html",
     "beyond_label",
     "bottom_line",
@@ -56,6 +57,7 @@ __all__ = [
     "plan_html",
     "reproduce",
     "schedule_law_html",
+    "skipped",
     "sweep_html",
     "targets_html",
     "title",
@@ -68,8 +70,11 @@ def batch_html(batch: Batch) -> str:
     rows: list[list[Any]] = [
         ["runs", batch.runs], ["rows", batch.rows],
         ["model size N", f"{params(r['N'][0])} to {params(r['N'][1])} ({batch.frame['N'].nunique()} sizes)"],
-        [f"data D ({batch.data_unit})", f"{data(r['D'][0], batch.data_unit)} to {data(r['D'][1], batch.data_unit)}"],
-        [f"compute C ({batch.compute})", f"{compute(r['C'][0])} to {compute(r['C'][1])}"],
+        *([[f"data D ({batch.data_unit})", f"{data(r['D'][0], batch.data_unit)} to {data(r['D'][1], batch.data_unit)}"],
+           [f"compute C ({batch.compute})", f"{compute(r['C'][0])} to {compute(r['C'][1])}"]] if batch.has_data_size else
+          [["data D", "none: the batch has no data size"]]),
+        *([f"{k} ({', '.join(batch.config.variables.get(k, ('unique_tokens',) if k == 'U' else (k,)))})",
+           f"{num(lo)} to {num(hi)} ({batch.frame[k].nunique()} values)"] for k, (lo, hi) in r.items() if k not in ("N", "D", "C")),
         ["metrics", ", ".join(f"{m.name} ({'lower' if m.direction == 'min' else 'higher'} is better)"
                               for m in batch.metrics.values())],
         ["excluded runs", len(batch.excluded)],
@@ -173,9 +178,12 @@ def goodness(ma: MetricAnalysis) -> HTML:
     rows: list[list[Any]] = [
         ["points fitted", f.ndata, f"{f.method.get('points')} checkpoints"],
         ["objective (summed loss)", f.objective, f.method["loss"]],
-        ["RMSE of log residuals", float(np.sqrt(np.mean(r ** 2))), "about the typical relative error"],
-        ["max |log residual|", float(np.max(np.abs(r))), ""],
-        ["AIC / BIC", f"{num(f.aic)} / {num(f.bic)}", "Gaussian, log residuals"],
+        *([["RMSE of log residuals", float(np.sqrt(np.mean(r ** 2))), "about the typical relative error"],
+           ["max |log residual|", float(np.max(np.abs(r))), ""]] if f.residual_scale == "log" else
+          [["RMSE of residuals", float(np.sqrt(np.mean(r ** 2))),
+            f"in {f.metric}'s own units: fitted on linear residuals, as the metric has values of zero or below"],
+           ["max |residual|", float(np.max(np.abs(r))), ""]]),
+        ["AIC / BIC", f"{num(f.aic)} / {num(f.bic)}", f"Gaussian, {f.residual_scale} residuals"],
         ["converged", f.success, f.message]]
     return HTML(table(["", "value", "note"], rows, caption=f"Goodness of fit ({ma.name}, {f.form.name} law)"))
 
@@ -232,6 +240,34 @@ def comparison_table(rows: list[dict[str, Any]]) -> HTML:
 def fit_failed(ma: MetricAnalysis) -> HTML:
     """The note shown where a metric's law could not be fitted (the error text escaped)."""
     return paragraph(prose(f"The law could not be fitted: {ma.fit_error}"))
+
+
+def _variables_words(bl: BottomLine) -> str:
+    """Which variables the law reads, and where its answers in N and D hold the others."""
+    if not bl.variables:
+        return ""
+    held = ", ".join(f"{k} = {num(v)}" for k, v in bl.held_at.items())
+    where = (f" Its answers in N and D below hold {held} (the best run's)." if held else "")
+    return (f'<p class="sk-variables">The {escape(bl.form or "")} law reads <b>{escape(", ".join(bl.variables))}</b>.'
+            f"{escape(where)}</p>")
+
+
+def along_html(bl: BottomLine) -> str:
+    """Predictions beyond the trained range along each of the law's variables, the others at the best run's values."""
+    rows = []
+    for p in bl.along:
+        others = ", ".join(f"{k} {num(v)}" for k, v in p["at"].items() if k != p["variable"])
+        dist = ", ".join(f"{k} {factor(v)}" for k, v in p["extrapolation"].items() if v is not None and v > 1.0) or "inside"
+        rows.append([p["variable"], f"{factor(p['factor'])} its largest: {num(p['at'][p['variable']])}", others,
+                     fmt_ci(p["value"], [p["lo"], p["hi"]] if p["lo"] is not None else None), dist])
+    return table(["variable", "moved to", "others held at (best run)", f"predicted {bl.metric} [95%]", "beyond the trained range"],
+                 rows, caption=f"{bl.metric} along each variable of the {bl.form} law",
+                 csv_name=f"{bl.metric} along each variable")
+
+
+def skipped(ma: MetricAnalysis) -> HTML:
+    """Why an analysis in N and D is left out for this metric (a batch without a data size), or nothing."""
+    return paragraph(f"{ma.name}: {prose(ma.skipped)}." if ma.skipped else "")
 
 
 def no_grid(ma: MetricAnalysis) -> HTML:
@@ -378,6 +414,9 @@ def bottom_line(an: BatchAnalysis) -> HTML:
             out.append(f"<p>The law could not be fitted: {escape(prose(bl.fit_error or ''))}</p>")
         else:
             out.append(f'<p class="sk-law">{_law_words(bl)}</p>')
+            out.append(_variables_words(bl))
+        if bl.skipped:
+            out.append(f'<p class="sk-skipped">{escape(prose(bl.skipped))}.</p>')
         unit = short_unit(bl.data_unit)
         for op in bl.optima:
             if op.withheld:
@@ -414,14 +453,18 @@ def bottom_line(an: BatchAnalysis) -> HTML:
             out.append(f"<p><small>Backtest: refitted without the {len(b.held_out)} largest-compute runs, the law predicted "
                        f"them within {escape(pct(b.mean_abs_error))} on average (worst {escape(pct(b.max_abs_error))}), "
                        f"{escape(factor(b.distance_C))} beyond its compute range.</small></p>")
+        if bl.along:
+            out.append(along_html(bl))
         cav_cls = "sk-caveat" + (" sk-caveat-none" if bl.caveat_check is None else "")
         out.append(f'<p class="{cav_cls}"><b>Caveat:</b> {escape(prose(bl.caveat))}</p></section>')
         parts.append("".join(out))
     t = an.batch.ranges()
     u = short_unit(an.batch.data_unit)
-    head = (f'<p class="sk-range">Trained range: N {escape(params(t["N"][0]))}–{escape(params(t["N"][1]))}, '
-            f'D {escape(data(t["D"][0], u))}–{escape(data(t["D"][1], u))}, '
-            f'C {escape(compute(t["C"][0]))}–{escape(compute(t["C"][1]))}. Points more than '
+    spans = [f"N {params(t['N'][0])}–{params(t['N'][1])}"]
+    if an.batch.has_data_size:
+        spans += [f"D {data(t['D'][0], u)}–{data(t['D'][1], u)}", f"C {compute(t['C'][0])}–{compute(t['C'][1])}"]
+    spans += [f"{k} {num(lo)}–{num(hi)}" for k, (lo, hi) in t.items() if k not in ("N", "D", "C")]
+    head = (f'<p class="sk-range">Trained range: {escape(", ".join(spans))}. Points more than '
             f"{escape(factor(an.options.thresholds.extrapolation_factor))} beyond it are labelled extrapolations.</p>")
     return HTML('<div class="sk-bottom-line">' + head + "".join(parts) + "</div>")
 

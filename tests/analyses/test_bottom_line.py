@@ -109,3 +109,53 @@ def test_bottom_line_speaks_for_the_form_the_backtest_chose():
     r = ma.law.params["alpha_N"] / ma.law.params["alpha_D"]
     assert ma.optimal["parametric"].a == pytest.approx(1 / (1 + r), rel=2e-3)
     assert bl.summary()["law"]["form"] == "kaplan"
+
+
+# --- laws in more variables than N and D (issue 21) ----------------------------------------------------------------
+def test_on_repeated_data_auto_chooses_a_law_in_the_unique_tokens_and_the_bottom_line_follows_the_data():
+    """Muennighoff et al. 2023's published law generates the batch (1% noise): auto chooses a law that reads U, the
+    bottom line states its variables, answers in N and D at the best run's unique tokens, and what better costs there is
+    what the true law says: more compute than the best run, the target met by the truth within 1%."""
+    from scalekit.laws.forms import get_form
+
+    from ..laws.test_declared_variables import MUENNIGHOFF, repeated
+
+    batch = scalekit.load_batch(repeated())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        an = scalekit.analyze(batch, n_boot=50, n_boot_optimal=20, targets=[0.01, 0.02])
+    ma = an.metrics["loss"]
+    assert "U" in ma.law.form.variables and ma.selection.chosen == ma.law.form.name
+    bl = an.bottom_lines["loss"]
+    assert bl.form == ma.law.form.name and "U" in bl.variables
+    assert bl.held_at == {"U": float(batch.finals().set_index("run").loc[bl.best["run"], "U"])}
+    truth = get_form("data_constrained")
+    theta = truth.internal(MUENNIGHOFF)
+    reached = [c for c in bl.costs if c.reachable and not c.withheld]
+    assert reached
+    for c in reached:
+        assert c.compute_multiple > 1.0  # better than the best run costs more than it (the issue's law said 0.22x)
+        true_there = float(np.exp(truth.log_predict(theta[None], np.log([[c.N, c.D, bl.held_at["U"]]]))[0, 0]))
+        assert true_there == pytest.approx(c.value, rel=0.01)
+    s = bl.summary()
+    assert s["law"]["variables"] == list(bl.variables) and s["law"]["held_at"]["U"] == bl.held_at["U"]
+    assert {p["variable"] for p in s["along_variables"]} == {"N", "D", "U"}
+
+
+def test_the_bottom_line_of_a_batch_without_a_data_size_states_its_law_and_why_nothing_in_n_and_d_is_given():
+    from ..data.test_variables import experts_frame
+
+    b = scalekit.load_batch(experts_frame(), variables={"N": "params", "E": "num_experts"}, law="L0 + A * N^-alpha * E^-gamma")
+    an = scalekit.analyze(b, n_boot=50)
+    bl = an.bottom_lines["loss"]
+    assert bl.variables == ("N", "E") and bl.form == "custom" and set(bl.params) == {"L0", "A", "alpha", "gamma"}
+    assert not bl.optima and not bl.costs and "no data size" in bl.skipped
+    along = {(p["variable"], p["factor"]): p for p in bl.along}
+    assert along["E", 10.0]["extrapolation"]["E"] == pytest.approx(10.0) and along["E", 10.0]["extrapolation"]["N"] == 1.0
+    assert along["E", 10.0]["value"] < along["E", 2.0]["value"]  # more experts, lower loss, as the law says
+    ma = an.metrics["loss"]
+    assert ma.skipped and ma.grid is None and not ma.optimal
+    assert all(f.check in ("identifiability", "excluded_runs") for f in an.findings)
+    import json
+
+    json.dumps(an.summary(), allow_nan=False)

@@ -97,13 +97,21 @@ def test_overflowing_compute_is_named(capsys, tmp_path, good):
     assert "compute C = 6 N D overflows to infinity" in err and "row(s) 5" in err
 
 
-def test_all_negative_losses_are_named(capsys, tmp_path, good):
+def test_a_loss_below_zero_is_no_refusal_but_a_fit_on_linear_residuals(capsys, tmp_path, good):
+    """A loss minus a baseline (unigram-normalised) can be zero or negative: it loads, and is fitted on its own scale."""
     p = tmp_path / "b.csv"
-    good.assign(loss=-good["loss"]).to_csv(p, index=False)
-    err = one_line_error(capsys, "fit", str(p))
-    assert "metric 'loss' has no value the laws can model" in err and "zero or negative" in err
-    with pytest.raises(BatchValidationError):  # analyze used to raise IndexError in the isoflop approach
-        scalekit.analyze(scalekit.load_batch(good.assign(loss=-good["loss"])), n_boot=5)
+    good.assign(loss=good["loss"] - 3.0).to_csv(p, index=False)
+    assert (good["loss"] - 3.0 < 0).any() and (good["loss"] - 3.0 > 0).any()
+    batch = scalekit.load_batch(p)
+    fit = scalekit.fit_law(batch, n_boot=0)
+    assert fit.residual_scale == "linear" and "linear residuals" in fit.message
+    assert fit.params["E"] == pytest.approx(good_floor() - 3.0, abs=0.05)  # the floor itself may be negative
+
+
+def good_floor() -> float:
+    from ..helpers import LAW
+
+    return float(LAW["E"])
 
 
 def test_same_run_name_in_two_versions_is_two_runs(tmp_path, good):

@@ -83,3 +83,51 @@ def test_out_of_range_variables_and_bad_laws_are_refused(tmp_path):
         scalekit.load_batch(f, variables={"E": "num_experts"})
     with pytest.raises(FormulaError, match="unknown function 'open'"):
         scalekit.load_batch(moe_frame(), variables={"E": "num_experts"}, law="open(N)")
+
+
+# --- a batch without a data size (issue 21 item 1) ------------------------------------------------------------------
+MOE_ND = {"L0": 1.6, "A": 30.0, "alpha": 0.2, "gamma": 0.08}
+
+
+def experts_frame(noise: float = 0.01, seed: int = 0) -> pd.DataFrame:
+    """Loss against parameters and expert count only (no data size): a Clark et al.-like law in N and E."""
+    rng = np.random.default_rng(seed)
+    rows = [{"run": f"N{N:.2g}-E{E}", "params": N, "num_experts": E,
+             "loss": (MOE_ND["L0"] + MOE_ND["A"] * N ** -MOE_ND["alpha"] * E ** -MOE_ND["gamma"]) * np.exp(noise * rng.standard_normal())}
+            for N in np.geomspace(1e7, 1e9, 6) for E in (1, 2, 4, 8, 16, 32)]
+    return pd.DataFrame(rows)
+
+
+def test_a_batch_without_a_data_size_loads_when_its_declared_law_does_not_need_one():
+    b = scalekit.load_batch(experts_frame(), variables={"N": "params", "E": "num_experts"}, law="L0 + A * N^-alpha * E^-gamma")
+    assert not b.has_data_size and b.frame["D"].isna().all() and b.frame["C"].isna().all()
+    assert b.ranges()["E"] == (1.0, 32.0)
+    assert any("no data size" in n for n in b.notes)
+    assert b.summary()["data_size"] is False
+
+
+def test_a_missing_data_size_is_still_refused_when_nothing_says_the_law_does_without_it():
+    with pytest.raises(BatchValidationError, match="missing the data-size column") as e:
+        scalekit.load_batch(experts_frame())  # no declared variables: D is the batch's
+    assert "declares its variables" in str(e.value)
+    with pytest.raises(BatchValidationError, match="missing the data-size column"):  # the declared law reads D
+        scalekit.load_batch(experts_frame(), variables={"E": "num_experts"}, law="L0 + A * N^-alpha * E^-gamma + B * D^-beta")
+
+
+def test_a_single_curve_one_model_size_loads():
+    D = np.geomspace(1e6, 1e9, 10)
+    b = scalekit.load_batch(pd.DataFrame({"params": 1e9, "tokens": D, "loss": 1.2 + 50 / (300 + D ** 0.4)}))
+    assert b.frame["N"].nunique() == 1 and b.runs == 10
+    with pytest.raises(BatchValidationError, match="too few distinct model sizes"):  # nothing varies enough
+        scalekit.load_batch(pd.DataFrame({"params": 1e9, "tokens": D[:2], "loss": [2.0, 1.9]}))
+
+
+def test_named_formula_laws_in_the_config(tmp_path):
+    (tmp_path / "moe.csv").write_text(experts_frame().to_csv(index=False))
+    (tmp_path / "moe.yaml").write_text(yaml.safe_dump({
+        "variables": {"E": "num_experts"},
+        "laws": [{"name": "clark", "formula": "L0 + A * N^-alpha * E^-gamma"}, "L0 + A * N^-alpha"]}))
+    b = scalekit.load_batch(tmp_path / "moe.csv")
+    assert [d["name"] for d in b.config.laws] == ["clark", "custom"] and b.config.law == "L0 + A * N^-alpha * E^-gamma"
+    with pytest.raises(ConfigError, match="share the name"):
+        scalekit.load_batch(experts_frame(), variables={"E": "num_experts"}, laws=["L0 + A * N^-alpha", "L0 + A * E^-alpha"])

@@ -132,3 +132,29 @@ print(json.dumps({"import": sorted(k for k in before if before[k] != after_impor
     assert got["import"] == [] and got["draw"] == []
     assert got["styled"] == [False]  # the figure itself was still drawn with parse_math off
     assert got["fonttype_none"]  # and its SVG text stays text
+
+
+def test_the_law_along_each_declared_variable_is_one_panel_per_variable_drawn_into_given_axes():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ..data.test_variables import experts_frame
+
+    b = scalekit.load_batch(experts_frame(), variables={"N": "params", "E": "num_experts"}, law="L0 + A * N^-alpha * E^-gamma")
+    fit = scalekit.fit_law(b, n_boot=0)
+    fig = figures.variable_slices(fit, b)
+    assert [ax.get_xlabel() for ax in fig.axes] == ["N", "E"]
+    along_e = fig.axes[1]
+    curves = [ln for ln in along_e.get_lines() if ln.get_label().startswith("N ")]
+    assert 2 <= len(curves) <= 5  # slices at the batch's values of N
+    for ln in curves:  # each slice is the law at its N, through the trained E range and 2x beyond
+        x, y = ln.get_data()
+        N = float(ln.get_label().split()[1].replace("M", "e6").replace("B", "e9").replace("k", "e3"))
+        assert x.max() == np.float64(64.0)
+        assert np.allclose(y, fit.predict(np.full(x.size, N), x, warn=False), rtol=0.05)  # N from a 3-digit label
+    plt.close(fig)
+    own = plt.subplots(1, 2)[1]
+    assert figures.variable_slices(fit, b, axes=own) is own[0].figure  # drawn into the caller's axes
+    plain = scalekit.load_batch(finals_frame())
+    assert figures.variable_slices(scalekit.fit_law(plain, n_boot=0), plain) is None  # only N and D: nothing to add
+    plt.close("all")
