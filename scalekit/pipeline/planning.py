@@ -5,7 +5,8 @@ metric's law in (N, D); the allowance is ``plan_allowance`` times the batch's to
 largest C, summed). The plan proposes at most :data:`MAX_RUNS` runs, none narrowing the interval by less than
 :data:`MIN_GAIN` of its width; each run is scored per FLOP but charged at least its slot's share of the allowance,
 so the plan spends the allowance rather than listing the cheapest runs. A metric whose law has no interior optimum
-there, or no law in (N, D), gets no plan.
+there, or no law in (N, D) alone (a law in more variables read at fixed others), or a
+law fitted on linear residuals (a metric at or below zero), gets no plan.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..analyses.plan import Decision, Plan, plan_runs
 from ..analyses.profiles import flops_factor
 from ..data.batch import Batch
 from ..exceptions import ScalekitError
+from ..laws.slices import Sliced
 from ..options import Options
 
 __all__ = ["MAX_RUNS", "MIN_GAIN", "plan_allowance", "plans"]
@@ -42,7 +44,11 @@ def plans(batch: Batch, metrics: Mapping[str, MetricAnalysis], opts: Options) ->
     out: dict[str, Plan] = {}
     for name, ma in metrics.items():
         law = ma.nd_law
-        if law is None or law.form.variables != ("N", "D"):
+        # a law in more variables, read in (N, D) at the best run's others, cannot be refitted on candidate runs
+        # that would have to choose those others too: no plan for it yet
+        if law is None or law.form.variables != ("N", "D") or isinstance(law.form, Sliced):
+            continue
+        if law.residual_scale != "log":  # the plan's Fisher information is built on log residuals
             continue
         try:
             out[name] = plan_runs(law, Decision("optimum", budget=budget), allowance, k=k, min_gain=MIN_GAIN, max_runs=MAX_RUNS,
