@@ -102,12 +102,13 @@ class Selection:
 
 
 def candidate_forms(batch: Batch, metric: str | None = None) -> list[str]:
-    """The built-in forms that apply to this batch and metric, in order of parameter count.
+    """The registry's forms that apply to this batch and metric, in order of parameter count.
 
     Two-variable forms need N and D to vary; ``data_constrained`` needs a ``unique_tokens``
     column with repeated data; ``sigmoid`` needs a bounded metric; one-variable forms are fitted
     in compute C (in D along a single curve, one model size; in N when the batch has no data size).
-    A form that ignores a declared variable the batch varies (:func:`ignored_variables`) is left out.
+    A form that ignores a declared variable the batch varies (:func:`ignored_variables`) is left out; the
+    literature's laws join for the variables they read (:func:`_published`).
     """
     out = [n for n in _applicable(batch, metric) if not ignored_variables(get_form(n), batch)]
     return sorted(out, key=lambda n: (get_form(n).n_params, out.index(n)))
@@ -128,6 +129,34 @@ def _applicable(batch: Batch, metric: str | None) -> list[str]:
         out += ["saturating", "broken"]
     if spec.bound is not None and batch.has_data_size:
         out.append("sigmoid")
+    return out + _published(batch, n_N, n_D)
+
+
+def _published(batch: Batch, n_N: int, n_D: int) -> list[str]:
+    """The literature's laws (:data:`~scalekit.laws.literature.LITERATURE`) this batch can tell apart: every variable
+    the law reads is in the batch and varies, and the law reads a variable the batch declares (experts, vocabulary,
+    precision, ...); a mixture law only for as many domains as it spells (the last one as reference). A law in D
+    alone (rectified fine-tuning) is a candidate for a single curve: one model size, three or more data sizes."""
+    from .literature import LITERATURE
+
+    f = batch.frame
+    declared = declared_variables(batch)
+    used = {c for cols in declared.values() for c in cols}
+    out = []
+    for form in LITERATURE:
+        vs = form.variables
+        if vs == ("D",):
+            if n_N < 2 and n_D >= 3:
+                out.append(form.name)
+            continue
+        if not all(v in f and bool(np.isfinite(f[v]).all()) and f[v].nunique() > 1 for v in vs):
+            continue
+        if not set(vs) & used:
+            continue
+        mix = [v for v in vs if v[:1] == "r" and v[1:].isdigit()]
+        if mix and len(declared.get("r", [])) != len(mix) + 1:
+            continue
+        out.append(form.name)
     return out
 
 

@@ -243,3 +243,35 @@ def test_the_readme_law_table_lists_every_form_with_its_reference():
         first_author = f.reference.split()[0].rstrip(",")
         cells = [c.strip() for c in rows[f.name].split("|")]
         assert first_author in cells[4] and cells[3] == ", ".join(f.variables), (f.name, cells)
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES) - {"distillation", "finetune_rectified"}))
+def test_auto_considers_the_literature_law_for_the_variables_a_batch_declares(name):
+    from scalekit.laws.select import candidate_forms
+
+    df, variables = frame_for(name)
+    batch = scalekit.load_batch(df, variables=variables) if variables else scalekit.load_batch(df)
+    cands = candidate_forms(batch, "loss")
+    assert name in cands, cands
+    # and no law whose variables the batch lacks
+    held = set(batch.frame.columns)
+    assert all(set(get_form(c).variables) <= held | {"x"} for c in cands), cands
+
+
+def test_a_plain_n_d_batch_gets_no_literature_law_and_a_single_curve_gets_the_fine_tuning_law():
+    from scalekit.laws.select import candidate_forms
+
+    N, D = [a.ravel() for a in np.meshgrid(np.geomspace(1e7, 1e9, 5), np.geomspace(1e9, 1e11, 4))]
+    plain = scalekit.load_batch(pd.DataFrame({"params": N, "tokens": D, "loss": 1.7 + 400 / N ** 0.34 + 410 / D ** 0.28}))
+    assert not set(candidate_forms(plain, "loss")) & {f.name for f in LITERATURE}
+    D1 = np.geomspace(50, 1e6, 30)
+    curve = scalekit.load_batch(pd.DataFrame({"run": [f"r{i}" for i in range(D1.size)], "params": 1e9, "tokens": D1,
+                                              "loss": 100 / (50 + D1 ** 0.6) + 1.0}))
+    assert "finetune_rectified" in candidate_forms(curve, "loss")
+
+
+def test_auto_on_a_parallel_streams_batch_chooses_a_law_that_reads_the_streams():
+    df, variables = frame_for("parallel")
+    batch = scalekit.load_batch(df, variables=variables)
+    fit = scalekit.fit_law(batch, form="auto", n_boot=20, seed=0)
+    assert "P" in fit.form.variables, fit.form.name
