@@ -30,7 +30,7 @@ from ..laws.general import Cols, GeneralForm
 from ..laws.result import FitResult
 
 if TYPE_CHECKING:
-    from .hparam_laws import Bowl
+    from .hparam_bowls import Bowl
 
 __all__ = ["FORMULA", "LossSurface", "SurfaceForm", "fit_surface"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..analyses.hparam_laws import fit_bowl
+from ..analyses.hparam_bowls import fit_bowl
 from ..analyses.hparams_at_scale import hparam_columns
 from ..analyses.sweeps import sweep_analysis
 from ..data.sweep import run_finals

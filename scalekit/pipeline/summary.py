@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import __version__
 from ..analyses.metric import budgets_for
@@ -24,7 +24,48 @@ from .lawsummary import fit_entry
 from .plan_summary import plan_block
 
 if TYPE_CHECKING:
-    from .analyze import BatchAnalysis
+    from ..analyses.bottom_line import BottomLine
+    from ..analyses.hparams_at_scale import HparamsAtScale
+    from ..analyses.metric import MetricAnalysis
+    from ..analyses.plan import Plan
+    from ..analyses.sweeps import Sweep
+    from ..analyses.transfer import Transfer
+    from ..analyses.versions import VersionComparison
+    from ..checks.base import Finding
+    from ..data.batch import Batch
+    from ..laws.schedule_law import ScheduleLawFit
+    from ..options import Options
+    from .two_step import TwoStep
+
+
+class BatchAnalysis(Protocol):
+    """What the writer reads of an analysis (:class:`scalekit.pipeline.analyze.BatchAnalysis`): its explicit
+    fields, named here so that the contract's one writer sits below the orchestrator that calls it."""
+
+    @property
+    def batch(self) -> Batch: ...
+    @property
+    def metrics(self) -> dict[str, MetricAnalysis]: ...
+    @property
+    def findings(self) -> tuple[Finding, ...]: ...
+    @property
+    def options(self) -> Options: ...
+    @property
+    def transfers(self) -> dict[str, Transfer]: ...
+    @property
+    def sweeps(self) -> dict[str, Sweep]: ...
+    @property
+    def schedule_laws(self) -> dict[str, ScheduleLawFit]: ...
+    @property
+    def bottom_lines(self) -> dict[str, BottomLine]: ...
+    @property
+    def two_step(self) -> dict[str, TwoStep]: ...
+    @property
+    def versions(self) -> dict[str, VersionComparison | str]: ...
+    @property
+    def hyperparameters(self) -> dict[str, HparamsAtScale]: ...
+    @property
+    def plans(self) -> dict[str, Plan]: ...
 
 __all__ = ["BLOCKS", "SCHEMA_VERSION", "FitSummary", "Summary", "SummaryError", "batch_summary", "load_summary", "schema"]
 
