@@ -60,12 +60,19 @@ def _seq_len(frame: pd.DataFrame, opts: Options) -> float | None:
     return None
 
 
+def cell_D(v: float) -> float:
+    """A sweep cell's data size: D to 3 significant digits (trackers log final token counts that differ a little)."""
+    return float(f"{v:.3g}")
+
+
 def _where(ma: MetricAnalysis, opts: Options) -> list[tuple[str, float, float]]:
     """The (label, N, D) the report answers at: each budget's optimum, the headline target's cheapest point, the asked."""
     at: list[tuple[str, float, float]] = []
     for a in ma.allocations:
         if a.N and a.D:
-            at.append((f"optimum at {a.C:.2g} FLOP", float(a.N), float(a.D)))
+            # the budget as written everywhere else (10ⁿ notation, 3 significant digits): no two budgets share a label
+            mant, exp = f"{a.C:.2e}".split("e")
+            at.append((f"optimum at {float(mant):g}×10^{int(exp)} FLOP", float(a.N), float(a.D)))
     t = ma.target
     if t is not None and t.reachable and t.N and t.D:
         at.append((f"{t.improvement:.0%} better than the best run", float(t.N), float(t.D)))
@@ -100,16 +107,23 @@ def hparams_at_scale(batch: Batch, ma: MetricAnalysis, opts: Options) -> Hparams
     fin = fin[np.isfinite(fin[ma.name]) & (fin[lr] > 0)].copy()
     # a cell is one (N, D) to 3 significant digits (trackers log final token counts that differ a little), and
     # needs three or more learning rates to hold a bowl
-    fin["D"] = fin["D"].map(lambda v: float(f"{v:.3g}"))
-    fin = fin[fin.groupby(["N", "D"])[lr].transform("nunique") >= 3]
+    # without a data size the cells are the model sizes alone
+    keys = ["N", "D"] if batch.has_data_size else ["N"]
+    if batch.has_data_size:
+        fin["D"] = fin["D"].map(cell_D)
+    else:
+        fin = fin.drop(columns="D")
+    fin = fin[fin.groupby(keys)[lr].transform("nunique") >= 3]
     if fin.empty:
         return None
     try:
-        laws = hyperparam_laws(fin, ma.name, lr=lr, batch=bs or "batch_size", tolerance=opts.hparam_tolerance,
+        laws = hyperparam_laws(fin, ma.name, lr=lr, batch=bs or "",  # no declared batch size: none fitted tolerance=opts.hparam_tolerance,
                                n_boot=opts.n_boot_optimal, seed=opts.seed)
     except FitError:
         return None
-    seq = _seq_len(sweep, opts)
+    # batch sizes in sequences only when the batch column counts tokens as D does; a batch that counts samples
+    # already counts sequences
+    seq = _seq_len(sweep, opts) if batch.data_unit == "tokens" else None
     ans = tuple(answers(laws, _where(ma, opts), seq_len=seq, tolerance=opts.hparam_tolerance))
     crit, note = None, "runs at three or more batch sizes per (N, D) with in-training curves are needed"
     if bs is not None and batch.has_checkpoints and sweep["step"].nunique() > 2:

@@ -17,12 +17,13 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 
 from ..analyses.critical_batch import CriticalBatch
 from ..analyses.grid import Grid
-from ..analyses.hparams_at_scale import HparamsAtScale
+from ..analyses.hparams_at_scale import HparamsAtScale, cell_D
 from ..analyses.metric import MetricAnalysis
 from ..analyses.optimal import OptimalLaw, data_scale
 from ..analyses.plan import Plan
@@ -30,6 +31,7 @@ from ..analyses.profiles import flops_factor, profile_curve
 from ..analyses.sweeps import Sweep
 from ..checks.base import Finding
 from ..data.batch import Batch
+from ..data.sweep import run_finals
 from ..laws.result import FitResult
 from ..laws.schedule_law import ScheduleLawFit
 from .svg import RC, tooltips
@@ -585,12 +587,14 @@ def hparam_bowls_figure(h: HparamsAtScale, batch: Batch, max_panels: int = 4) ->
     for ax in axes[0][len(Ds):]:
         ax.set_visible(False)
     sweep = batch.sweep if batch.sweep is not None else batch.frame
+    sweep = run_finals(sweep) if "step" in sweep else sweep  # the bowls are fitted on the runs' final values
+    cell_Ds = sweep["D"].map(cell_D) if "D" in sweep and batch.has_data_size else pd.Series(np.nan, index=sweep.index)
     norm = _size_norm([b.N for b in laws.bowls])
     cmap = plt.get_cmap("viridis")
     for ax, D in zip(axes[0], Ds):
         for b in (b for b in laws.bowls if b.D == D):
             color = cmap(norm(b.N) * 0.9)
-            cell = sweep[(sweep["N"] == b.N) & (sweep["D"] == b.D)]
+            cell = sweep[(sweep["N"] == b.N) & ((cell_Ds == b.D) | (cell_Ds.isna() & np.isnan(b.D)))]
             pts = cell.groupby(h.lr_column)[h.metric].min()
             ax.plot(pts.index.astype(float), pts.to_numpy(), "o", ms=3.5, color=color, alpha=0.8)
             grid = np.geomspace(float(pts.index.min()) / 1.5, float(pts.index.max()) * 1.5, 80)

@@ -505,12 +505,14 @@ def hparams_answers_html(h: HparamsAtScale, unit: str = "tokens", factor_limit: 
         "per cell (its vertex the cell's optimum, between grid points) and power laws through the vertices; the runs "
         f"within {tol} of their cell's best regressed on N and D (DeepSeek LLM, StepLaw); and one loss surface "
         "L(N, D, lr, B) over every run. The table uses the bowls; the cost of a setting off by 2x and the range within "
-        f"{tol} of the optimum come from the surface. 95% intervals from {laws.n_boot} bootstrap resamples over runs, "
-        "the count summary.json states."
+        f"{tol} of the optimum come from the surface."
+        + (f" 95% intervals from {laws.n_boot} bootstrap resamples over runs, the count summary.json states."
+           if laws.n_boot else " No intervals: the bootstrap is off (n_boot_optimal = 0).")
         + ("" if seq else " Batch sizes in sequences need the sequence length: set the option seq_len or a seq_len column.")).html
     two = h.batch_column is not None and laws.B is not None
     pens = [a.penalty_2x for a in h.answers]
-    same = bool(pens) and all(p == pens[0] for p in pens)  # the surface's relative curvature: one cost everywhere
+    # the surface's relative curvature: one cost everywhere (point estimates compared: a missing interval is NaN)
+    same = bool(pens) and all(set(p) == set(pens[0]) and all(p[k][0] == pens[0][k][0] for k in p) for p in pens)
     if same:
         p0 = pens[0]
         out += paragraph(f"A learning rate off by 2x (either way) costs {fmt_ci(p0['lr'][0], p0['lr'][1], pct)} of the loss"
@@ -533,6 +535,9 @@ def hparams_answers_html(h: HparamsAtScale, unit: str = "tokens", factor_limit: 
     if not same:
         head += ["loss, lr off 2x"] + (["loss, B off 2x"] if two else [])
     head += [f"lr within {tol}"] + ([f"B within {tol}"] if two else [])
+    if not rows:  # no budget optimum or target in (N, D) (e.g. a batch without a data size), and none asked
+        return HTML(out + paragraph("No place to answer at: the law gives no compute-optimal (N, D) here; set the "
+                                    "options hparam_N and hparam_D to ask at the sizes you will train.").html)
     out += table(head, rows, caption="Learning rate and batch size where you will train", csv_name="hyperparameters at scale")
     return HTML(out)
 
