@@ -14,8 +14,10 @@ import scalekit
 from scalekit.report import figures as plots
 from scalekit.report import sections as sec
 
+LRS = tuple(np.geomspace(1e-4, 1e-2, 5))
 
-def _sweep(Ns=(1e8, 3e8, 1e9), Ds=(2e9, 8e9), lrs=np.geomspace(1e-4, 1e-2, 5), Bs=(2 ** 17, 2 ** 19, 2 ** 21)):
+
+def _sweep(Ns=(1e8, 3e8, 1e9), Ds=(2e9, 8e9), lrs=LRS, Bs=(2 ** 17, 2 ** 19, 2 ** 21)):
     rng = np.random.default_rng(0)
     rows = []
     for N in Ns:
